@@ -1,0 +1,246 @@
+"""The ``losscli`` command line.  Each command parses options, calls the library, renders.
+
+No maths and no file parsing here: see ``core``, ``io``, ``diagnose`` and ``render``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import sys
+from typing import Any, Callable, List, Optional
+
+import typer
+
+from losscli import __version__
+from losscli.errors import EXIT_CHECK_FAILED, LossCliError, UsageError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Exact loss values and autograd gradients from CSV/JSON/NPY/Parquet files, with gradient "
+    "health checks.  Exit codes: 0 ok, 1 a requested check failed, 2 usage or input error.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _fail(message: str, code: int) -> None:
+    typer.echo(f"losscli: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a LossCliError into one line on stderr and its exit code (2)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except LossCliError as exc:
+            _fail(f"error: {exc}", exc.exit_code)
+
+    return wrapper
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"losscli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+) -> None:
+    """losscli: a loss calculator and gradient inspector."""
+
+
+# ---------------------------------------------------------------- shared options
+
+LossArg = typer.Argument(..., help="Loss name or alias (see 'losscli list').")
+FilesArg = typer.Argument(None, help="Input files in the loss's input order ('-' = stdin).", show_default=False)
+ParamOpt = typer.Option(None, "--param", "-p", help="Loss parameter name=value (repeatable).")
+InputOpt = typer.Option(None, "--input", "-i", help="Bind a named input: NAME=FILE (repeatable).")
+ColOpt = typer.Option(None, "--col", help="Column for a named input: NAME=COLUMN (repeatable).")
+PredColOpt = typer.Option(None, "--pred-col", help="Column (name, 0-based index, or comma list) for preds.")
+TargetColOpt = typer.Option(None, "--target-col", help="Column (name, 0-based index, or comma list) for targets.")
+FormatInOpt = typer.Option(None, "--input-format", help="csv, tsv, json, ndjson, npy, npz or parquet.")
+DelimOpt = typer.Option(None, "--delimiter", help="CSV delimiter (default: detected among , ; tab).")
+NonfiniteOpt = typer.Option(False, "--allow-nonfinite", help="Accept NaN/inf in the inputs.")
+ReductionOpt = typer.Option("mean", "--reduction", "-r", help="mean, sum or none.")
+DtypeOpt = typer.Option("float64", "--dtype", help="float64 or float32.")
+FormatOpt = typer.Option("table", "--format", "-f", help="table, json, csv or plain.")
+JsonOpt = typer.Option(False, "--json", help="Same as --format json.")
+
+
+def _pairs(items: Optional[List[str]], option: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise UsageError(f"{option} expects NAME=VALUE, got {item!r}")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def _load(spec: Any, files: Optional[List[str]], inputs: Optional[List[str]], cols: Optional[List[str]],
+          pred_col: Optional[str], target_col: Optional[str], input_format: Optional[str],
+          delimiter: Optional[str], allow_nonfinite: bool) -> tuple[dict[str, Any], dict[str, str]]:
+    from losscli.io.readers import load_inputs, bind_sources
+
+    named = _pairs(inputs, "--input")
+    columns: dict[str, Any] = _pairs(cols, "--col")
+    if pred_col is not None:
+        columns["preds"] = pred_col
+    if target_col is not None:
+        columns["targets"] = target_col
+    unknown = [n for n in set(named) | set(columns) if n not in spec.input_names]
+    if unknown:
+        raise UsageError(f"{spec.name} has no input named {', '.join(sorted(unknown))}; "
+                         f"its inputs are {', '.join(spec.input_names)}")
+    files = list(files or [])
+    arrays = load_inputs(spec.input_names, files, columns=columns, named_files=named,
+                         input_format=input_format, delimiter=delimiter, allow_nonfinite=allow_nonfinite)
+    return arrays, bind_sources(spec.input_names, files, named)
+
+
+def _format(fmt: str, as_json: bool) -> str:
+    from losscli.render import FORMATS
+
+    fmt = "json" if as_json else fmt
+    if fmt not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    return fmt
+
+
+def _check_bounds(value: Any, fail_above: Optional[float], fail_below: Optional[float]) -> None:
+    """Exit 1 (after the value was printed) when a requested bound is violated."""
+    if fail_above is None and fail_below is None:
+        return
+    if math.isnan(value):
+        _fail(f"check failed: the loss is NaN", EXIT_CHECK_FAILED)
+    if fail_above is not None and value > fail_above:
+        _fail(f"check failed: loss {value:.10g} > --fail-above {fail_above:g}", EXIT_CHECK_FAILED)
+    if fail_below is not None and value < fail_below:
+        _fail(f"check failed: loss {value:.10g} < --fail-below {fail_below:g}", EXIT_CHECK_FAILED)
+
+
+# ---------------------------------------------------------------- commands
+
+@app.command()
+@user_errors
+def compute(
+    loss: str = LossArg,
+    files: Optional[List[str]] = FilesArg,
+    param: Optional[List[str]] = ParamOpt,
+    input: Optional[List[str]] = InputOpt,
+    col: Optional[List[str]] = ColOpt,
+    pred_col: Optional[str] = PredColOpt,
+    target_col: Optional[str] = TargetColOpt,
+    input_format: Optional[str] = FormatInOpt,
+    delimiter: Optional[str] = DelimOpt,
+    allow_nonfinite: bool = NonfiniteOpt,
+    reduction: str = ReductionOpt,
+    dtype: str = DtypeOpt,
+    fmt: str = FormatOpt,
+    as_json: bool = JsonOpt,
+    fail_above: Optional[float] = typer.Option(None, "--fail-above", help="Exit 1 if the loss is above X."),
+    fail_below: Optional[float] = typer.Option(None, "--fail-below", help="Exit 1 if the loss is below X."),
+) -> None:
+    """Compute a loss value (numpy backend; torch is not imported)."""
+    from losscli import losses
+    from losscli.core import evaluate
+    from losscli.params import parse_params
+    from losscli.render import render_compute
+
+    spec = losses.get(loss)
+    params = parse_params(spec, param or [])
+    fmt = _format(fmt, as_json)
+    if reduction == "none" and (fail_above is not None or fail_below is not None):
+        raise UsageError("--fail-above/--fail-below need a single value: use --reduction mean or sum")
+    arrays, sources = _load(spec, files, input, col, pred_col, target_col, input_format, delimiter,
+                            allow_nonfinite)
+    ev = evaluate(spec, arrays, params, reduction=reduction, dtype=dtype, backend="numpy", sources=sources)
+    render_compute(ev, fmt)
+    if reduction != "none":
+        _check_bounds(ev.value, fail_above, fail_below)
+
+
+@app.command()
+@user_errors
+def grad(
+    loss: str = LossArg,
+    files: Optional[List[str]] = FilesArg,
+    param: Optional[List[str]] = ParamOpt,
+    input: Optional[List[str]] = InputOpt,
+    col: Optional[List[str]] = ColOpt,
+    pred_col: Optional[str] = PredColOpt,
+    target_col: Optional[str] = TargetColOpt,
+    input_format: Optional[str] = FormatInOpt,
+    delimiter: Optional[str] = DelimOpt,
+    allow_nonfinite: bool = NonfiniteOpt,
+    reduction: str = ReductionOpt,
+    dtype: str = DtypeOpt,
+    fmt: str = FormatOpt,
+    as_json: bool = JsonOpt,
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Write every gradient to FILE (.csv, .npy, .npz, .json, .parquet)."),
+    strict: bool = typer.Option(False, "--strict", help="Exit 1 unless the gradient health is ok."),
+    vanishing: float = typer.Option(1e-7, "--vanishing", help="Per-sample gradient RMS below this is vanishing."),
+    exploding: float = typer.Option(1e4, "--exploding", help="Per-sample gradient RMS above this is exploding."),
+    top: int = typer.Option(5, "--top", help="Rows shown on screen (first rows and largest |grad|)."),
+) -> None:
+    """Loss value, per-element gradients by torch autograd, and a gradient health verdict."""
+    from losscli import losses
+    from losscli.core import evaluate
+    from losscli.diagnose import diagnose
+    from losscli.params import parse_params
+    from losscli.render import render_grad
+
+    spec = losses.get(loss)
+    params = parse_params(spec, param or [])
+    fmt = _format(fmt, as_json)
+    if not (0 < vanishing < exploding):
+        raise UsageError("thresholds must satisfy 0 < --vanishing < --exploding")
+    if top < 0:
+        raise UsageError("--top must be >= 0")
+    arrays, sources = _load(spec, files, input, col, pred_col, target_col, input_format, delimiter,
+                            allow_nonfinite)
+    ev = evaluate(spec, arrays, params, reduction=reduction, dtype=dtype, backend="torch", sources=sources)
+    health = diagnose(ev, vanishing=vanishing, exploding=exploding)
+    if out:
+        from losscli.io.writers import write_gradients
+
+        write_gradients(out, ev.gradients)
+        typer.echo(f"losscli: wrote gradients to {out}", err=True)
+    render_grad(ev, health, fmt, top=top)
+    if strict and health.status != "ok":
+        _fail(f"check failed: gradient health is {health.status} ({health.reason()})", EXIT_CHECK_FAILED)
+
+
+@app.command("list")
+@user_errors
+def list_losses(fmt: str = FormatOpt, as_json: bool = JsonOpt) -> None:
+    """List every loss by family (never imports torch)."""
+    from losscli import losses
+    from losscli.render import render_list
+
+    render_list(losses.by_family(), _format(fmt, as_json))
+
+
+@app.command()
+@user_errors
+def explain(loss: str = LossArg, fmt: str = FormatOpt, as_json: bool = JsonOpt) -> None:
+    """Formula, derivative, inputs, parameters and convention of a loss (never imports torch)."""
+    from losscli import losses
+    from losscli.render import render_explain
+
+    render_explain(losses.get(loss), _format(fmt, as_json))
+
+
+def main() -> None:
+    """Entry point of the ``losscli`` console script."""
+    try:
+        app()
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(0)

@@ -1,0 +1,64 @@
+"""Numerically stable building blocks shared by the losses.
+
+Each helper takes the array namespace ``xp`` (numpy or torch through
+``array_api_compat``) so one definition serves both backends.  They are written so
+that autograd never multiplies a zero by an infinity: where a branch can produce
+``log(0)`` the argument is made safe first, so unselected branches stay finite.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Array = Any
+
+LOG_CLAMP = -100.0  # torch BCELoss clamps log at -100
+
+
+def softplus(xp: Any, x: Array) -> Array:
+    """softplus(x) = log(1 + e^x), computed as logaddexp(0, x) (no overflow)."""
+    return xp.logaddexp(xp.zeros_like(x), x)
+
+
+def log_sigmoid(xp: Any, x: Array) -> Array:
+    """log σ(x) = -softplus(-x)."""
+    return -softplus(xp, -x)
+
+
+def sigmoid(xp: Any, x: Array) -> Array:
+    """σ(x) = exp(log σ(x)), stable for large |x|."""
+    return xp.exp(log_sigmoid(xp, x))
+
+
+def safe_log(xp: Any, p: Array, floor: float | None = LOG_CLAMP) -> Array:
+    """log(p) for p >= 0, clamped below at ``floor`` (torch BCELoss: -100).
+
+    p = 0 gives ``floor`` with a zero gradient instead of -inf and NaN.
+    """
+    positive = p > 0
+    safe = xp.where(positive, p, xp.ones_like(p))
+    logged = xp.log(safe)
+    lowest = xp.full_like(p, LOG_CLAMP if floor is None else floor)
+    out = xp.where(positive, logged, lowest)
+    if floor is not None:
+        out = xp.maximum(out, lowest)
+    return out
+
+
+def xlogx(xp: Any, p: Array) -> Array:
+    """p log p with the convention 0 log 0 = 0."""
+    positive = p > 0
+    safe = xp.where(positive, p, xp.ones_like(p))
+    return xp.where(positive, p * xp.log(safe), xp.zeros_like(p))
+
+
+def log_softmax(xp: Any, z: Array, axis: int = -1) -> Array:
+    """log softmax(z) = z - max(z) - log Σ exp(z - max(z)) along ``axis``."""
+    shifted = z - xp.max(z, axis=axis, keepdims=True)
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
+
+
+def one_hot(xp: Any, index: Array, n_classes: int, like: Array) -> Array:
+    """(N,) class indices -> (N, C) one-hot rows in ``like``'s dtype; out-of-range rows are zero."""
+    classes = xp.arange(n_classes, dtype=like.dtype)
+    return xp.astype(index[:, None] == classes[None, :], like.dtype)

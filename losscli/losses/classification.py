@@ -1,0 +1,381 @@
+"""Classification losses: binary (BCE, hinge, focal) and multi-class (cross-entropy,
+multi-margin, KL divergence).
+
+Binary shapes: ``preds`` and ``targets`` (N,) or (N, K) for K independent labels.
+Multi-class shapes: ``preds`` (N, C); ``targets`` (N,) class indices or (N, C) rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from losscli.errors import InputError
+from losscli.losses import _checks
+from losscli.losses._ops import log_sigmoid, log_softmax, one_hot, safe_log, sigmoid, softplus, xlogx
+from losscli.spec import Input, LossSpec, Param
+
+FAMILY = "classification"
+Arr = Any
+Inputs = Mapping[str, Any]
+Params = Mapping[str, Any]
+Sources = Mapping[str, str]
+
+FROM_LOGITS_FALSE = Param("from_logits", "bool", False, "preds are logits instead of probabilities")
+FROM_LOGITS_TRUE = Param("from_logits", "bool", True, "preds are logits; false for probabilities")
+
+
+# ----------------------------------------------------------------------------- binary
+
+def _binary_labels(xp: Any, y: Arr) -> Arr:
+    """Hinge labels: {0, 1} becomes {-1, 1} when every label is 0 or 1 (Keras), else as given."""
+    if bool(xp.all((y == 0) | (y == 1))):
+        return 2.0 * y - 1.0
+    return y
+
+
+def bce(xp: Any, inputs: Inputs, params: Params) -> tuple[Arr, None]:
+    """Binary cross-entropy.
+
+    Probabilities (torch ``BCELoss``): ℓ = -[y log p + (1 - y) log(1 - p)], logs clamped at -100.
+    Logits (torch ``BCEWithLogitsLoss``): ℓ = (1 - y) x + (1 + (w - 1) y) softplus(-x), w = pos_weight.
+    """
+    x, y = inputs["preds"], inputs["targets"]
+    if params["from_logits"]:
+        pw = params["pos_weight"]
+        weight = 1.0 if pw is None else xp.asarray(pw, dtype=x.dtype)
+        log_weight = 1.0 + (weight - 1.0) * y
+        return (1.0 - y) * x + log_weight * softplus(xp, -x), None
+    return -(y * safe_log(xp, x) + (1.0 - y) * safe_log(xp, 1.0 - x)), None
+
+
+def _validate_bce(inputs: Inputs, params: Params, sources: Sources) -> None:
+    _checks.same_shape(inputs, sources, "preds", "targets")
+    _checks.in_range(inputs, sources, "targets", 0.0, 1.0)
+    if not params["from_logits"]:
+        if params["pos_weight"] is not None:
+            raise InputError("pos_weight needs -p from_logits=true (torch BCELoss has no pos_weight)")
+        _checks.in_range(inputs, sources, "preds", 0.0, 1.0)
+    pw = params["pos_weight"]
+    if pw is not None and len(pw) not in (1, _last_dim(inputs["preds"])):
+        raise InputError(f"pos_weight has {len(pw)} values; preds have {_last_dim(inputs['preds'])} columns")
+
+
+def _last_dim(a: np.ndarray) -> int:
+    return a.shape[-1] if a.ndim > 1 else 1
+
+
+def hinge(xp: Any, inputs: Inputs, params: Params) -> tuple[Arr, None]:
+    """Binary hinge, ℓ = max(0, 1 - y·p), labels in {-1, 1} (or {0, 1}, mapped)."""
+    y = _binary_labels(xp, inputs["targets"])
+    return xp.maximum(xp.zeros_like(y), 1.0 - y * inputs["preds"]), None
+
+
+def squared_hinge(xp: Any, inputs: Inputs, params: Params) -> tuple[Arr, None]:
+    """Squared hinge, ℓ = max(0, 1 - y·p)²."""
+    h, _ = hinge(xp, inputs, params)
+    return h * h, None
+
+
+def _validate_hinge(inputs: Inputs, params: Params, sources: Sources) -> None:
+    _checks.same_shape(inputs, sources, "preds", "targets")
+    y = inputs["targets"]
+    _checks.fail_at(sources, "targets", y, ~np.isin(y, (-1.0, 0.0, 1.0)), "-1 or 1 (or 0 and 1)")
+    if np.any(y == 0) and np.any(y == -1):
+        _checks.fail_at(sources, "targets", y, y == 0, "-1 or 1 when -1 labels are present")
+
+
+def focal(xp: Any, inputs: Inputs, params: Params) -> tuple[Arr, None]:
+    """Sigmoid focal loss on logits (torchvision ``sigmoid_focal_loss``).
+
+    p = σ(x), ce = BCEWithLogits(x, y), pₜ = p y + (1 - p)(1 - y),
+    ℓ = αₜ · ce · (1 - pₜ)^γ with αₜ = α y + (1 - α)(1 - y) (no αₜ when α < 0).
+    """
+    x, y = inputs["preds"], inputs["targets"]
+    alpha, gamma = params["alpha"], params["gamma"]
+    p = sigmoid(xp, x)
+    ce = (1.0 - y) * x + softplus(xp, -x)
+    p_t = p * y + (1.0 - p) * (1.0 - y)
+    loss = ce * (1.0 - p_t) ** gamma
+    if alpha >= 0:
+        loss = (alpha * y + (1.0 - alpha) * (1.0 - y)) * loss
+    return loss, None
+
+
+def _validate_focal(inputs: Inputs, params: Params, sources: Sources) -> None:
+    _checks.same_shape(inputs, sources, "preds", "targets")
+    _checks.in_range(inputs, sources, "targets", 0.0, 1.0)
+
+
+# ------------------------------------------------------------------------- multi-class
+
+def _log_probs(xp: Any, preds: Arr, from_logits: bool) -> Arr:
+    return log_softmax(xp, preds, axis=-1) if from_logits else safe_log(xp, preds)
+
+
+def cross_entropy(xp: Any, inputs: Inputs, params: Params) -> tuple[Arr, Arr | None]:
+    """Cross-entropy per sample (torch ``cross_entropy``).
+
+    Index targets yᵢ: ℓᵢ = (1 - ε) w_{yᵢ} (-log p_{i,yᵢ}) + (ε / C) Σ_c w_c (-log p_{ic}),
+    mean = Σᵢ ℓᵢ / Σᵢ w_{yᵢ} over samples whose target is not ``ignore_index``.
+    Probability targets: ℓᵢ = -Σ_c w_c ((1 - ε) y_{ic} + ε / C) log p_{ic}, mean over N.
+    """
+    z, t = inputs["preds"], inputs["targets"]
+    n_classes = z.shape[-1]
+    logp = _log_probs(xp, z, params["from_logits"])
+    eps = params["label_smoothing"]
+    w = params["weight"]
+    w_c = xp.ones_like(logp[0]) if w is None else xp.asarray(w, dtype=z.dtype)
+    if t.ndim == 2:
+        y = (1.0 - eps) * t + eps / n_classes
+        return -xp.sum(w_c * y * logp, axis=-1), None
+    hot = one_hot(xp, t, n_classes, z)
+    keep = xp.astype(t != params["ignore_index"], z.dtype)
+    w_y = xp.sum(hot * w_c, axis=-1) * keep
+    nll = -xp.sum(hot * logp, axis=-1)
+    smooth = -xp.sum(w_c * logp, axis=-1) * keep
+    return (1.0 - eps) * w_y * nll + (eps / n_classes) * smooth, w_y
+
+
+def _validate_ce(inputs: Inputs, params: Params, sources: Sources, *, sparse: bool = False) -> None:
+    z, t = inputs["preds"], inputs["targets"]
+    _checks.ndim_in(inputs, sources, "preds", (2,), "an N x C matrix of scores (one column per class)")
+    n, c = z.shape
+    if c < 2:
+        raise InputError(f"preds has {c} column; cross-entropy needs one column per class (>= 2)",
+                         source=sources.get("preds"))
+    if not params["from_logits"]:
+        _checks.in_range(inputs, sources, "preds", 0.0, 1.0)
+    w = params["weight"]
+    if w is not None and len(w) != c:
+        raise InputError(f"weight has {len(w)} values but preds have {c} classes")
+    if t.ndim == 2 and not sparse:
+        if t.shape != z.shape:
+            _checks.same_shape(inputs, sources, "preds", "targets")
+        _checks.in_range(inputs, sources, "targets", 0.0, 1.0)
+        return
+    _checks.ndim_in(inputs, sources, "targets", (1,), "N class indices" + ("" if sparse else " or an N x C matrix"))
+    if t.shape[0] != n:
+        raise InputError(f"preds has {n} rows ({sources.get('preds', 'preds')}) but targets has "
+                         f"{t.shape[0]} ({sources.get('targets', 'targets')}); they must match")
+    ignore = params["ignore_index"]
+    valid = t != ignore
+    _checks.fail_at(sources, "targets", t, valid & (t != np.round(t)), "whole class indices")
+    _checks.fail_at(sources, "targets", t, valid & ((t < 0) | (t >= c)),
+                    f"a class index in [0, {c - 1}] (or ignore_index {ignore})")
+    if not valid.any():
+        raise InputError(f"every target equals ignore_index {ignore}: nothing to average "
+                         "(torch would return NaN)", source=sources.get("targets"))
+
+
+def _validate_sparse_ce(inputs: Inputs, params: Params, sources: Sources) -> None:
+    _validate_ce(inputs, params, sources, sparse=True)
+
+
+def multi_margin(xp: Any, inputs: Inputs, params: Params) -> tuple[Arr, None]:
+    """Multi-class hinge (torch ``MultiMarginLoss``): ℓᵢ = Σ_{j≠yᵢ} max(0, m - x_{yᵢ} + x_j)^p / C."""
+    x, t = inputs["preds"], inputs["targets"]
+    n_classes = x.shape[-1]
+    hot = one_hot(xp, t, n_classes, x)
+    x_y = xp.sum(hot * x, axis=-1, keepdims=True)
+    h = xp.maximum(xp.zeros_like(x), params["margin"] - x_y + x) * (1.0 - hot)
+    if params["p"] == 2:
+        h = h * h
+    return xp.sum(h, axis=-1) / n_classes, None
+
+
+def _validate_multi_margin(inputs: Inputs, params: Params, sources: Sources) -> None:
+    _validate_ce(inputs, {**params, "from_logits": True, "weight": None, "ignore_index": -(10**9)},
+                 sources, sparse=True)
+
+
+def kl_div(xp: Any, inputs: Inputs, params: Params) -> tuple[Arr, None]:
+    """KL(p || q) per row: Σ_c p_c (log p_c - log q_c), 0 log 0 = 0 (torch ``kl_div``, batchmean)."""
+    q, p = inputs["preds"], inputs["targets"]
+    if q.ndim == 1:
+        q, p = q[None, :], p[None, :]
+    log_q = q if params["log_input"] else safe_log(xp, q, floor=None)
+    cross = xp.where(p > 0, p * log_q, xp.zeros_like(p))
+    return xp.sum(xlogx(xp, p) - cross, axis=-1), None
+
+
+def _validate_kl(inputs: Inputs, params: Params, sources: Sources) -> None:
+    _checks.same_shape(inputs, sources, "preds", "targets")
+    _checks.ndim_in(inputs, sources, "preds", (1, 2), "a distribution (C) or rows of distributions (N x C)")
+    _checks.in_range(inputs, sources, "targets", 0.0, 1.0)
+    if params["log_input"]:
+        _checks.fail_at(sources, "preds", inputs["preds"], inputs["preds"] > 0, "log-probabilities (<= 0)")
+    else:
+        _checks.in_range(inputs, sources, "preds", 0.0, 1.0)
+
+
+# ----------------------------------------------------------------------------- specs
+
+BIN_PREDS = Input("preds", "N or N x K", "probabilities in [0, 1], or logits with from_logits=true")
+BIN_TARGETS = Input("targets", "same as preds", "labels in [0, 1] (soft labels allowed)", differentiable=False)
+LOGITS = Input("preds", "N or N x K", "raw scores (logits)")
+SCORES = Input("preds", "N or N x K", "raw scores (decision values)")
+PM_TARGETS = Input("targets", "same as preds", "labels in {-1, 1}, or {0, 1} (mapped to {-1, 1})",
+                   differentiable=False)
+CE_PREDS = Input("preds", "N x C", "logits (or probabilities with from_logits=false)")
+CE_TARGETS = Input("targets", "N or N x C", "class indices, or probability / one-hot rows",
+                   differentiable=False)
+CE_PARAMS = (
+    Param("from_logits", "bool", True, "preds are logits; false for probabilities (log clamped at -100)"),
+    Param("label_smoothing", "float", 0.0, "ε: mix targets with the uniform distribution", low=0.0, high=1.0),
+    Param("ignore_index", "int", -100, "index targets equal to this are skipped"),
+    Param("weight", "floats", None, "per-class weights w_c as a comma list"),
+)
+
+SPECS = [
+    LossSpec(
+        name="bce",
+        aliases=("binary-cross-entropy", "log-loss", "logloss", "binary-crossentropy"),
+        family=FAMILY,
+        summary="binary cross-entropy on probabilities or logits",
+        inputs=(BIN_PREDS, BIN_TARGETS),
+        params=(
+            FROM_LOGITS_FALSE,
+            Param("pos_weight", "floats", None, "weight of positives (per column), logits only", low=0.0),
+        ),
+        formula="ℓ = -[y log p + (1 - y) log(1 - p)], logs clamped at -100;  with logits x: "
+        "ℓ = (1 - y) x + (1 + (w - 1) y) · softplus(-x);  L = mean ℓ",
+        derivative="∂ℓ/∂p = (p - y) / (p (1 - p));  with logits ∂ℓ/∂x = σ(x) - y (w = 1)",
+        convention="torch.nn.BCELoss (probabilities, log clamped at -100); BCEWithLogitsLoss(pos_weight) "
+        "with from_logits=true",
+        differs="Keras clips probabilities to [1e-7, 1 - 1e-7] instead of clamping the log, and "
+        "averages over the last axis first; scikit-learn log_loss clips at machine epsilon.",
+        when="Binary or multi-label classification. Prefer logits: BCE on probabilities saturates "
+        "(gradients vanish once σ is rounded to 0 or 1).",
+        fn=bce,
+        validate=_validate_bce,
+    ),
+    LossSpec(
+        name="cross-entropy",
+        aliases=("ce", "categorical-cross-entropy", "softmax", "categorical-crossentropy", "nll"),
+        family=FAMILY,
+        summary="softmax cross-entropy over C classes",
+        inputs=(CE_PREDS, CE_TARGETS),
+        params=CE_PARAMS,
+        formula="ℓᵢ = -Σ_c w_c ỹ_{ic} log softmax(zᵢ)_c,  ỹ = (1 - ε) y + ε / C;  "
+        "L = Σᵢ ℓᵢ / Σᵢ w_{yᵢ} (index targets) or (1/N) Σᵢ ℓᵢ (probability targets)",
+        derivative="∂ℓᵢ/∂z_{ic} = softmax(zᵢ)_c - ỹ_{ic} (unweighted)",
+        convention="torch.nn.functional.cross_entropy (weight, ignore_index=-100, label_smoothing), "
+        "including its weighted mean",
+        differs="Keras CategoricalCrossentropy takes probabilities by default and divides by N even "
+        "with class weights; with every target ignored torch returns NaN (losscli refuses the input).",
+        when="Single-label multi-class classification from logits.",
+        fn=cross_entropy,
+        validate=_validate_ce,
+        element_note="per sample",
+        mean_note="weighted mean over samples",
+    ),
+    LossSpec(
+        name="sparse-cross-entropy",
+        aliases=("sparse-categorical-cross-entropy", "sparse-ce"),
+        family=FAMILY,
+        summary="cross-entropy that insists on class-index targets",
+        inputs=(CE_PREDS, Input("targets", "N", "class indices in [0, C - 1]", differentiable=False)),
+        params=CE_PARAMS,
+        formula="ℓᵢ = -(1 - ε) w_{yᵢ} log softmax(zᵢ)_{yᵢ} - (ε / C) Σ_c w_c log softmax(zᵢ)_c;  "
+        "L = Σᵢ ℓᵢ / Σᵢ w_{yᵢ}",
+        derivative="∂ℓᵢ/∂z_{ic} = softmax(zᵢ)_c - ỹ_{ic} (unweighted)",
+        convention="torch.nn.functional.cross_entropy with index targets",
+        differs="Keras SparseCategoricalCrossentropy takes probabilities by default.",
+        when="Multi-class classification with integer labels; refuses one-hot targets.",
+        fn=cross_entropy,
+        validate=_validate_sparse_ce,
+        element_note="per sample",
+        mean_note="weighted mean over samples",
+    ),
+    LossSpec(
+        name="multi-margin",
+        aliases=("multi-class-hinge", "multimargin"),
+        family=FAMILY,
+        summary="multi-class hinge loss (Crammer-Singer style, as torch)",
+        inputs=(Input("preds", "N x C", "class scores"),
+                Input("targets", "N", "class indices in [0, C - 1]", differentiable=False)),
+        params=(
+            Param("margin", "float", 1.0, "margin m", low=0.0),
+            Param("p", "int", 1, "1 for hinge, 2 for squared hinge", low=1, high=2),
+        ),
+        formula="ℓᵢ = (1/C) Σ_{j ≠ yᵢ} max(0, m - x_{i,yᵢ} + x_{ij})^p;  L = mean ℓ",
+        derivative="∂ℓᵢ/∂x_{ij} = 1/C for each violating j ≠ yᵢ; ∂ℓᵢ/∂x_{i,yᵢ} = -(number of violators)/C (p = 1)",
+        convention="torch.nn.MultiMarginLoss(p=1, margin=1)",
+        differs="Keras CategoricalHinge uses only the largest wrong score, max(0, 1 + max_{j≠y} x_j - x_y), "
+        "and does not divide by C.",
+        when="Multi-class SVM-style training; zero loss once every margin is met.",
+        fn=multi_margin,
+        validate=_validate_multi_margin,
+        element_note="per sample",
+        mean_note="mean over samples",
+    ),
+    LossSpec(
+        name="hinge",
+        family=FAMILY,
+        summary="binary hinge loss on raw scores",
+        inputs=(SCORES, PM_TARGETS),
+        params=(),
+        formula="ℓ = max(0, 1 - y p);  L = mean ℓ",
+        derivative="∂ℓ/∂p = -y if y p < 1, else 0 (dead once the margin is met)",
+        convention="Keras Hinge: {0, 1} labels become {-1, 1} only when every label is 0 or 1",
+        differs="optax hinge_loss requires ±1 labels; scikit-learn hinge_loss is the same formula.",
+        when="Max-margin binary classification (linear SVM).",
+        fn=hinge,
+        validate=_validate_hinge,
+    ),
+    LossSpec(
+        name="squared-hinge",
+        family=FAMILY,
+        summary="squared binary hinge loss",
+        inputs=(SCORES, PM_TARGETS),
+        params=(),
+        formula="ℓ = max(0, 1 - y p)²;  L = mean ℓ",
+        derivative="∂ℓ/∂p = -2 y max(0, 1 - y p)",
+        convention="Keras SquaredHinge (same label mapping as hinge)",
+        differs="Differentiable at the margin, unlike hinge.",
+        when="Like hinge, but smooth at the margin and harsher on large violations.",
+        fn=squared_hinge,
+        validate=_validate_hinge,
+    ),
+    LossSpec(
+        name="focal",
+        aliases=("sigmoid-focal", "focal-loss"),
+        family=FAMILY,
+        summary="binary focal loss on logits",
+        inputs=(LOGITS, BIN_TARGETS),
+        params=(
+            Param("alpha", "float", 0.25, "weight of positives; negative disables it", high=1.0),
+            Param("gamma", "float", 2.0, "focusing exponent", low=0.0),
+        ),
+        formula="p = σ(x), pₜ = p y + (1 - p)(1 - y), αₜ = α y + (1 - α)(1 - y);  "
+        "ℓ = αₜ (1 - pₜ)^γ · BCEWithLogits(x, y);  L = mean ℓ",
+        derivative="∂ℓ/∂x = αₜ [γ (1 - pₜ)^(γ-1) ∂(-pₜ)/∂x · ce + (1 - pₜ)^γ (σ(x) - y)]",
+        convention="torchvision.ops.sigmoid_focal_loss(alpha=0.25, gamma=2), reduction mean",
+        differs="optax sigmoid_focal_loss defaults to alpha=None; Keras BinaryFocalCrossentropy applies "
+        "alpha only with apply_class_balancing=True.",
+        when="Dense detection and heavy class imbalance: down-weights easy examples.",
+        fn=focal,
+        validate=_validate_focal,
+    ),
+    LossSpec(
+        name="kl-div",
+        aliases=("kl", "kl-divergence", "kld"),
+        family=FAMILY,
+        summary="Kullback-Leibler divergence KL(targets || preds)",
+        inputs=(Input("preds", "N x C (or C)", "predicted distribution q (log q with log_input=true)"),
+                Input("targets", "N x C (or C)", "true distribution p", differentiable=False)),
+        params=(Param("log_input", "bool", False, "preds are log-probabilities (as torch kl_div expects)"),),
+        formula="ℓᵢ = Σ_c p_{ic} (log p_{ic} - log q_{ic}), 0 log 0 = 0;  L = (1/N) Σᵢ ℓᵢ (batchmean)",
+        derivative="∂ℓᵢ/∂q_{ic} = -p_{ic} / q_{ic};  with log_input ∂ℓᵢ/∂(log q)_{ic} = -p_{ic}",
+        convention="torch.nn.functional.kl_div(log q, p, reduction='batchmean') = scipy.stats.entropy(p, q)",
+        differs="torch's reduction='mean' divides by N·C (not a KL); torch's argument order is (log q, p); "
+        "Keras clips both to [1e-7, 1].",
+        when="Distillation and matching distributions; --reduction mean is batchmean here.",
+        fn=kl_div,
+        validate=_validate_kl,
+        element_note="per row (summed over classes)",
+        mean_note="mean over rows (torch batchmean)",
+    ),
+]

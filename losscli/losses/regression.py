@@ -1,0 +1,160 @@
+"""Regression losses: preds and targets of the same shape, a loss per element.
+
+Shapes: ``preds`` (N,) or (N, D); ``targets`` the same.  r = preds - targets.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+from losscli.losses import _checks
+from losscli.losses._ops import softplus
+from losscli.spec import Input, LossSpec, Param
+
+PREDS = Input("preds", "N or N x D", "model predictions")
+TARGETS = Input("targets", "same as preds", "true values", differentiable=False)
+FAMILY = "regression"
+
+
+def _validate_pair(inputs: Mapping[str, Any], params: Mapping[str, Any], sources: Mapping[str, str]) -> None:
+    _checks.same_shape(inputs, sources, "preds", "targets")
+
+
+def mse(xp: Any, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> tuple[Any, None]:
+    """Squared error, ℓᵢ = (pᵢ - yᵢ)²; mean over all elements (torch ``MSELoss``)."""
+    r = inputs["preds"] - inputs["targets"]
+    return r * r, None
+
+
+def _sqrt(xp: Any, value: Any) -> Any:
+    return xp.sqrt(value)
+
+
+def mae(xp: Any, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> tuple[Any, None]:
+    """Absolute error, ℓᵢ = |pᵢ - yᵢ| (torch ``L1Loss``; d/dp at r = 0 is 0)."""
+    return xp.abs(inputs["preds"] - inputs["targets"]), None
+
+
+def huber(xp: Any, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> tuple[Any, None]:
+    """Huber, ℓ = ½r² if |r| < δ else δ(|r| - ½δ) (torch ``HuberLoss``)."""
+    delta = params["delta"]
+    r = inputs["preds"] - inputs["targets"]
+    a = xp.abs(r)
+    return xp.where(a < delta, 0.5 * r * r, delta * (a - 0.5 * delta)), None
+
+
+def smooth_l1(xp: Any, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> tuple[Any, None]:
+    """Smooth L1, ℓ = ½r²/β if |r| < β else |r| - ½β; β = 0 is L1 (torch ``SmoothL1Loss``)."""
+    beta = params["beta"]
+    r = inputs["preds"] - inputs["targets"]
+    a = xp.abs(r)
+    if beta == 0:
+        return a, None
+    return xp.where(a < beta, 0.5 * r * r / beta, a - 0.5 * beta), None
+
+
+def log_cosh(xp: Any, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> tuple[Any, None]:
+    """log cosh r = r + softplus(-2r) - log 2 (overflow-free; Keras ``LogCosh``, optax ``log_cosh``)."""
+    r = inputs["preds"] - inputs["targets"]
+    return r + softplus(xp, -2.0 * r) - math.log(2.0), None
+
+
+def quantile(xp: Any, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> tuple[Any, None]:
+    """Pinball loss, ℓ = max(q·d, (q - 1)·d) with d = y - p (scikit-learn ``mean_pinball_loss``)."""
+    q = params["q"]
+    d = inputs["targets"] - inputs["preds"]
+    return xp.maximum(q * d, (q - 1.0) * d), None
+
+
+def _spec(**kw: Any) -> LossSpec:
+    kw.setdefault("inputs", (PREDS, TARGETS))
+    kw.setdefault("params", ())
+    kw.setdefault("validate", _validate_pair)
+    return LossSpec(family=FAMILY, **kw)
+
+
+SPECS = [
+    _spec(
+        name="mse",
+        aliases=("mean-squared-error", "l2-loss", "squared-error"),
+        summary="mean squared error",
+        formula="L = (1/N) Σᵢ (pᵢ - yᵢ)²",
+        derivative="∂L/∂pᵢ = 2 (pᵢ - yᵢ) / N",
+        convention="torch.nn.MSELoss (= Keras MeanSquaredError, optax squared_error)",
+        differs="optax l2_loss and many textbooks put a factor ½ in front: ½(p - y)².",
+        when="Gaussian noise, when large errors should cost quadratically more; outliers dominate it.",
+        fn=mse,
+    ),
+    _spec(
+        name="rmse",
+        aliases=("root-mean-squared-error",),
+        summary="root mean squared error",
+        formula="L = √( (1/N) Σᵢ (pᵢ - yᵢ)² )",
+        derivative="∂L/∂pᵢ = (pᵢ - yᵢ) / (N · L); undefined (NaN) when every residual is 0",
+        convention="sqrt of torch MSELoss; scikit-learn root_mean_squared_error",
+        differs="Keras has RMSE only as a metric. --reduction sum gives √Σr² (the residual L2 norm); "
+        "--reduction none gives |r| per element.",
+        when="MSE in the units of the target, for reporting; its gradient is MSE's scaled by 1/(2L).",
+        fn=mse,
+        finalize=_sqrt,
+        element_note="squared error per element (the square root is taken after reduction)",
+    ),
+    _spec(
+        name="mae",
+        aliases=("l1", "l1-loss", "mean-absolute-error"),
+        summary="mean absolute error",
+        formula="L = (1/N) Σᵢ |pᵢ - yᵢ|",
+        derivative="∂L/∂pᵢ = sign(pᵢ - yᵢ) / N, and 0 at a zero residual (torch: sign(0) = 0)",
+        convention="torch.nn.L1Loss (= Keras MeanAbsoluteError, scikit-learn mean_absolute_error)",
+        differs="Subgradient at 0: torch and JAX use 0; some texts pick any value in [-1, 1].",
+        when="Laplace noise or outliers you do not want to dominate; gives the median.",
+        fn=mae,
+    ),
+    _spec(
+        name="huber",
+        summary="Huber loss: quadratic near 0, linear beyond delta",
+        params=(Param("delta", "float", 1.0, "threshold between the quadratic and linear parts", low=0.0, low_open=True),),
+        formula="ℓ = ½ r² if |r| < δ, else δ (|r| - ½ δ);  L = mean ℓ",
+        derivative="∂ℓ/∂p = r if |r| < δ, else δ · sign(r)",
+        convention="torch.nn.HuberLoss(delta=1.0) (= Keras Huber, optax huber_loss)",
+        differs="SmoothL1Loss(beta) = HuberLoss(delta=beta) / beta; they agree only at 1.",
+        when="Regression with outliers: MSE near the target, MAE far from it; gradient bounded by δ.",
+        fn=huber,
+    ),
+    _spec(
+        name="smooth-l1",
+        aliases=("smoothl1",),
+        summary="smooth L1 loss (Huber divided by beta)",
+        params=(Param("beta", "float", 1.0, "width of the quadratic zone; 0 gives L1", low=0.0),),
+        formula="ℓ = ½ r² / β if |r| < β, else |r| - ½ β;  L = mean ℓ",
+        derivative="∂ℓ/∂p = r / β if |r| < β, else sign(r)",
+        convention="torch.nn.SmoothL1Loss(beta=1.0)",
+        differs="Equals Huber only at β = δ = 1; the linear part always has slope 1 (Huber's has slope δ).",
+        when="Box regression (Fast R-CNN); like Huber but with unit slope outside.",
+        fn=smooth_l1,
+    ),
+    _spec(
+        name="log-cosh",
+        aliases=("logcosh",),
+        summary="log of the hyperbolic cosine of the error",
+        formula="ℓ = log cosh(r) = r + softplus(-2r) - log 2;  L = mean ℓ",
+        derivative="∂ℓ/∂p = tanh(r)",
+        convention="Keras LogCosh / optax log_cosh (stable form; no log(cosh) overflow)",
+        differs="A naive log(cosh(r)) overflows to inf for |r| > ~710 in float64, ~89 in float32.",
+        when="A smooth Huber: ≈ r²/2 for small r, ≈ |r| - log 2 for large r; twice differentiable.",
+        fn=log_cosh,
+    ),
+    _spec(
+        name="quantile",
+        aliases=("pinball",),
+        summary="quantile (pinball) loss",
+        params=(Param("q", "float", 0.5, "the quantile to estimate", low=0.0, high=1.0, low_open=True, high_open=True),),
+        formula="ℓ = max(q (y - p), (q - 1)(y - p));  L = mean ℓ",
+        derivative="∂ℓ/∂p = -q if y > p, (1 - q) if y < p, and at y = p the subgradient torch picks for max",
+        convention="scikit-learn mean_pinball_loss(alpha=q)",
+        differs="q = 0.5 gives MAE / 2. Some libraries (TF Addons) call the parameter tau.",
+        when="Predicting a quantile (e.g. q = 0.9 for an upper band) instead of the mean.",
+        fn=quantile,
+    ),
+]

@@ -1,0 +1,298 @@
+"""Turn evaluations, health reports and loss metadata into table, JSON, CSV or plain text.
+
+The only module that prints results.  Results go to stdout; notes go to stderr.
+JSON is always valid: NaN and ±inf become ``null`` and a note says where.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import sys
+from typing import Any, Iterable, TextIO
+
+from losscli.params import format_default
+from losscli.spec import LossSpec
+
+FORMATS = ("table", "json", "csv", "plain")
+
+
+# ------------------------------------------------------------------------ JSON helpers
+
+def jsonable(value: Any, notes: list[str], where: str) -> Any:
+    """``value`` with numpy arrays as nested lists and NaN/±inf as None (noted once per ``where``)."""
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        notes.append(f"{where}: {value} written as null")
+        return None
+    if isinstance(value, (list, tuple)):
+        before = len(notes)
+        out = [jsonable(v, notes, where) for v in value]
+        if len(notes) > before + 1:
+            del notes[before + 1:]
+            notes[before] = f"{where}: non-finite values written as null"
+        return out
+    if isinstance(value, dict):
+        return {k: jsonable(v, notes, f"{where}.{k}") for k, v in value.items()}
+    return value
+
+
+def dump_json(obj: dict[str, Any], out: TextIO) -> None:
+    """Write ``obj`` as one line of strict JSON (``allow_nan=False``)."""
+    out.write(json.dumps(obj, allow_nan=False, ensure_ascii=False) + "\n")
+
+
+def fmt_number(x: float) -> str:
+    """A float for humans: 10 significant digits."""
+    return f"{x:.10g}"
+
+
+def _console(out: TextIO) -> Any:
+    from rich.console import Console
+
+    return Console(file=out, highlight=False, soft_wrap=False)
+
+
+# ------------------------------------------------------------------------ compute
+
+def evaluation_dict(ev: Any, notes: list[str]) -> dict[str, Any]:
+    """The ``compute`` JSON object (keys: loss, value, reduction, params, n, dtype)."""
+    return {
+        "loss": ev.spec.name,
+        "value": jsonable(ev.value, notes, "value"),
+        "reduction": ev.reduction,
+        "params": jsonable({k: v for k, v in ev.params.items()}, notes, "params"),
+        "n": ev.n,
+        "dtype": ev.dtype,
+    }
+
+
+def _elements_rows(values: Any) -> Iterable[tuple[int, int, float]]:
+    import numpy as np
+
+    arr = np.asarray(values)
+    arr2 = arr.reshape(arr.shape[0], -1) if arr.ndim > 1 else arr.reshape(-1, 1)
+    for r in range(arr2.shape[0]):
+        for c in range(arr2.shape[1]):
+            yield r, c, float(arr2[r, c])
+
+
+def render_compute(ev: Any, fmt: str, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> None:
+    """Print one evaluation in ``fmt``."""
+    notes: list[str] = []
+    if fmt == "json":
+        obj = evaluation_dict(ev, notes)
+        if notes:
+            obj["notes"] = notes
+        dump_json(obj, out)
+        return
+    none = ev.reduction == "none"
+    if fmt == "plain":
+        if none:
+            out.write("\n".join(repr(float(v)) for v in ev.value.ravel()) + "\n")
+        else:
+            out.write(f"{ev.value!r}\n")
+        return
+    if fmt == "csv":
+        if none:
+            buf = io.StringIO()
+            buf.write("row,column,value\n")
+            for r, c, v in _elements_rows(ev.value):
+                buf.write(f"{r},{c},{v!r}\n")
+            out.write(buf.getvalue())
+        else:
+            out.write("loss,reduction,n,value\n")
+            out.write(f"{ev.spec.name},{ev.reduction},{ev.n},{ev.value!r}\n")
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{ev.spec.name} ({ev.spec.convention.split(' (')[0]})", title_justify="left")
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    if none:
+        import numpy as np
+
+        vals = np.asarray(ev.value)
+        table.add_row("elements", str(vals.size))
+        table.add_row("mean", fmt_number(float(np.mean(vals))))
+        table.add_row("sum", fmt_number(float(np.sum(vals))))
+        table.add_row("max", fmt_number(float(np.max(vals))))
+    else:
+        table.add_row(f"loss ({ev.reduction})", fmt_number(ev.value))
+    table.add_row("samples (n)", str(ev.n))
+    table.add_row("dtype", ev.dtype)
+    for name, value in ev.params.items():
+        table.add_row(f"param {name}", format_default(value))
+    _console(out).print(table)
+    if none:
+        err.write("per-element values: use --format csv, plain or json\n")
+
+
+# ------------------------------------------------------------------------ grad
+
+def health_dict(h: Any, notes: list[str]) -> dict[str, Any]:
+    return jsonable(
+        {
+            "status": h.status,
+            "reason": h.reason(),
+            "norm": h.norm,
+            "max_abs": h.max_abs,
+            "min_abs": h.min_abs,
+            "mean_abs": h.mean_abs,
+            "nonfinite": h.nonfinite,
+            "elements": h.elements,
+            "scale": h.scale,
+            "per_sample_rms": h.per_sample_rms,
+            "per_sample_max_abs": h.per_sample_max_abs,
+            "thresholds": {"vanishing": h.vanishing_threshold, "exploding": h.exploding_threshold},
+        },
+        notes,
+        "health",
+    )
+
+
+def _grad_rows(grad: Any, top: int) -> tuple[list[tuple[int, int, float]], list[tuple[int, int, float]]]:
+    """(first ``top`` elements, ``top`` elements with the largest |g|, non-finite first)."""
+    import numpy as np
+
+    g2 = grad.reshape(grad.shape[0], -1) if grad.ndim > 1 else grad.reshape(-1, 1)
+    flat = g2.ravel()
+    width = g2.shape[1]
+    key = np.where(np.isfinite(flat), np.abs(flat), np.inf)
+    k = min(top, flat.size)
+    largest = np.argpartition(-key, k - 1)[:k] if k else np.zeros(0, dtype=int)
+    largest = largest[np.argsort(-key[largest], kind="stable")]
+    first = [(i // width, i % width, float(flat[i])) for i in range(k)]
+    big = [(int(i) // width, int(i) % width, float(flat[i])) for i in largest]
+    return first, big
+
+
+def render_grad(ev: Any, health: Any, fmt: str, *, top: int = 5, out: TextIO = sys.stdout) -> None:
+    """Print value, gradients (summarised on screen) and health in ``fmt``."""
+    notes: list[str] = []
+    if fmt == "json":
+        obj = evaluation_dict(ev, notes)
+        obj["gradients"] = jsonable(dict(ev.gradients), notes, "gradients")
+        obj["health"] = health_dict(health, notes)
+        if notes:
+            obj["notes"] = notes
+        dump_json(obj, out)
+        return
+    if fmt == "csv":
+        from losscli.io.writers import gradients_long_table
+
+        gradients_long_table(ev.gradients).write_csv(out)
+        return
+    if fmt == "plain":
+        out.write(f"{ev.value!r}\n" if ev.reduction != "none" else f"{float(ev.value.sum())!r}\n")
+        out.write(f"{health.status}\n")
+        return
+    from rich.table import Table
+
+    console = _console(out)
+    render_compute(ev, "table", out=out, err=io.StringIO())
+    for name, grad in ev.gradients.items():
+        first, big = _grad_rows(grad, top)
+        table = Table(title=f"∂L/∂{name}  (shape {' x '.join(map(str, grad.shape))}; rows are 0-based)",
+                      title_justify="left")
+        for col in ("first rows: row", "col", "grad", "largest |grad|: row", "col ", "grad "):
+            table.add_column(col, justify="right")
+        for i in range(max(len(first), len(big))):
+            a = first[i] if i < len(first) else ("", "", None)
+            b = big[i] if i < len(big) else ("", "", None)
+            table.add_row(str(a[0]), str(a[1]), "" if a[2] is None else fmt_number(a[2]),
+                          str(b[0]), str(b[1]), "" if b[2] is None else fmt_number(b[2]))
+        console.print(table)
+    colour = {"ok": "green", "vanishing": "yellow", "exploding": "red", "nonfinite": "red"}[health.status]
+    summary = Table(title="gradient health", title_justify="left")
+    summary.add_column("measure")
+    summary.add_column("raw", justify="right")
+    summary.add_column(f"per sample (x{health.scale:g})", justify="right")
+    summary.add_row("L2 norm", fmt_number(health.norm), "")
+    summary.add_row("RMS", "", fmt_number(health.per_sample_rms))
+    summary.add_row("max |g|", fmt_number(health.max_abs), fmt_number(health.per_sample_max_abs))
+    summary.add_row("min |g|", fmt_number(health.min_abs), fmt_number(health.min_abs * health.scale))
+    summary.add_row("mean |g|", fmt_number(health.mean_abs), fmt_number(health.mean_abs * health.scale))
+    summary.add_row("non-finite", str(health.nonfinite), "")
+    console.print(summary)
+    console.print(f"status: [bold {colour}]{health.status}[/] ({health.reason()})")
+
+
+# ------------------------------------------------------------------------ list / explain
+
+def loss_summary(spec: LossSpec) -> dict[str, Any]:
+    """The metadata of a loss as a JSON-ready dict."""
+    return {
+        "name": spec.name,
+        "aliases": list(spec.aliases),
+        "family": spec.family,
+        "summary": spec.summary,
+        "inputs": [{"name": i.name, "shape": i.shape, "differentiable": i.differentiable, "help": i.help}
+                   for i in spec.inputs],
+        "params": [{"name": p.name, "type": p.kind, "default": p.default, "valid": p.describe_range(),
+                    "help": p.help} for p in spec.params],
+        "formula": spec.formula,
+        "derivative": spec.derivative,
+        "convention": spec.convention,
+        "differs": spec.differs,
+        "when": spec.when,
+        "reduction": {"element": spec.element_note, "mean": spec.mean_note},
+    }
+
+
+def render_list(groups: dict[str, list[LossSpec]], fmt: str, out: TextIO = sys.stdout) -> None:
+    if fmt == "json":
+        dump_json({"losses": [loss_summary(s) for specs in groups.values() for s in specs]}, out)
+        return
+    if fmt in ("csv", "plain"):
+        if fmt == "csv":
+            out.write("name,family,summary\n")
+        for specs in groups.values():
+            for s in specs:
+                out.write(f"{s.name},{s.family},\"{s.summary}\"\n" if fmt == "csv" else f"{s.name}\n")
+        return
+    console = _console(out)
+    for family, specs in groups.items():
+        console.print(f"[bold]{family}[/]")
+        width = max(len(s.name) for s in specs)
+        for s in specs:
+            alias = f"  (also: {', '.join(s.aliases)})" if s.aliases else ""
+            console.print(f"  {s.name.ljust(width)}  {s.summary}{alias}", markup=False)
+
+
+def render_explain(spec: LossSpec, fmt: str, out: TextIO = sys.stdout) -> None:
+    info = loss_summary(spec)
+    if fmt == "json":
+        dump_json(info, out)
+        return
+    lines = [
+        f"{spec.name}: {spec.summary}",
+        f"family: {spec.family}" + (f"; aliases: {', '.join(spec.aliases)}" if spec.aliases else ""),
+        "",
+        f"formula:     {spec.formula}",
+        f"derivative:  {spec.derivative}",
+        f"reduction:   loss is computed {spec.element_note}; --reduction mean is the {spec.mean_note}",
+        "",
+        "inputs (in order):",
+        *[f"  {i.name:<10} {i.shape:<14} {i.help}{'' if i.differentiable else ' (no gradient)'}"
+          for i in spec.inputs],
+        "",
+        "parameters (-p name=value):" if spec.params else "parameters: none",
+        *[f"  {p.name:<16} default {format_default(p.default):<8} {p.describe_range():<14} {p.help}"
+          for p in spec.params],
+        "",
+        f"convention:  {spec.convention}",
+        f"others:      {spec.differs}",
+        f"use it for:  {spec.when}",
+    ]
+    if fmt == "table":
+        from rich.panel import Panel
+        from rich.text import Text
+
+        _console(out).print(Panel(Text("\n".join(lines[2:])), title=lines[0], title_align="left"))
+    else:
+        out.write("\n".join(lines) + "\n")

@@ -1,0 +1,263 @@
+"""Every loss against an independent reference, on both backends, plus registry-wide
+parity (numpy value == torch value) and gradient (autograd == central differences) tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.stats
+import sklearn.metrics as skm
+import torch
+import torch.nn.functional as F
+
+from losscli import losses
+from losscli.core import evaluate
+from losscli.params import parse_params
+from tests.cases import CASES, all_cases
+
+RTOL = 1e-12
+ATOL = 1e-14
+
+
+def run(name: str, params: list[str], inputs: dict[str, np.ndarray], backend: str = "numpy", **kw):
+    spec = losses.get(name)
+    return evaluate(spec, inputs, parse_params(spec, params), backend=backend, **kw)
+
+
+def case_id(case: tuple) -> str:
+    return f"{case[0]}-{case[1]}"
+
+
+CASE_LIST = all_cases()
+
+
+def test_every_registered_loss_has_cases():
+    assert set(CASES) == set(losses.REGISTRY), "add cases for new losses in tests/cases.py"
+
+
+@pytest.mark.parametrize("case", CASE_LIST, ids=case_id)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_backend_parity(case, reduction):
+    loss, _, params, factory = case
+    inputs = factory(np.random.default_rng(1))
+    a = run(loss, params, inputs, "numpy", reduction=reduction)
+    b = run(loss, params, inputs, "torch", reduction=reduction)
+    np.testing.assert_allclose(a.value, b.value, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(a.elements, b.elements, rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("case", CASE_LIST, ids=case_id)
+def test_gradient_matches_central_differences(case):
+    loss, _, params, factory = case
+    inputs = factory(np.random.default_rng(2))
+    spec = losses.get(loss)
+    ev = run(loss, params, inputs, "torch")
+    assert set(ev.gradients) == {i.name for i in spec.inputs if i.differentiable}
+    h = 1e-6
+    for name, grad in ev.gradients.items():
+        assert grad.shape == inputs[name].shape
+        numeric = np.zeros_like(inputs[name])
+        for idx in np.ndindex(inputs[name].shape):
+            plus = {k: v.copy() for k, v in inputs.items()}
+            minus = {k: v.copy() for k, v in inputs.items()}
+            plus[name][idx] += h
+            minus[name][idx] -= h
+            numeric[idx] = (run(loss, params, plus).value - run(loss, params, minus).value) / (2 * h)
+        np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("case", CASE_LIST, ids=case_id)
+def test_float32_close_to_float64(case):
+    loss, _, params, factory = case
+    inputs = factory(np.random.default_rng(3))
+    a = run(loss, params, inputs, "numpy", dtype="float32")
+    b = run(loss, params, inputs, "torch", dtype="float32")
+    c = run(loss, params, inputs, "numpy")
+    np.testing.assert_allclose(a.value, c.value, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(b.value, c.value, rtol=1e-5, atol=1e-6)
+    assert b.gradients[next(iter(b.gradients))].dtype == np.float32
+
+
+# ------------------------------------------------------------------ references
+
+def t(a: np.ndarray, grad: bool = False) -> torch.Tensor:
+    return torch.tensor(a, dtype=torch.float64, requires_grad=grad)
+
+
+def check_torch_reference(loss: str, params: list[str], inputs: dict[str, np.ndarray], ref_fn) -> None:
+    """Value on both backends and the preds gradient against a torch.nn.functional reference."""
+    x = t(inputs["preds"], grad=True)
+    ref = ref_fn(x, inputs)
+    ref.backward()
+    for backend in ("numpy", "torch"):
+        ev = run(loss, params, inputs, backend)
+        np.testing.assert_allclose(ev.value, ref.item(), rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(ev.gradients["preds"], x.grad.numpy(), rtol=1e-11, atol=1e-15)
+
+
+TORCH_REFERENCES = {
+    "mse": lambda x, d, p: F.mse_loss(x, t(d["targets"])),
+    "rmse": lambda x, d, p: torch.sqrt(F.mse_loss(x, t(d["targets"]))),
+    "mae": lambda x, d, p: F.l1_loss(x, t(d["targets"])),
+    "huber": lambda x, d, p: F.huber_loss(x, t(d["targets"]), delta=p["delta"]),
+    "smooth-l1": lambda x, d, p: F.smooth_l1_loss(x, t(d["targets"]), beta=p["beta"]),
+    "bce": lambda x, d, p: (
+        F.binary_cross_entropy_with_logits(
+            x, t(d["targets"]), pos_weight=None if p["pos_weight"] is None else t(np.array(p["pos_weight"])))
+        if p["from_logits"] else F.binary_cross_entropy(x, t(d["targets"]))
+    ),
+    "cross-entropy": lambda x, d, p: F.nll_loss(
+        torch.log(x), torch.tensor(d["targets"]).long(),
+        weight=None if p["weight"] is None else t(np.array(p["weight"])), ignore_index=p["ignore_index"])
+    if not p["from_logits"] else F.cross_entropy(
+        x,
+        t(d["targets"]) if d["targets"].ndim == 2 else torch.tensor(d["targets"]).long(),
+        weight=None if p["weight"] is None else t(np.array(p["weight"])),
+        ignore_index=p["ignore_index"], label_smoothing=p["label_smoothing"]),
+    "multi-margin": lambda x, d, p: F.multi_margin_loss(x, torch.tensor(d["targets"]).long(), p=p["p"],
+                                                        margin=p["margin"]),
+    "kl-div": lambda x, d, p: F.kl_div(x if p["log_input"] else torch.log(x), t(d["targets"]),
+                                       reduction="batchmean"),
+    "focal": lambda x, d, p: torchvision_sigmoid_focal_loss(x, t(d["targets"]), p["alpha"], p["gamma"]),
+}
+TORCH_REFERENCES["sparse-cross-entropy"] = TORCH_REFERENCES["cross-entropy"]
+
+
+def torchvision_sigmoid_focal_loss(inputs, targets, alpha, gamma):
+    """torchvision.ops.sigmoid_focal_loss (v0.20 source), reduction='mean', copied verbatim
+    because torchvision does not install beside this torch wheel."""
+    p = torch.sigmoid(inputs)
+    ce_loss = F.binary_cross_entropy_with_logits(inputs, targets, reduction="none")
+    p_t = p * targets + (1 - p) * (1 - targets)
+    loss = ce_loss * ((1 - p_t) ** gamma)
+    if alpha >= 0:
+        alpha_t = alpha * targets + (1 - alpha) * (1 - targets)
+        loss = alpha_t * loss
+    return loss.mean()
+
+
+TORCH_CASES = [c for c in CASE_LIST if c[0] in TORCH_REFERENCES]
+
+
+@pytest.mark.parametrize("case", TORCH_CASES, ids=case_id)
+def test_against_torch(case):
+    loss, _, params, factory = case
+    inputs = factory(np.random.default_rng(4))
+    p = parse_params(losses.get(loss), params)
+    check_torch_reference(loss, params, inputs, lambda x, d: TORCH_REFERENCES[loss](x, d, p))
+
+
+# Independent non-torch references (scikit-learn, scipy, a formula by hand).
+
+def test_rmse_against_sklearn():
+    d = CASES["rmse"][0][2](np.random.default_rng(5))
+    ref = skm.root_mean_squared_error(d["targets"], d["preds"])
+    assert run("rmse", [], d).value == pytest.approx(ref, rel=RTOL)
+
+
+def test_mae_against_sklearn():
+    d = CASES["mae"][0][2](np.random.default_rng(5))
+    assert run("mae", [], d).value == pytest.approx(skm.mean_absolute_error(d["targets"], d["preds"]), rel=RTOL)
+
+
+@pytest.mark.parametrize("q", [0.1, 0.5, 0.9])
+def test_quantile_against_sklearn(q):
+    d = CASES["quantile"][0][2](np.random.default_rng(6))
+    ref = skm.mean_pinball_loss(d["targets"], d["preds"], alpha=q)
+    for backend in ("numpy", "torch"):
+        assert run("quantile", [f"q={q}"], d, backend).value == pytest.approx(ref, rel=RTOL)
+
+
+def test_quantile_half_is_half_mae():
+    d = CASES["quantile"][0][2](np.random.default_rng(6))
+    assert run("quantile", [], d).value == pytest.approx(run("mae", [], d).value / 2, rel=RTOL)
+
+
+def test_log_cosh_against_formula_and_is_stable():
+    d = CASES["log-cosh"][0][2](np.random.default_rng(7))
+    ref = np.mean(np.log(np.cosh(d["preds"] - d["targets"])))
+    for backend in ("numpy", "torch"):
+        assert run("log-cosh", [], d, backend).value == pytest.approx(ref, rel=1e-12)
+    big = {"preds": np.array([1000.0, -1000.0]), "targets": np.zeros(2)}
+    assert run("log-cosh", [], big).value == pytest.approx(1000.0 - np.log(2.0), rel=1e-15)
+    g = run("log-cosh", [], big, "torch").gradients["preds"]
+    np.testing.assert_allclose(g, [0.5, -0.5])  # tanh(±1000) / N
+
+
+def test_bce_against_sklearn_log_loss():
+    d = CASES["bce"][0][2](np.random.default_rng(8))
+    ref = skm.log_loss(d["targets"], d["preds"], labels=[0, 1])
+    assert run("bce", [], d).value == pytest.approx(ref, rel=1e-12)
+
+
+def test_bce_clamps_log_at_minus_100_as_torch():
+    d = {"preds": np.array([0.0, 1.0, 0.5]), "targets": np.array([1.0, 0.0, 1.0])}
+    ref = F.binary_cross_entropy(t(d["preds"]), t(d["targets"])).item()
+    for backend in ("numpy", "torch"):
+        ev = run("bce", [], d, backend)
+        assert ev.value == pytest.approx(ref, rel=RTOL)
+        assert ev.value == pytest.approx((100 + 100 + np.log(2)) / 3, rel=RTOL)
+    assert np.all(np.isfinite(run("bce", [], d, "torch").gradients["preds"]))
+
+
+def test_bce_with_logits_is_stable_for_large_logits():
+    d = {"preds": np.array([800.0, -800.0, 40.0]), "targets": np.array([0.0, 1.0, 1.0])}
+    ref = F.binary_cross_entropy_with_logits(t(d["preds"]), t(d["targets"])).item()
+    assert run("bce", ["from_logits=true"], d).value == pytest.approx(ref, rel=RTOL)
+
+
+@pytest.mark.parametrize("case", CASES["hinge"], ids=lambda c: c[0])
+def test_hinge_against_sklearn(case):
+    d = case[2](np.random.default_rng(9))
+    ref = skm.hinge_loss(d["targets"], d["preds"])
+    for backend in ("numpy", "torch"):
+        assert run("hinge", [], d, backend).value == pytest.approx(ref, rel=RTOL)
+
+
+def test_squared_hinge_by_hand():
+    d = {"preds": np.array([0.3, -2.0, 1.5, 0.0]), "targets": np.array([1.0, 0.0, 0.0, 1.0])}
+    # labels mapped to +1, -1, -1, +1: margins 0.7, 0 (=max(0, 1-2)), 2.5, 1
+    assert run("squared-hinge", [], d).value == pytest.approx((0.49 + 0 + 6.25 + 1) / 4, rel=RTOL)
+    assert run("hinge", [], d).value == pytest.approx((0.7 + 0 + 2.5 + 1) / 4, rel=RTOL)
+
+
+def test_cross_entropy_against_sklearn_log_loss():
+    d = CASES["cross-entropy"][-1][2](np.random.default_rng(10))  # probabilities
+    ref = skm.log_loss(d["targets"], d["preds"], labels=[0, 1, 2, 3])
+    assert run("cross-entropy", ["from_logits=false"], d).value == pytest.approx(ref, rel=1e-12)
+
+
+@pytest.mark.parametrize("case", CASES["kl-div"], ids=lambda c: c[0])
+def test_kl_against_scipy_entropy(case):
+    d = case[2](np.random.default_rng(11))
+    q = np.exp(d["preds"]) if "log_input" in case[0] else d["preds"]
+    ref = np.mean([scipy.stats.entropy(p_row, q_row) for p_row, q_row in zip(d["targets"], q)])
+    for backend in ("numpy", "torch"):
+        assert run("kl-div", case[1], d, backend).value == pytest.approx(ref, rel=1e-12)
+
+
+def test_focal_reduces_to_bce_with_gamma_zero_and_no_alpha():
+    d = CASES["focal"][0][2](np.random.default_rng(12))
+    focal = run("focal", ["alpha=-1", "gamma=0"], d).value
+    assert focal == pytest.approx(run("bce", ["from_logits=true"], d).value, rel=RTOL)
+
+
+def test_rmse_reductions():
+    d = {"preds": np.array([1.0, 2.0, 5.0]), "targets": np.array([0.0, 0.0, 1.0])}
+    assert run("rmse", [], d).value == pytest.approx(np.sqrt(21 / 3), rel=RTOL)
+    assert run("rmse", [], d, reduction="sum").value == pytest.approx(np.sqrt(21), rel=RTOL)
+    np.testing.assert_allclose(run("rmse", [], d, reduction="none").value, [1, 2, 4])
+
+
+def test_rmse_gradient_is_nan_at_zero_residuals():
+    d = {"preds": np.ones(4), "targets": np.ones(4)}
+    ev = run("rmse", [], d, "torch")
+    assert ev.value == 0.0
+    assert np.all(np.isnan(ev.gradients["preds"]))
+
+
+def test_weighted_cross_entropy_scale_is_sum_of_weights():
+    d = {"preds": np.zeros((3, 2)), "targets": np.array([0.0, 1.0, 1.0])}
+    ev = run("cross-entropy", ["weight=1,3"], d)
+    assert ev.scale == 7.0
+    assert ev.value == pytest.approx(np.log(2), rel=RTOL)
