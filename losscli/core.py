@@ -21,7 +21,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from losscli.errors import UsageError
-from losscli.spec import LossSpec
+from losscli.spec import LossSpec, Terms
 
 REDUCTIONS = ("mean", "sum", "none")
 DTYPES = ("float64", "float32")
@@ -36,7 +36,8 @@ class Evaluation:
     unreduced loss as numpy; ``gradients`` maps each differentiable input to a numpy
     array of its shape (torch backend only); ``scale`` is the factor that turns the
     reduced gradient into a per-sample one (N for a plain mean, Σw for a weighted mean,
-    1 for sum/none).
+    1 for sum/none); ``extras`` holds figures a loss reports besides its value
+    (SSIM itself, perplexity, a resolved kernel width).
     """
 
     spec: LossSpec
@@ -49,6 +50,7 @@ class Evaluation:
     scale: float
     gradients: dict[str, np.ndarray] = field(default_factory=dict)
     backend: str = "numpy"
+    extras: dict[str, Any] = field(default_factory=dict)
 
 
 def _namespace(backend: str) -> Any:
@@ -59,20 +61,27 @@ def _namespace(backend: str) -> Any:
     return xp
 
 
-def _reduce(xp: Any, elements: Any, weights: Any, reduction: str) -> tuple[Any, Any]:
+def _size(a: Any) -> int:
+    count = 1
+    for size in a.shape:
+        count *= size
+    return count
+
+
+def _reduce(xp: Any, terms: Terms, reduction: str) -> tuple[Any, Any]:
     """(reduced value, per-sample scale) for one reduction."""
     if reduction == "none":
-        return elements, 1.0
-    total = xp.sum(elements)
+        return terms.elements, 1.0
     if reduction == "sum":
-        return total, 1.0
-    if weights is None:
-        count = 1
-        for size in elements.shape:
-            count *= size
-        return total / count, float(count)
-    denom = xp.sum(weights)
-    return total / denom, denom
+        return xp.sum(terms.elements), 1.0
+    if terms.mean_elements is not None:
+        count = _size(terms.mean_elements)
+        return xp.sum(terms.mean_elements) / count, float(count)
+    if terms.weights is None:
+        count = _size(terms.elements)
+        return xp.sum(terms.elements) / count, float(count)
+    denom = xp.sum(terms.weights)
+    return xp.sum(terms.elements) / denom, denom
 
 
 def _to_numpy(a: Any) -> np.ndarray:
@@ -96,12 +105,17 @@ def evaluate(
         raise UsageError(f"--reduction must be one of {', '.join(REDUCTIONS)}, got {reduction!r}")
     if dtype not in DTYPES:
         raise UsageError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    missing = [name for name in spec.input_names if name not in inputs]
+    missing = [i.name for i in spec.inputs if i.required and i.name not in inputs]
     if missing:
         raise UsageError(f"{spec.name} needs input(s) {', '.join(missing)}")
-    arrays = {name: np.asarray(inputs[name], dtype=np.float64) for name in spec.input_names}
+    arrays = {name: np.asarray(inputs[name], dtype=np.float64) for name in spec.input_names if name in inputs}
+    params = dict(params)
+    if spec.resolve_params is not None:
+        params = spec.resolve_params(arrays, params)
     if spec.validate is not None:
         spec.validate(arrays, params, dict(sources or {}))
+    if spec.needs_torch:
+        backend = "torch"
     xp = _namespace(backend)
     leaves: dict[str, Any] = {}
     if backend == "numpy":
@@ -112,13 +126,15 @@ def evaluate(
         torch_dtype = getattr(torch, dtype)
         data = {}
         for inp in spec.inputs:
+            if inp.name not in arrays:
+                continue
             tensor = torch.from_numpy(arrays[inp.name]).to(torch_dtype)
             if inp.differentiable:
                 tensor.requires_grad_(True)
                 leaves[inp.name] = tensor
             data[inp.name] = tensor
-    elements, weights = spec.fn(xp, data, params)
-    value, scale = _reduce(xp, elements, weights, reduction)
+    terms = spec.fn(xp, data, params)
+    value, scale = _reduce(xp, terms, reduction)
     if spec.finalize is not None:
         value = spec.finalize(xp, value)
     gradients: dict[str, np.ndarray] = {}
@@ -131,8 +147,8 @@ def evaluate(
             grad = leaf.grad if leaf.grad is not None else torch.zeros_like(leaf)
             gradients[name] = _to_numpy(grad)
     value_np = _to_numpy(value)
-    elements_np = _to_numpy(elements)
-    return Evaluation(
+    elements_np = _to_numpy(terms.elements)
+    ev = Evaluation(
         spec=spec,
         params=dict(params),
         reduction=reduction,
@@ -144,3 +160,6 @@ def evaluate(
         gradients=gradients,
         backend=backend,
     )
+    if spec.report is not None:
+        ev.extras = spec.report(ev)
+    return ev

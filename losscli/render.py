@@ -68,6 +68,7 @@ def evaluation_dict(ev: Any, notes: list[str]) -> dict[str, Any]:
         "params": jsonable({k: v for k, v in ev.params.items()}, notes, "params"),
         "n": ev.n,
         "dtype": ev.dtype,
+        **({"extras": jsonable(ev.extras, notes, "extras")} if ev.extras else {}),
     }
 
 
@@ -81,8 +82,10 @@ def _elements_rows(values: Any) -> Iterable[tuple[int, int, float]]:
             yield r, c, float(arr2[r, c])
 
 
-def render_compute(ev: Any, fmt: str, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> None:
+def render_compute(ev: Any, fmt: str, out: TextIO | None = None, err: TextIO | None = None) -> None:
     """Print one evaluation in ``fmt``."""
+    out = out or sys.stdout
+    err = err or sys.stderr
     notes: list[str] = []
     if fmt == "json":
         obj = evaluation_dict(ev, notes)
@@ -171,8 +174,9 @@ def _grad_rows(grad: Any, top: int) -> tuple[list[tuple[int, int, float]], list[
     return first, big
 
 
-def render_grad(ev: Any, health: Any, fmt: str, *, top: int = 5, out: TextIO = sys.stdout) -> None:
+def render_grad(ev: Any, health: Any, fmt: str, *, top: int = 5, out: TextIO | None = None) -> None:
     """Print value, gradients (summarised on screen) and health in ``fmt``."""
+    out = out or sys.stdout
     notes: list[str] = []
     if fmt == "json":
         obj = evaluation_dict(ev, notes)
@@ -244,7 +248,8 @@ def loss_summary(spec: LossSpec) -> dict[str, Any]:
     }
 
 
-def render_list(groups: dict[str, list[LossSpec]], fmt: str, out: TextIO = sys.stdout) -> None:
+def render_list(groups: dict[str, list[LossSpec]], fmt: str, out: TextIO | None = None) -> None:
+    out = out or sys.stdout
     if fmt == "json":
         dump_json({"losses": [loss_summary(s) for specs in groups.values() for s in specs]}, out)
         return
@@ -264,7 +269,8 @@ def render_list(groups: dict[str, list[LossSpec]], fmt: str, out: TextIO = sys.s
             console.print(f"  {s.name.ljust(width)}  {s.summary}{alias}", markup=False)
 
 
-def render_explain(spec: LossSpec, fmt: str, out: TextIO = sys.stdout) -> None:
+def render_explain(spec: LossSpec, fmt: str, out: TextIO | None = None) -> None:
+    out = out or sys.stdout
     info = loss_summary(spec)
     if fmt == "json":
         dump_json(info, out)

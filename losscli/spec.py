@@ -6,7 +6,7 @@ A :class:`LossSpec` is pure data plus the loss function.  ``list``, ``explain`` 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 PARAM_TYPES = ("float", "int", "bool", "floats", "choice")
@@ -60,17 +60,35 @@ class Input:
     shape: str
     help: str
     differentiable: bool = True
+    required: bool = True
+
+
+@dataclass
+class Terms:
+    """What a loss function returns.
+
+    ``elements``: the unreduced loss (per element or per sample); ``reduction='none'``
+    and ``'sum'`` use it.  ``weights``: when the mean is a weighted one, Σ elements / Σ
+    weights (class-weighted cross-entropy).  ``mean_elements``: when the mean is taken
+    over different terms than the sum (CTC divides each sequence by its target length
+    before averaging), the mean is mean(mean_elements).
+    """
+
+    elements: Any
+    weights: Any = None
+    mean_elements: Any = None
 
 
 @dataclass(frozen=True)
 class LossSpec:
     """Everything about one loss.
 
-    ``fn(xp, inputs, params)`` returns ``(elements, weights)``: the unreduced loss
-    (per element or per sample) and, when the mean is a weighted one, the weights
-    whose sum is the mean's denominator (else ``None``).  ``finalize``, if set, is
-    applied to the reduced value (RMSE's square root).  ``validate(inputs, params)``
-    checks data the function cannot take and raises ``InputError``.
+    ``fn(xp, inputs, params)`` returns :class:`Terms`.  ``finalize``, if set, is
+    applied to the reduced value (RMSE's square root).  ``validate(inputs, params,
+    sources)`` checks numpy data the function cannot take and raises ``InputError``.
+    ``resolve_params(inputs, params)`` may fill data-dependent defaults (reported in the
+    output).  ``report(evaluation)`` returns extra figures for the output (a dict).
+    ``needs_torch`` makes even ``compute`` run on torch (losses that run a torch model).
     """
 
     name: str
@@ -90,7 +108,9 @@ class LossSpec:
     element_note: str = "per element"
     mean_note: str = "mean over elements"
     references: tuple[str, ...] = ()
-    extra: dict[str, Any] = field(default_factory=dict)
+    resolve_params: Callable[..., dict[str, Any]] | None = None
+    report: Callable[..., dict[str, Any]] | None = None
+    needs_torch: bool = False
 
     @property
     def input_names(self) -> list[str]:

@@ -121,6 +121,12 @@ CASES: dict[str, list[tuple[str, list[str], Factory]]] = {
 }
 
 
+from tests import cases_image, cases_seqgen  # noqa: E402  (issue 4's losses)
+
+CASES.update(cases_seqgen.FAMILY_CASES)
+CASES.update(cases_image.FAMILY_CASES)
+
+
 def all_cases() -> list[tuple[str, str, list[str], Factory]]:
     """(loss, case id, params, factory) for every case, flattened for parametrize."""
     return [(loss, cid, params, fac) for loss, cases in CASES.items() for cid, params, fac in cases]

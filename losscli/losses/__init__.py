@@ -9,10 +9,10 @@ from __future__ import annotations
 import difflib
 
 from losscli.errors import UsageError
-from losscli.losses import classification, regression
+from losscli.losses import classification, generative, image, metric, regression, sequence
 from losscli.spec import LossSpec
 
-FAMILIES = ("regression", "classification")
+FAMILIES = ("regression", "classification", "generative", "sequence", "image", "metric")
 
 REGISTRY: dict[str, LossSpec] = {}
 _ALIASES: dict[str, str] = {}
@@ -27,8 +27,9 @@ def register(spec: LossSpec) -> None:
     REGISTRY[spec.name] = spec
 
 
-for _spec in (*regression.SPECS, *classification.SPECS):
-    register(_spec)
+for _module in (regression, classification, generative, sequence, image, metric):
+    for _spec in _module.SPECS:
+        register(_spec)
 
 
 def _normalise(name: str) -> str:

@@ -14,7 +14,7 @@ import numpy as np
 from losscli.errors import InputError
 from losscli.losses import _checks
 from losscli.losses._ops import log_sigmoid, log_softmax, one_hot, safe_log, sigmoid, softplus, xlogx
-from losscli.spec import Input, LossSpec, Param
+from losscli.spec import Input, LossSpec, Param, Terms
 
 FAMILY = "classification"
 Arr = Any
@@ -35,7 +35,7 @@ def _binary_labels(xp: Any, y: Arr) -> Arr:
     return y
 
 
-def bce(xp: Any, inputs: Inputs, params: Params) -> tuple[Arr, None]:
+def bce(xp: Any, inputs: Inputs, params: Params) -> Terms:
     """Binary cross-entropy.
 
     Probabilities (torch ``BCELoss``): ℓ = -[y log p + (1 - y) log(1 - p)], logs clamped at -100.
@@ -46,8 +46,8 @@ def bce(xp: Any, inputs: Inputs, params: Params) -> tuple[Arr, None]:
         pw = params["pos_weight"]
         weight = 1.0 if pw is None else xp.asarray(pw, dtype=x.dtype)
         log_weight = 1.0 + (weight - 1.0) * y
-        return (1.0 - y) * x + log_weight * softplus(xp, -x), None
-    return -(y * safe_log(xp, x) + (1.0 - y) * safe_log(xp, 1.0 - x)), None
+        return Terms((1.0 - y) * x + log_weight * softplus(xp, -x))
+    return Terms(-(y * safe_log(xp, x) + (1.0 - y) * safe_log(xp, 1.0 - x)))
 
 
 def _validate_bce(inputs: Inputs, params: Params, sources: Sources) -> None:
@@ -66,16 +66,16 @@ def _last_dim(a: np.ndarray) -> int:
     return a.shape[-1] if a.ndim > 1 else 1
 
 
-def hinge(xp: Any, inputs: Inputs, params: Params) -> tuple[Arr, None]:
+def hinge(xp: Any, inputs: Inputs, params: Params) -> Terms:
     """Binary hinge, ℓ = max(0, 1 - y·p), labels in {-1, 1} (or {0, 1}, mapped)."""
     y = _binary_labels(xp, inputs["targets"])
-    return xp.maximum(xp.zeros_like(y), 1.0 - y * inputs["preds"]), None
+    return Terms(xp.maximum(xp.zeros_like(y), 1.0 - y * inputs["preds"]))
 
 
-def squared_hinge(xp: Any, inputs: Inputs, params: Params) -> tuple[Arr, None]:
+def squared_hinge(xp: Any, inputs: Inputs, params: Params) -> Terms:
     """Squared hinge, ℓ = max(0, 1 - y·p)²."""
-    h, _ = hinge(xp, inputs, params)
-    return h * h, None
+    h = hinge(xp, inputs, params).elements
+    return Terms(h * h)
 
 
 def _validate_hinge(inputs: Inputs, params: Params, sources: Sources) -> None:
@@ -86,7 +86,7 @@ def _validate_hinge(inputs: Inputs, params: Params, sources: Sources) -> None:
         _checks.fail_at(sources, "targets", y, y == 0, "-1 or 1 when -1 labels are present")
 
 
-def focal(xp: Any, inputs: Inputs, params: Params) -> tuple[Arr, None]:
+def focal(xp: Any, inputs: Inputs, params: Params) -> Terms:
     """Sigmoid focal loss on logits (torchvision ``sigmoid_focal_loss``).
 
     p = σ(x), ce = BCEWithLogits(x, y), pₜ = p y + (1 - p)(1 - y),
@@ -100,7 +100,7 @@ def focal(xp: Any, inputs: Inputs, params: Params) -> tuple[Arr, None]:
     loss = ce * (1.0 - p_t) ** gamma
     if alpha >= 0:
         loss = (alpha * y + (1.0 - alpha) * (1.0 - y)) * loss
-    return loss, None
+    return Terms(loss)
 
 
 def _validate_focal(inputs: Inputs, params: Params, sources: Sources) -> None:
@@ -114,7 +114,7 @@ def _log_probs(xp: Any, preds: Arr, from_logits: bool) -> Arr:
     return log_softmax(xp, preds, axis=-1) if from_logits else safe_log(xp, preds)
 
 
-def cross_entropy(xp: Any, inputs: Inputs, params: Params) -> tuple[Arr, Arr | None]:
+def cross_entropy(xp: Any, inputs: Inputs, params: Params) -> Terms:
     """Cross-entropy per sample (torch ``cross_entropy``).
 
     Index targets yᵢ: ℓᵢ = (1 - ε) w_{yᵢ} (-log p_{i,yᵢ}) + (ε / C) Σ_c w_c (-log p_{ic}),
@@ -129,13 +129,13 @@ def cross_entropy(xp: Any, inputs: Inputs, params: Params) -> tuple[Arr, Arr | N
     w_c = xp.ones_like(logp[0]) if w is None else xp.asarray(w, dtype=z.dtype)
     if t.ndim == 2:
         y = (1.0 - eps) * t + eps / n_classes
-        return -xp.sum(w_c * y * logp, axis=-1), None
+        return Terms(-xp.sum(w_c * y * logp, axis=-1))
     hot = one_hot(xp, t, n_classes, z)
     keep = xp.astype(t != params["ignore_index"], z.dtype)
     w_y = xp.sum(hot * w_c, axis=-1) * keep
     nll = -xp.sum(hot * logp, axis=-1)
     smooth = -xp.sum(w_c * logp, axis=-1) * keep
-    return (1.0 - eps) * w_y * nll + (eps / n_classes) * smooth, w_y
+    return Terms((1.0 - eps) * w_y * nll + (eps / n_classes) * smooth, weights=w_y)
 
 
 def _validate_ce(inputs: Inputs, params: Params, sources: Sources, *, sparse: bool = False) -> None:
@@ -173,7 +173,7 @@ def _validate_sparse_ce(inputs: Inputs, params: Params, sources: Sources) -> Non
     _validate_ce(inputs, params, sources, sparse=True)
 
 
-def multi_margin(xp: Any, inputs: Inputs, params: Params) -> tuple[Arr, None]:
+def multi_margin(xp: Any, inputs: Inputs, params: Params) -> Terms:
     """Multi-class hinge (torch ``MultiMarginLoss``): ℓᵢ = Σ_{j≠yᵢ} max(0, m - x_{yᵢ} + x_j)^p / C."""
     x, t = inputs["preds"], inputs["targets"]
     n_classes = x.shape[-1]
@@ -182,7 +182,7 @@ def multi_margin(xp: Any, inputs: Inputs, params: Params) -> tuple[Arr, None]:
     h = xp.maximum(xp.zeros_like(x), params["margin"] - x_y + x) * (1.0 - hot)
     if params["p"] == 2:
         h = h * h
-    return xp.sum(h, axis=-1) / n_classes, None
+    return Terms(xp.sum(h, axis=-1) / n_classes)
 
 
 def _validate_multi_margin(inputs: Inputs, params: Params, sources: Sources) -> None:
@@ -190,14 +190,14 @@ def _validate_multi_margin(inputs: Inputs, params: Params, sources: Sources) -> 
                  sources, sparse=True)
 
 
-def kl_div(xp: Any, inputs: Inputs, params: Params) -> tuple[Arr, None]:
+def kl_div(xp: Any, inputs: Inputs, params: Params) -> Terms:
     """KL(p || q) per row: Σ_c p_c (log p_c - log q_c), 0 log 0 = 0 (torch ``kl_div``, batchmean)."""
     q, p = inputs["preds"], inputs["targets"]
     if q.ndim == 1:
         q, p = q[None, :], p[None, :]
     log_q = q if params["log_input"] else safe_log(xp, q, floor=None)
     cross = xp.where(p > 0, p * log_q, xp.zeros_like(p))
-    return xp.sum(xlogx(xp, p) - cross, axis=-1), None
+    return Terms(xp.sum(xlogx(xp, p) - cross, axis=-1))
 
 
 def _validate_kl(inputs: Inputs, params: Params, sources: Sources) -> None:

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 from losscli.losses import _checks
 from losscli.losses._ops import softplus
-from losscli.spec import Input, LossSpec, Param
+from losscli.spec import Input, LossSpec, Param, Terms
 
 PREDS = Input("preds", "N or N x D", "model predictions")
 TARGETS = Input("targets", "same as preds", "true values", differentiable=False)
@@ -21,50 +21,50 @@ def _validate_pair(inputs: Mapping[str, Any], params: Mapping[str, Any], sources
     _checks.same_shape(inputs, sources, "preds", "targets")
 
 
-def mse(xp: Any, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> tuple[Any, None]:
+def mse(xp: Any, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> Terms:
     """Squared error, ℓᵢ = (pᵢ - yᵢ)²; mean over all elements (torch ``MSELoss``)."""
     r = inputs["preds"] - inputs["targets"]
-    return r * r, None
+    return Terms(r * r)
 
 
 def _sqrt(xp: Any, value: Any) -> Any:
     return xp.sqrt(value)
 
 
-def mae(xp: Any, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> tuple[Any, None]:
+def mae(xp: Any, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> Terms:
     """Absolute error, ℓᵢ = |pᵢ - yᵢ| (torch ``L1Loss``; d/dp at r = 0 is 0)."""
-    return xp.abs(inputs["preds"] - inputs["targets"]), None
+    return Terms(xp.abs(inputs["preds"] - inputs["targets"]))
 
 
-def huber(xp: Any, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> tuple[Any, None]:
+def huber(xp: Any, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> Terms:
     """Huber, ℓ = ½r² if |r| < δ else δ(|r| - ½δ) (torch ``HuberLoss``)."""
     delta = params["delta"]
     r = inputs["preds"] - inputs["targets"]
     a = xp.abs(r)
-    return xp.where(a < delta, 0.5 * r * r, delta * (a - 0.5 * delta)), None
+    return Terms(xp.where(a < delta, 0.5 * r * r, delta * (a - 0.5 * delta)))
 
 
-def smooth_l1(xp: Any, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> tuple[Any, None]:
+def smooth_l1(xp: Any, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> Terms:
     """Smooth L1, ℓ = ½r²/β if |r| < β else |r| - ½β; β = 0 is L1 (torch ``SmoothL1Loss``)."""
     beta = params["beta"]
     r = inputs["preds"] - inputs["targets"]
     a = xp.abs(r)
     if beta == 0:
-        return a, None
-    return xp.where(a < beta, 0.5 * r * r / beta, a - 0.5 * beta), None
+        return Terms(a)
+    return Terms(xp.where(a < beta, 0.5 * r * r / beta, a - 0.5 * beta))
 
 
-def log_cosh(xp: Any, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> tuple[Any, None]:
+def log_cosh(xp: Any, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> Terms:
     """log cosh r = r + softplus(-2r) - log 2 (overflow-free; Keras ``LogCosh``, optax ``log_cosh``)."""
     r = inputs["preds"] - inputs["targets"]
-    return r + softplus(xp, -2.0 * r) - math.log(2.0), None
+    return Terms(r + softplus(xp, -2.0 * r) - math.log(2.0))
 
 
-def quantile(xp: Any, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> tuple[Any, None]:
+def quantile(xp: Any, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> Terms:
     """Pinball loss, ℓ = max(q·d, (q - 1)·d) with d = y - p (scikit-learn ``mean_pinball_loss``)."""
     q = params["q"]
     d = inputs["targets"] - inputs["preds"]
-    return xp.maximum(q * d, (q - 1.0) * d), None
+    return Terms(xp.maximum(q * d, (q - 1.0) * d))
 
 
 def _spec(**kw: Any) -> LossSpec:

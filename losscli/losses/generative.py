@@ -1,0 +1,7 @@
+"""Generative losses (see issue 4).  Filled in by the generative work; registered from losses/__init__.py."""
+
+from __future__ import annotations
+
+from losscli.spec import LossSpec
+
+SPECS: list[LossSpec] = []
