@@ -62,9 +62,13 @@ def convert(param: Param, text: str, spec: LossSpec) -> Any:
         if text not in param.choices:
             raise UsageError(f"parameter {param.name} of {spec.name} must be one of {param.describe_range()}, got {text!r}")
         return text
+    if param.kind == "str":
+        if not text:
+            raise UsageError(f"parameter {param.name} of {spec.name} must not be empty")
+        return text
+    if param.default is None and text.lower() == "none" and param.kind in ("float", "int", "floats"):
+        return None
     if param.kind == "floats":
-        if text.lower() == "none":
-            return None
         values = tuple(_number(param, part, spec) for part in text.split(",") if part.strip())
         if not values:
             raise UsageError(f"parameter {param.name} of {spec.name} must be a comma list of numbers")

@@ -9,15 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-PARAM_TYPES = ("float", "int", "bool", "floats", "choice")
+PARAM_TYPES = ("float", "int", "bool", "floats", "choice", "str")
 
 
 @dataclass(frozen=True)
 class Param:
     """A loss parameter given on the command line as ``-p name=value``.
 
-    ``kind`` is one of ``float``, ``int``, ``bool``, ``floats`` (a comma list) or
-    ``choice`` (one of ``choices``).  ``low``/``high`` bound numeric values
+    ``kind`` is one of ``float``, ``int``, ``bool``, ``floats`` (a comma list),
+    ``choice`` (one of ``choices``) or ``str`` (free text such as a file path).  A
+    numeric parameter whose default is ``None`` also accepts ``none``.  ``low``/``high`` bound numeric values
     (inclusive unless ``low_open``/``high_open``).
     """
 
@@ -37,6 +38,8 @@ class Param:
             return "true or false"
         if self.kind == "choice":
             return " | ".join(self.choices)
+        if self.kind == "str":
+            return "text"
         if self.low is not None and self.high is not None:
             left = "(" if self.low_open else "["
             right = ")" if self.high_open else "]"
