@@ -68,6 +68,23 @@ def _size(a: Any) -> int:
     return count
 
 
+def _broadcast(xp: Any, w: Any, like: Any) -> Any:
+    """Per-sample weights (N,) shaped to broadcast against ``like`` (N, ...)."""
+    return xp.reshape(w, (w.shape[0],) + (1,) * (len(like.shape) - 1))
+
+
+def _apply_sample_weights(xp: Any, terms: Terms, s: Any) -> Terms:
+    """Fold per-sample weights sᵢ into the terms: the mean becomes Σ sᵢ ℓᵢ / Σ sᵢ (times wᵢ
+    for losses that already have a weighted mean)."""
+    se = _broadcast(xp, s, terms.elements)
+    if terms.mean_elements is not None:
+        sm = _broadcast(xp, s, terms.mean_elements)
+        ones = xp.ones_like(terms.mean_elements)
+        return Terms(terms.elements * se, weights=sm * ones, mean_elements=terms.mean_elements * sm)
+    weights = xp.ones_like(terms.elements) if terms.weights is None else terms.weights
+    return Terms(terms.elements * se, weights=weights * se)
+
+
 def _reduce(xp: Any, terms: Terms, reduction: str) -> tuple[Any, Any]:
     """(reduced value, per-sample scale) for one reduction."""
     if reduction == "none":
@@ -75,6 +92,9 @@ def _reduce(xp: Any, terms: Terms, reduction: str) -> tuple[Any, Any]:
     if reduction == "sum":
         return xp.sum(terms.elements), 1.0
     if terms.mean_elements is not None:
+        if terms.weights is not None:
+            denom = xp.sum(terms.weights)
+            return xp.sum(terms.mean_elements) / denom, denom
         count = _size(terms.mean_elements)
         return xp.sum(terms.mean_elements) / count, float(count)
     if terms.weights is None:
@@ -82,6 +102,34 @@ def _reduce(xp: Any, terms: Terms, reduction: str) -> tuple[Any, Any]:
         return xp.sum(terms.elements) / count, float(count)
     denom = xp.sum(terms.weights)
     return xp.sum(terms.elements) / denom, denom
+
+
+def _torch_tensor(a: np.ndarray, dtype: str) -> Any:
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(a)).to(getattr(torch, dtype))
+
+
+def _check_sample_weights(spec: LossSpec, s: np.ndarray, terms: Terms, sources: Mapping[str, str]) -> np.ndarray:
+    """Sample weights must be a finite, non-negative vector with one value per sample."""
+    from losscli.errors import InputError
+
+    s = np.asarray(s, dtype=np.float64)
+    if s.ndim == 2 and s.shape[1] == 1:
+        s = s[:, 0]
+    where = sources.get("sample_weights", "sample weights")
+    ref = terms.mean_elements if terms.mean_elements is not None else terms.elements
+    n = ref.shape[0] if len(ref.shape) else 1
+    if s.ndim != 1 or s.shape[0] != n:
+        raise InputError(f"expected {n} sample weights (one per {spec.element_note.replace('per ', '')} "
+                         f"row of {spec.name}), got shape {' x '.join(map(str, s.shape))}", source=where)
+    if np.any(~np.isfinite(s)) or np.any(s < 0):
+        bad = int(np.flatnonzero(~np.isfinite(s) | (s < 0))[0])
+        raise InputError(f"data row {bad + 1}: sample weights must be finite and >= 0, got {s[bad]:g}",
+                         source=where)
+    if not np.any(s > 0):
+        raise InputError("every sample weight is 0: nothing to average", source=where)
+    return s
 
 
 def _to_numpy(a: Any) -> np.ndarray:
@@ -99,8 +147,13 @@ def evaluate(
     dtype: str = "float64",
     backend: str = "numpy",
     sources: Mapping[str, str] | None = None,
+    sample_weights: np.ndarray | None = None,
 ) -> Evaluation:
-    """Check ``inputs``, run ``spec.fn`` on ``backend`` and reduce; gradients on torch."""
+    """Check ``inputs``, run ``spec.fn`` on ``backend`` and reduce; gradients on torch.
+
+    ``sample_weights`` (N,), one per sample (first axis of the unreduced loss), turn
+    the mean into the weighted mean Σ sᵢ ℓᵢ / Σ sᵢ; ``sum`` and ``none`` use sᵢ ℓᵢ.
+    """
     if reduction not in REDUCTIONS:
         raise UsageError(f"--reduction must be one of {', '.join(REDUCTIONS)}, got {reduction!r}")
     if dtype not in DTYPES:
@@ -134,6 +187,10 @@ def evaluate(
                 leaves[inp.name] = tensor
             data[inp.name] = tensor
     terms = spec.fn(xp, data, params)
+    if sample_weights is not None:
+        s = _check_sample_weights(spec, sample_weights, terms, sources or {})
+        terms = _apply_sample_weights(xp, terms, xp.asarray(s.astype(dtype)) if backend == "numpy"
+                                      else _torch_tensor(s, dtype))
     value, scale = _reduce(xp, terms, reduction)
     if spec.finalize is not None:
         value = spec.finalize(xp, value)

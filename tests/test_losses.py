@@ -3,6 +3,7 @@ parity (numpy value == torch value) and gradient (autograd == central difference
 
 from __future__ import annotations
 
+import array_api_compat.numpy
 import numpy as np
 import pytest
 import scipy.stats
@@ -261,3 +262,37 @@ def test_weighted_cross_entropy_scale_is_sum_of_weights():
     ev = run("cross-entropy", ["weight=1,3"], d)
     assert ev.scale == 7.0
     assert ev.value == pytest.approx(np.log(2), rel=RTOL)
+
+
+# ------------------------------------------------------------------ sample weights
+
+@pytest.mark.parametrize("case", [c for c in CASE_LIST if c[1] in ("vector", "index", "ignored", "weighted", "probs")],
+                         ids=case_id)
+def test_sample_weights_weighted_mean(case):
+    """Σ sᵢ ℓᵢ / Σ sᵢ wᵢ against the unreduced loss weighted by hand, on both backends."""
+    loss, _, params, factory = case
+    inputs = factory(np.random.default_rng(13))
+    plain = run(loss, params, inputs, reduction="none")
+    n = plain.elements.shape[0]
+    s = np.random.default_rng(14).uniform(0.1, 2.0, size=n)
+    spec = losses.get(loss)
+    terms = spec.fn(array_api_compat.numpy, inputs, parse_params(spec, params))
+    w = np.ones_like(plain.elements) if terms.weights is None else terms.weights
+    sb = s.reshape((n,) + (1,) * (plain.elements.ndim - 1))
+    expected = np.sum(sb * plain.elements) / np.sum(sb * w)
+    if spec.finalize is not None:
+        expected = spec.finalize(np, expected)
+    for backend in ("numpy", "torch"):
+        ev = run(loss, params, inputs, backend, sample_weights=s)
+        assert ev.value == pytest.approx(expected, rel=1e-12)
+
+
+def test_sample_weights_ones_change_nothing_and_bad_weights_refused():
+    d = CASES["mse"][0][2](np.random.default_rng(15))
+    assert run("mse", [], d, sample_weights=np.ones(12)).value == pytest.approx(run("mse", [], d).value, rel=1e-15)
+    from losscli.errors import InputError
+
+    with pytest.raises(InputError, match="expected 12 sample weights"):
+        run("mse", [], d, sample_weights=np.ones(11))
+    with pytest.raises(InputError, match="data row 3"):
+        run("mse", [], d, sample_weights=np.r_[1.0, 1.0, -1.0, np.ones(9)])
