@@ -71,6 +71,7 @@ ReductionOpt = typer.Option("mean", "--reduction", "-r", help="mean, sum or none
 DtypeOpt = typer.Option("float64", "--dtype", help="float64 or float32.")
 FormatOpt = typer.Option("table", "--format", "-f", help="table, json, csv or plain.")
 JsonOpt = typer.Option(False, "--json", help="Same as --format json.")
+WeightsOpt = typer.Option(None, "--sample-weights", help="FILE of per-sample weights: mean becomes Σ sᵢℓᵢ / Σ sᵢ.")
 
 
 def _pairs(items: Optional[List[str]], option: str) -> dict[str, str]:
@@ -99,9 +100,28 @@ def _load(spec: Any, files: Optional[List[str]], inputs: Optional[List[str]], co
         raise UsageError(f"{spec.name} has no input named {', '.join(sorted(unknown))}; "
                          f"its inputs are {', '.join(spec.input_names)}")
     files = list(files or [])
+    if not files and not named:
+        from losscli.examples import example_for
+
+        example = example_for(spec.name)
+        if example is None:
+            raise UsageError(f"{spec.name} needs input files ({', '.join(spec.input_names)}); "
+                             "there is no bundled example for it")
+        files = example.paths()
+        columns = {}
+        typer.echo(f"losscli: no files given: using the bundled example for {spec.name} "
+                   f"({', '.join(example.files)})", err=True)
     arrays = load_inputs(spec.input_names, files, columns=columns, named_files=named,
                          input_format=input_format, delimiter=delimiter, allow_nonfinite=allow_nonfinite)
     return arrays, bind_sources(spec.input_names, files, named)
+
+
+def _sample_weights(path: Optional[str], input_format: Optional[str], delimiter: Optional[str]) -> Any:
+    if path is None:
+        return None
+    from losscli.io.readers import load_inputs
+
+    return load_inputs(["sample_weights"], [path], input_format=input_format, delimiter=delimiter)["sample_weights"]
 
 
 def _format(fmt: str, as_json: bool) -> str:
@@ -111,6 +131,31 @@ def _format(fmt: str, as_json: bool) -> str:
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     return fmt
+
+
+def _fail_on(text: Optional[str], allowed: tuple[str, ...]) -> Optional[tuple[str, ...]]:
+    if text is None:
+        return None
+    kinds = tuple(k.strip() for k in text.split(",") if k.strip())
+    bad = [k for k in kinds if k not in allowed]
+    if bad or not kinds:
+        raise UsageError(f"--fail-on takes a comma list of {', '.join(allowed)}; got {text!r}")
+    return kinds
+
+
+def _element(text: Optional[str], ev: Any) -> Optional[tuple[int, ...]]:
+    """--element ROW or ROW,COL as an index into the first differentiable input, checked."""
+    if text is None:
+        return None
+    try:
+        index = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise UsageError(f"--element expects ROW or ROW,COL (0-based integers), got {text!r}") from None
+    shape = next(iter(ev.gradients.values())).shape
+    full = index + (0,) * (len(shape) - len(index))
+    if len(full) != len(shape) or any(not 0 <= i < n for i, n in zip(full, shape)):
+        raise UsageError(f"--element {text} is outside the input's shape {' x '.join(map(str, shape))}")
+    return full
 
 
 def _check_bounds(value: Any, fail_above: Optional[float], fail_below: Optional[float]) -> None:
@@ -144,6 +189,7 @@ def compute(
     dtype: str = DtypeOpt,
     fmt: str = FormatOpt,
     as_json: bool = JsonOpt,
+    sample_weights: Optional[str] = WeightsOpt,
     fail_above: Optional[float] = typer.Option(None, "--fail-above", help="Exit 1 if the loss is above X."),
     fail_below: Optional[float] = typer.Option(None, "--fail-below", help="Exit 1 if the loss is below X."),
 ) -> None:
@@ -160,7 +206,9 @@ def compute(
         raise UsageError("--fail-above/--fail-below need a single value: use --reduction mean or sum")
     arrays, sources = _load(spec, files, input, col, pred_col, target_col, input_format, delimiter,
                             allow_nonfinite)
-    ev = evaluate(spec, arrays, params, reduction=reduction, dtype=dtype, backend="numpy", sources=sources)
+    weights = _sample_weights(sample_weights, input_format, delimiter)
+    ev = evaluate(spec, arrays, params, reduction=reduction, dtype=dtype, backend="numpy", sources=sources,
+                  sample_weights=weights)
     render_compute(ev, fmt)
     if reduction != "none":
         _check_bounds(ev.value, fail_above, fail_below)
@@ -169,7 +217,7 @@ def compute(
 @app.command()
 @user_errors
 def grad(
-    loss: str = LossArg,
+    loss: Optional[str] = typer.Argument(None, help="Loss name or alias; optional with --explain.", show_default=False),
     files: Optional[List[str]] = FilesArg,
     param: Optional[List[str]] = ParamOpt,
     input: Optional[List[str]] = InputOpt,
@@ -183,19 +231,44 @@ def grad(
     dtype: str = DtypeOpt,
     fmt: str = FormatOpt,
     as_json: bool = JsonOpt,
+    sample_weights: Optional[str] = WeightsOpt,
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Write every gradient to FILE (.csv, .npy, .npz, .json, .parquet)."),
-    strict: bool = typer.Option(False, "--strict", help="Exit 1 unless the gradient health is ok."),
+    strict: bool = typer.Option(False, "--strict", help="Exit 1 unless the gradient health is ok (see --fail-on)."),
+    fail_on: Optional[str] = typer.Option(
+        None, "--fail-on", help="With --strict, fail on these (comma list): vanishing, exploding, nonfinite, "
+        "dead, saturated, underflow. Default: any status but ok."),
+    saturation: float = typer.Option(1e-7, "--saturation", help="Probabilities within this of 0 or 1 are saturated."),
     vanishing: float = typer.Option(1e-7, "--vanishing", help="Per-sample gradient RMS below this is vanishing."),
     exploding: float = typer.Option(1e4, "--exploding", help="Per-sample gradient RMS above this is exploding."),
-    top: int = typer.Option(5, "--top", help="Rows shown on screen (first rows and largest |grad|)."),
+    top: int = typer.Option(5, "--top", help="Elements listed on screen and in JSON (first, largest, smallest |grad|)."),
+    explain_: bool = typer.Option(False, "--explain", help="Walk through the chain rule and the autograd graph."),
+    lang: str = typer.Option("en", "--lang", help="Language of --explain: en or zh-TW."),
+    element: Optional[str] = typer.Option(None, "--element", help="Element for --explain: ROW or ROW,COL (0-based)."),
 ) -> None:
-    """Loss value, per-element gradients by torch autograd, and a gradient health verdict."""
+    """Loss value, per-element gradients by torch autograd, and a gradient health verdict.
+
+    Verdicts are judged on the per-sample gradient (N times the mean-reduced one), so they
+    do not change with the number of rows; float32 runs are compared with float64 for
+    gradients that underflow to zero.
+    """
     from losscli import losses
     from losscli.core import evaluate
-    from losscli.diagnose import diagnose
+    from losscli.diagnose import FAIL_ON, diagnose
     from losscli.params import parse_params
     from losscli.render import render_grad
 
+    from losscli.i18n import check_lang
+
+    check_lang(lang)
+    header = None
+    if loss is None:
+        if not explain_ or files or input:
+            raise UsageError("grad needs a loss name (only 'losscli grad --explain' runs without one)")
+        from losscli.examples import DEFAULT, DEFAULT_LOSS
+        from losscli.i18n import msg
+
+        loss, files = DEFAULT_LOSS, DEFAULT.paths()
+        header = msg(lang, "bundled", what=DEFAULT.what)
     spec = losses.get(loss)
     params = parse_params(spec, param or [])
     fmt = _format(fmt, as_json)
@@ -203,18 +276,32 @@ def grad(
         raise UsageError("thresholds must satisfy 0 < --vanishing < --exploding")
     if top < 0:
         raise UsageError("--top must be >= 0")
+    fail_kinds = _fail_on(fail_on, FAIL_ON)
     arrays, sources = _load(spec, files, input, col, pred_col, target_col, input_format, delimiter,
                             allow_nonfinite)
-    ev = evaluate(spec, arrays, params, reduction=reduction, dtype=dtype, backend="torch", sources=sources)
-    health = diagnose(ev, vanishing=vanishing, exploding=exploding)
+    weights = _sample_weights(sample_weights, input_format, delimiter)
+    ev = evaluate(spec, arrays, params, reduction=reduction, dtype=dtype, backend="torch", sources=sources,
+                  sample_weights=weights, keep_graph=explain_)
+    reference = None
+    if dtype != "float64":
+        reference = evaluate(spec, arrays, params, reduction=reduction, backend="torch", sources=sources,
+                             sample_weights=weights)
+    health = diagnose(ev, arrays, vanishing=vanishing, exploding=exploding, saturation_eps=saturation,
+                      top=top, reference=reference)
     if out:
         from losscli.io.writers import write_gradients
 
         write_gradients(out, ev.gradients)
         typer.echo(f"losscli: wrote gradients to {out}", err=True)
-    render_grad(ev, health, fmt, top=top)
-    if strict and health.status != "ok":
-        _fail(f"check failed: gradient health is {health.status} ({health.reason()})", EXIT_CHECK_FAILED)
+    if explain_:
+        from losscli.explain import narrative, render_narrative
+
+        render_narrative(narrative(ev, health, arrays, lang=lang, element=_element(element, ev), header=header))
+    else:
+        render_grad(ev, health, fmt, top=top)
+    if strict and health.failed(fail_kinds):
+        found = ", ".join(sorted(health.kinds())) or health.status
+        _fail(f"check failed: gradient health: {found} ({health.reason()})", EXIT_CHECK_FAILED)
 
 
 @app.command("list")
@@ -229,12 +316,14 @@ def list_losses(fmt: str = FormatOpt, as_json: bool = JsonOpt) -> None:
 
 @app.command()
 @user_errors
-def explain(loss: str = LossArg, fmt: str = FormatOpt, as_json: bool = JsonOpt) -> None:
+def explain(loss: str = LossArg, fmt: str = FormatOpt, as_json: bool = JsonOpt,
+            lang: str = typer.Option("en", "--lang", help="en or zh-TW.")) -> None:
     """Formula, derivative, inputs, parameters and convention of a loss (never imports torch)."""
     from losscli import losses
+    from losscli.i18n import check_lang
     from losscli.render import render_explain
 
-    render_explain(losses.get(loss), _format(fmt, as_json))
+    render_explain(losses.get(loss), _format(fmt, as_json), lang=check_lang(lang))
 
 
 def main() -> None:

@@ -51,6 +51,8 @@ class Evaluation:
     gradients: dict[str, np.ndarray] = field(default_factory=dict)
     backend: str = "numpy"
     extras: dict[str, Any] = field(default_factory=dict)
+    graph: Any = None
+    leaves: dict[str, Any] = field(default_factory=dict)
 
 
 def _namespace(backend: str) -> Any:
@@ -148,11 +150,14 @@ def evaluate(
     backend: str = "numpy",
     sources: Mapping[str, str] | None = None,
     sample_weights: np.ndarray | None = None,
+    keep_graph: bool = False,
 ) -> Evaluation:
     """Check ``inputs``, run ``spec.fn`` on ``backend`` and reduce; gradients on torch.
 
     ``sample_weights`` (N,), one per sample (first axis of the unreduced loss), turn
     the mean into the weighted mean Σ sᵢ ℓᵢ / Σ sᵢ; ``sum`` and ``none`` use sᵢ ℓᵢ.
+    ``keep_graph`` (torch) keeps the autograd graph: ``ev.graph`` is the differentiated
+    scalar tensor and ``ev.leaves`` the leaf tensors by input name (for ``--explain``).
     """
     if reduction not in REDUCTIONS:
         raise UsageError(f"--reduction must be one of {', '.join(REDUCTIONS)}, got {reduction!r}")
@@ -199,7 +204,7 @@ def evaluate(
         import torch
 
         target = value if reduction != "none" else xp.sum(value)
-        target.backward()
+        target.backward(retain_graph=keep_graph)
         for name, leaf in leaves.items():
             grad = leaf.grad if leaf.grad is not None else torch.zeros_like(leaf)
             gradients[name] = _to_numpy(grad)
@@ -217,6 +222,8 @@ def evaluate(
         gradients=gradients,
         backend=backend,
     )
+    if keep_graph and leaves:
+        ev.graph, ev.leaves = target, leaves
     if spec.report is not None:
         ev.extras = spec.report(ev)
     return ev

@@ -13,11 +13,19 @@ which does not change when the same rows are repeated.  Status, first match wins
 * ``exploding``  rms > ``exploding`` (default 1e4);
 * ``vanishing``  rms < ``vanishing`` (default 1e-7);
 * ``ok``         otherwise.
+
+Element-level findings come on top of the status (each ``{kind, count, fraction,
+examples}``): ``nonfinite``; ``dead`` (gradient exactly 0: MAE at a zero residual, a hinge
+beyond its margin, a clamp, an ignored target); ``saturated`` (probabilities within
+``saturation_eps`` of 0 or 1, logits whose sigmoid/softmax rounds to 0 or 1); and, for a
+float32 run compared with float64, ``underflow`` (zero in float32, not in float64).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -25,7 +33,11 @@ from losscli.core import Evaluation
 
 VANISHING = 1e-7
 EXPLODING = 1e4
+SATURATION_EPS = 1e-7
 STATUSES = ("ok", "vanishing", "exploding", "nonfinite")
+FINDINGS = ("nonfinite", "dead", "saturated", "underflow")
+FAIL_ON = ("vanishing", "exploding", "nonfinite", "dead", "saturated", "underflow")
+EXAMPLES = 5
 
 
 @dataclass
@@ -42,8 +54,13 @@ class Health:
     scale: float
     per_sample_rms: float
     per_sample_max_abs: float
+    fraction_vanishing: float
     vanishing_threshold: float
     exploding_threshold: float
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    largest: list[dict[str, Any]] = field(default_factory=list)
+    smallest: list[dict[str, Any]] = field(default_factory=list)
+    histogram: dict[str, Any] = field(default_factory=dict)
 
     def reason(self) -> str:
         """One sentence saying why the status is what it is."""
@@ -56,19 +73,99 @@ class Health:
         return (f"per-sample gradient RMS {self.per_sample_rms:.3g} within "
                 f"[{self.vanishing_threshold:g}, {self.exploding_threshold:g}]")
 
+    def kinds(self) -> set[str]:
+        """The status (unless ok) and every finding kind present: what --fail-on matches."""
+        return ({self.status} - {"ok"}) | {f["kind"] for f in self.findings}
 
-def diagnose(ev: Evaluation, *, vanishing: float = VANISHING, exploding: float = EXPLODING) -> Health:
-    """Summarise ``ev.gradients`` and give a verdict (see the module docstring)."""
-    flat = np.concatenate([g.astype(np.float64).ravel() for g in ev.gradients.values()]) \
-        if ev.gradients else np.zeros(0)
-    finite = np.isfinite(flat)
-    nonfinite = int(flat.size - finite.sum())
-    good = np.abs(flat[finite])
+    def failed(self, fail_on: tuple[str, ...] | None) -> bool:
+        """``--strict`` verdict: any listed kind present (default: status not ok)."""
+        if fail_on is None:
+            return self.status != "ok"
+        return bool(self.kinds() & set(fail_on))
+
+
+def _locate(name: str, shape: tuple[int, ...], flat_index: int, grad: float, value: float | None) -> dict[str, Any]:
+    """Element ``flat_index`` of an input as {input, row, column, grad, value} (0-based)."""
+    width = int(np.prod(shape[1:])) if len(shape) > 1 else 1
+    row, col = divmod(int(flat_index), width)
+    out: dict[str, Any] = {"input": name, "row": row, "column": col, "grad": grad}
+    if value is not None:
+        out["value"] = value
+    return out
+
+
+class _Flat:
+    """All gradients (and the matching input values) flattened into one index space."""
+
+    def __init__(self, gradients: Mapping[str, np.ndarray], inputs: Mapping[str, np.ndarray]) -> None:
+        self.names = list(gradients)
+        self.shapes = [gradients[n].shape for n in self.names]
+        self.grad = np.concatenate([gradients[n].astype(np.float64).ravel() for n in self.names]) \
+            if self.names else np.zeros(0)
+        self.value = np.concatenate([np.asarray(inputs[n], dtype=np.float64).ravel() if n in inputs
+                                     else np.full(gradients[n].size, np.nan) for n in self.names]) \
+            if self.names else np.zeros(0)
+        self.offsets = np.cumsum([0] + [int(np.prod(s)) for s in self.shapes])
+
+    def where(self, i: int) -> dict[str, Any]:
+        k = int(np.searchsorted(self.offsets, i, side="right") - 1)
+        v = float(self.value[i])
+        return _locate(self.names[k], self.shapes[k], i - int(self.offsets[k]), float(self.grad[i]),
+                       None if math.isnan(v) else v)
+
+    def mask(self, per_input: Mapping[str, np.ndarray]) -> np.ndarray:
+        parts = [np.broadcast_to(per_input[n], s).ravel() if n in per_input else np.zeros(int(np.prod(s)), bool)
+                 for n, s in zip(self.names, self.shapes)]
+        return np.concatenate(parts) if parts else np.zeros(0, bool)
+
+
+def _finding(kind: str, mask: np.ndarray, flat: _Flat, message: str) -> dict[str, Any] | None:
+    idx = np.flatnonzero(mask)
+    if idx.size == 0:
+        return None
+    return {"kind": kind, "count": int(idx.size), "fraction": idx.size / max(mask.size, 1),
+            "message": message, "examples": [flat.where(int(i)) for i in idx[:EXAMPLES]]}
+
+
+def histogram(per_sample_abs: np.ndarray, zeros: int, nonfinite: int, max_bins: int = 24) -> dict[str, Any]:
+    """Counts of log10|g| in whole-decade bins (per-sample scale), plus zero and non-finite counts."""
+    positive = per_sample_abs[per_sample_abs > 0]
+    if positive.size == 0:
+        return {"scale": "per-sample", "edges": [], "counts": [], "zeros": zeros, "nonfinite": nonfinite}
+    logs = np.log10(positive)
+    lo, hi = math.floor(float(logs.min())), math.ceil(float(logs.max()))
+    hi = max(hi, lo + 1)
+    step = max(1, math.ceil((hi - lo) / max_bins))
+    edges = np.arange(lo, hi + step, step, dtype=np.float64)
+    counts, _ = np.histogram(logs, bins=edges)
+    return {"scale": "per-sample", "edges": edges.tolist(), "counts": counts.astype(int).tolist(),
+            "zeros": zeros, "nonfinite": nonfinite}
+
+
+def diagnose(
+    ev: Evaluation,
+    inputs: Mapping[str, np.ndarray] | None = None,
+    *,
+    vanishing: float = VANISHING,
+    exploding: float = EXPLODING,
+    saturation_eps: float = SATURATION_EPS,
+    top: int = EXAMPLES,
+    reference: Evaluation | None = None,
+) -> Health:
+    """Summarise ``ev.gradients`` and give a verdict with findings (see the module docstring).
+
+    ``inputs`` (the numpy inputs) give the saturation check and example values;
+    ``reference`` is a float64 evaluation of the same data, compared with a float32 ``ev``
+    for gradients that underflow to zero.
+    """
+    inputs = inputs or {}
+    flat = _Flat(ev.gradients, inputs)
+    g = flat.grad
+    finite = np.isfinite(g)
+    nonfinite = int(g.size - finite.sum())
+    absg = np.abs(np.where(finite, g, 0.0))
+    good = absg[finite]
     per_sample = good * ev.scale
-
-    def stat(fn, arr: np.ndarray) -> float:
-        return float(fn(arr)) if arr.size else 0.0
-
     rms = float(np.sqrt(np.mean(per_sample**2))) if per_sample.size else 0.0
     if nonfinite:
         status = "nonfinite"
@@ -78,6 +175,31 @@ def diagnose(ev: Evaluation, *, vanishing: float = VANISHING, exploding: float =
         status = "vanishing"
     else:
         status = "ok"
+
+    findings = [
+        _finding("nonfinite", ~finite, flat, "gradient is NaN or ±inf"),
+        _finding("dead", finite & (g == 0), flat,
+                 "gradient exactly 0: these elements teach the model nothing (a zero residual under "
+                 "MAE, a met hinge margin, a clamp, an ignored target)"),
+    ]
+    if ev.spec.saturation is not None and inputs:
+        masks = ev.spec.saturation(inputs, ev.params, ev.dtype, saturation_eps)
+        findings.append(_finding("saturated", flat.mask(masks), flat,
+                                 f"input at or within {saturation_eps:g} of 0/1 (probabilities) or past "
+                                 "the point where the sigmoid/softmax rounds to 0/1 (logits)"))
+    if reference is not None and reference.gradients:
+        ref = _Flat(reference.gradients, inputs).grad
+        findings.append(_finding("underflow", (g == 0) & (ref != 0) & np.isfinite(ref), flat,
+                                 f"gradient is 0 in {ev.dtype} but not in {reference.dtype}: it underflowed"))
+
+    order = np.argsort(np.where(finite, absg, np.inf), kind="stable")
+    k = min(top, g.size)
+    largest = [flat.where(int(i)) for i in order[::-1][:k]]
+    smallest = [flat.where(int(i)) for i in order[:k]]
+
+    def stat(fn: Any, arr: np.ndarray) -> float:
+        return float(fn(arr)) if arr.size else 0.0
+
     return Health(
         status=status,
         norm=float(np.sqrt(np.sum(good**2))) if good.size else 0.0,
@@ -85,10 +207,15 @@ def diagnose(ev: Evaluation, *, vanishing: float = VANISHING, exploding: float =
         min_abs=stat(np.min, good),
         mean_abs=stat(np.mean, good),
         nonfinite=nonfinite,
-        elements=int(flat.size),
+        elements=int(g.size),
         scale=ev.scale,
         per_sample_rms=rms,
         per_sample_max_abs=stat(np.max, per_sample),
+        fraction_vanishing=float(np.mean(per_sample < vanishing)) if per_sample.size else 0.0,
         vanishing_threshold=vanishing,
         exploding_threshold=exploding,
+        findings=[f for f in findings if f is not None],
+        largest=largest,
+        smallest=smallest,
+        histogram=histogram(per_sample, int(np.sum(good == 0)), nonfinite),
     )

@@ -138,6 +138,7 @@ def render_compute(ev: Any, fmt: str, out: TextIO | None = None, err: TextIO | N
 # ------------------------------------------------------------------------ grad
 
 def health_dict(h: Any, notes: list[str]) -> dict[str, Any]:
+    """The ``health`` JSON object: status, raw and per-sample figures, findings, extremes, histogram."""
     return jsonable(
         {
             "status": h.status,
@@ -151,27 +152,63 @@ def health_dict(h: Any, notes: list[str]) -> dict[str, Any]:
             "scale": h.scale,
             "per_sample_rms": h.per_sample_rms,
             "per_sample_max_abs": h.per_sample_max_abs,
+            "fraction_vanishing": h.fraction_vanishing,
             "thresholds": {"vanishing": h.vanishing_threshold, "exploding": h.exploding_threshold},
+            "findings": h.findings,
+            "largest": h.largest,
+            "smallest": h.smallest,
+            "histogram": h.histogram,
         },
         notes,
         "health",
     )
 
 
-def _grad_rows(grad: Any, top: int) -> tuple[list[tuple[int, int, float]], list[tuple[int, int, float]]]:
-    """(first ``top`` elements, ``top`` elements with the largest |g|, non-finite first)."""
-    import numpy as np
+def grad_dict(ev: Any, health: Any, notes: list[str]) -> dict[str, Any]:
+    """The ``grad`` JSON object: the compute keys plus gradients and health."""
+    obj = evaluation_dict(ev, notes)
+    obj["gradients"] = jsonable(dict(ev.gradients), notes, "gradients")
+    obj["health"] = health_dict(health, notes)
+    return obj
 
-    g2 = grad.reshape(grad.shape[0], -1) if grad.ndim > 1 else grad.reshape(-1, 1)
-    flat = g2.ravel()
-    width = g2.shape[1]
-    key = np.where(np.isfinite(flat), np.abs(flat), np.inf)
-    k = min(top, flat.size)
-    largest = np.argpartition(-key, k - 1)[:k] if k else np.zeros(0, dtype=int)
-    largest = largest[np.argsort(-key[largest], kind="stable")]
-    first = [(i // width, i % width, float(flat[i])) for i in range(k)]
-    big = [(int(i) // width, int(i) % width, float(flat[i])) for i in largest]
-    return first, big
+
+def _first_elements(ev: Any, top: int) -> list[dict[str, Any]]:
+    rows = []
+    for name, grad in ev.gradients.items():
+        g2 = grad.reshape(grad.shape[0], -1) if grad.ndim > 1 else grad.reshape(-1, 1)
+        for i in range(min(top, g2.size)):
+            r, c = divmod(i, g2.shape[1])
+            rows.append({"input": name, "row": r, "column": c, "grad": float(g2[r, c])})
+    return rows
+
+
+def _element_table(title: str, rows: list[dict[str, Any]]) -> Any:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for col in ("input", "row", "col", "grad", "input value"):
+        table.add_column(col, justify="right")
+    for e in rows:
+        value = e.get("value")
+        table.add_row(e["input"], str(e["row"]), str(e["column"]), fmt_number(e["grad"]),
+                      "" if value is None else fmt_number(value))
+    return table
+
+
+def histogram_lines(hist: dict[str, Any], width: int = 40) -> list[str]:
+    """The log10|g| histogram as text bars, one line per decade bin."""
+    counts = hist.get("counts") or []
+    edges = hist.get("edges") or []
+    peak = max(counts + [hist.get("zeros", 0), 1])
+    lines = []
+    for lo, hi, n in zip(edges, edges[1:], counts):
+        bar = "█" * max(1 if n else 0, round(width * n / peak))
+        lines.append(f"[1e{int(lo):+d}, 1e{int(hi):+d})  {bar} {n}")
+    if hist.get("zeros"):
+        lines.append(f"exactly 0          {'█' * max(1, round(width * hist['zeros'] / peak))} {hist['zeros']}")
+    if hist.get("nonfinite"):
+        lines.append(f"NaN / inf          {hist['nonfinite']}")
+    return lines
 
 
 def render_grad(ev: Any, health: Any, fmt: str, *, top: int = 5, out: TextIO | None = None) -> None:
@@ -179,9 +216,7 @@ def render_grad(ev: Any, health: Any, fmt: str, *, top: int = 5, out: TextIO | N
     out = out or sys.stdout
     notes: list[str] = []
     if fmt == "json":
-        obj = evaluation_dict(ev, notes)
-        obj["gradients"] = jsonable(dict(ev.gradients), notes, "gradients")
-        obj["health"] = health_dict(health, notes)
+        obj = grad_dict(ev, health, notes)
         if notes:
             obj["notes"] = notes
         dump_json(obj, out)
@@ -195,23 +230,15 @@ def render_grad(ev: Any, health: Any, fmt: str, *, top: int = 5, out: TextIO | N
         out.write(f"{ev.value!r}\n" if ev.reduction != "none" else f"{float(ev.value.sum())!r}\n")
         out.write(f"{health.status}\n")
         return
+    from rich.panel import Panel
     from rich.table import Table
 
     console = _console(out)
     render_compute(ev, "table", out=out, err=io.StringIO())
-    for name, grad in ev.gradients.items():
-        first, big = _grad_rows(grad, top)
-        table = Table(title=f"∂L/∂{name}  (shape {' x '.join(map(str, grad.shape))}; rows are 0-based)",
-                      title_justify="left")
-        for col in ("first rows: row", "col", "grad", "largest |grad|: row", "col ", "grad "):
-            table.add_column(col, justify="right")
-        for i in range(max(len(first), len(big))):
-            a = first[i] if i < len(first) else ("", "", None)
-            b = big[i] if i < len(big) else ("", "", None)
-            table.add_row(str(a[0]), str(a[1]), "" if a[2] is None else fmt_number(a[2]),
-                          str(b[0]), str(b[1]), "" if b[2] is None else fmt_number(b[2]))
-        console.print(table)
-    colour = {"ok": "green", "vanishing": "yellow", "exploding": "red", "nonfinite": "red"}[health.status]
+    if top:
+        console.print(_element_table("first elements (rows and columns are 0-based)", _first_elements(ev, top)))
+        console.print(_element_table("largest |grad|", health.largest))
+        console.print(_element_table("smallest |grad|", health.smallest))
     summary = Table(title="gradient health", title_justify="left")
     summary.add_column("measure")
     summary.add_column("raw", justify="right")
@@ -221,29 +248,41 @@ def render_grad(ev: Any, health: Any, fmt: str, *, top: int = 5, out: TextIO | N
     summary.add_row("max |g|", fmt_number(health.max_abs), fmt_number(health.per_sample_max_abs))
     summary.add_row("min |g|", fmt_number(health.min_abs), fmt_number(health.min_abs * health.scale))
     summary.add_row("mean |g|", fmt_number(health.mean_abs), fmt_number(health.mean_abs * health.scale))
+    summary.add_row(f"share below {health.vanishing_threshold:g}", "", f"{health.fraction_vanishing:.1%}")
     summary.add_row("non-finite", str(health.nonfinite), "")
     console.print(summary)
+    lines = histogram_lines(health.histogram)
+    if lines:
+        console.print(Panel("\n".join(lines), title="log10 |grad| per sample", title_align="left",
+                            expand=False))
+    for f in health.findings:
+        where = ", ".join(f"{e['input']}[{e['row']},{e['column']}]" for e in f["examples"])
+        console.print(f"[bold yellow]{f['kind']}[/]: {f['count']} element(s) ({f['fraction']:.1%}) — "
+                      f"{f['message']}; e.g. {where}", markup=True, highlight=False)
+    colour = {"ok": "green", "vanishing": "yellow", "exploding": "red", "nonfinite": "red"}[health.status]
     console.print(f"status: [bold {colour}]{health.status}[/] ({health.reason()})")
 
 
 # ------------------------------------------------------------------------ list / explain
 
-def loss_summary(spec: LossSpec) -> dict[str, Any]:
-    """The metadata of a loss as a JSON-ready dict."""
+def loss_summary(spec: LossSpec, lang: str = "en") -> dict[str, Any]:
+    """The metadata of a loss as a JSON-ready dict (texts in ``lang``)."""
+    from losscli.i18n import loss_text
+
     return {
         "name": spec.name,
         "aliases": list(spec.aliases),
         "family": spec.family,
-        "summary": spec.summary,
+        "summary": loss_text(spec, "summary", lang),
         "inputs": [{"name": i.name, "shape": i.shape, "differentiable": i.differentiable, "help": i.help}
                    for i in spec.inputs],
         "params": [{"name": p.name, "type": p.kind, "default": p.default, "valid": p.describe_range(),
                     "help": p.help} for p in spec.params],
         "formula": spec.formula,
-        "derivative": spec.derivative,
-        "convention": spec.convention,
-        "differs": spec.differs,
-        "when": spec.when,
+        "derivative": loss_text(spec, "derivative", lang),
+        "convention": loss_text(spec, "convention", lang),
+        "differs": loss_text(spec, "differs", lang),
+        "when": loss_text(spec, "when", lang),
         "reduction": {"element": spec.element_note, "mean": spec.mean_note},
     }
 
@@ -269,18 +308,18 @@ def render_list(groups: dict[str, list[LossSpec]], fmt: str, out: TextIO | None 
             console.print(f"  {s.name.ljust(width)}  {s.summary}{alias}", markup=False)
 
 
-def render_explain(spec: LossSpec, fmt: str, out: TextIO | None = None) -> None:
+def render_explain(spec: LossSpec, fmt: str, out: TextIO | None = None, lang: str = "en") -> None:
     out = out or sys.stdout
-    info = loss_summary(spec)
+    info = loss_summary(spec, lang)
     if fmt == "json":
         dump_json(info, out)
         return
     lines = [
-        f"{spec.name}: {spec.summary}",
+        f"{spec.name}: {info['summary']}",
         f"family: {spec.family}" + (f"; aliases: {', '.join(spec.aliases)}" if spec.aliases else ""),
         "",
         f"formula:     {spec.formula}",
-        f"derivative:  {spec.derivative}",
+        f"derivative:  {info['derivative']}",
         f"reduction:   loss is computed {spec.element_note}; --reduction mean is the {spec.mean_note}",
         "",
         "inputs (in order):",
@@ -291,9 +330,10 @@ def render_explain(spec: LossSpec, fmt: str, out: TextIO | None = None) -> None:
         *[f"  {p.name:<16} default {format_default(p.default):<8} {p.describe_range():<14} {p.help}"
           for p in spec.params],
         "",
-        f"convention:  {spec.convention}",
-        f"others:      {spec.differs}",
-        f"use it for:  {spec.when}",
+        f"convention:  {info['convention']}",
+        f"others:      {info['differs']}",
+        f"use it for:  {info['when']}",
+        "sample weights (--sample-weights): weighted mean Σ sᵢℓᵢ / Σ sᵢ; Keras divides by the batch size instead.",
     ]
     if fmt == "table":
         from rich.panel import Panel

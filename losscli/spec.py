@@ -92,6 +92,8 @@ class LossSpec:
     ``resolve_params(inputs, params)`` may fill data-dependent defaults (reported in the
     output).  ``report(evaluation)`` returns extra figures for the output (a dict).
     ``needs_torch`` makes even ``compute`` run on torch (losses that run a torch model).
+    ``saturation(inputs, params, dtype, eps)`` returns ``{input name: boolean mask}`` of
+    elements where a clamp or a flat sigmoid/softmax kills the gradient.
     """
 
     name: str
@@ -114,6 +116,7 @@ class LossSpec:
     resolve_params: Callable[..., dict[str, Any]] | None = None
     report: Callable[..., dict[str, Any]] | None = None
     needs_torch: bool = False
+    saturation: Callable[..., dict[str, Any]] | None = None
 
     @property
     def input_names(self) -> list[str]:

@@ -108,6 +108,33 @@ def _validate_focal(inputs: Inputs, params: Params, sources: Sources) -> None:
     _checks.in_range(inputs, sources, "targets", 0.0, 1.0)
 
 
+def logit_saturation_limit(dtype: str) -> float:
+    """|x| beyond which σ(x) rounds to exactly 0 or 1 in ``dtype`` (36.7 in float64, 16.6 in float32)."""
+    return float(-np.log(np.finfo(dtype).eps / 2))
+
+
+def _probability_saturation(p: np.ndarray, eps: float) -> np.ndarray:
+    return (p <= eps) | (p >= 1.0 - eps)
+
+
+def _bce_saturation(inputs: Inputs, params: Params, dtype: str, eps: float) -> dict[str, np.ndarray]:
+    """Probabilities within ``eps`` of 0 or 1, or logits whose sigmoid rounds to 0 or 1."""
+    x = inputs["preds"]
+    if params.get("from_logits", True):
+        return {"preds": np.abs(x) > logit_saturation_limit(dtype)}
+    return {"preds": _probability_saturation(x, eps)}
+
+
+def _ce_saturation(inputs: Inputs, params: Params, dtype: str, eps: float) -> dict[str, np.ndarray]:
+    """Probability inputs within ``eps`` of 0 or 1; logit rows whose softmax rounds to one-hot."""
+    z = inputs["preds"]
+    if not params["from_logits"]:
+        return {"preds": _probability_saturation(z, eps)}
+    top2 = np.sort(z, axis=-1)[:, -2:]
+    flat = (top2[:, 1] - top2[:, 0]) > logit_saturation_limit(dtype)
+    return {"preds": np.broadcast_to(flat[:, None], z.shape)}
+
+
 # ------------------------------------------------------------------------- multi-class
 
 def _log_probs(xp: Any, preds: Arr, from_logits: bool) -> Arr:
@@ -250,6 +277,7 @@ SPECS = [
         "(gradients vanish once σ is rounded to 0 or 1).",
         fn=bce,
         validate=_validate_bce,
+        saturation=_bce_saturation,
     ),
     LossSpec(
         name="cross-entropy",
@@ -268,6 +296,7 @@ SPECS = [
         when="Single-label multi-class classification from logits.",
         fn=cross_entropy,
         validate=_validate_ce,
+        saturation=_ce_saturation,
         element_note="per sample",
         mean_note="weighted mean over samples",
     ),
@@ -286,6 +315,7 @@ SPECS = [
         when="Multi-class classification with integer labels; refuses one-hot targets.",
         fn=cross_entropy,
         validate=_validate_sparse_ce,
+        saturation=_ce_saturation,
         element_note="per sample",
         mean_note="weighted mean over samples",
     ),
@@ -358,6 +388,7 @@ SPECS = [
         when="Dense detection and heavy class imbalance: down-weights easy examples.",
         fn=focal,
         validate=_validate_focal,
+        saturation=_bce_saturation,
     ),
     LossSpec(
         name="kl-div",

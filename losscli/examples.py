@@ -1,0 +1,51 @@
+"""Bundled example data: what ``grad --explain`` (and ``compute``/``grad`` without files)
+runs on.  The files ship inside the package (``losscli/data``), so they work after a
+plain install; ``sample_data/`` in the repository points at the same folder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@dataclass(frozen=True)
+class Example:
+    files: tuple[str, ...]
+    params: tuple[str, ...] = ()
+    what: str = ""
+
+    def paths(self) -> list[str]:
+        return [str(DATA / f) for f in self.files]
+
+
+REGRESSION = Example(("preds.csv", "targets.csv"), what="house-price predictions and targets (two outliers)")
+BINARY_LOGITS = Example(("binary_logits.csv", "binary_labels.csv"), what="a binary classifier's logits and labels")
+THREE_CLASS = Example(("logits_3class.csv", "labels_3class.csv"), what="3-class logits and labels")
+
+# The example `losscli grad --explain` runs when given no loss and no files.
+DEFAULT_LOSS = "bce"
+DEFAULT = Example(
+    ("explain_probs.csv", "explain_labels.csv"),
+    what="BCE on 8 probabilities, one saturated at 1e-12 for a positive label and one at 1.0 for a "
+    "negative label (its log is clamped at -100, so its gradient is exactly 0)",
+)
+
+EXAMPLES: dict[str, Example] = {
+    **{name: REGRESSION for name in ("mse", "rmse", "mae", "huber", "smooth-l1", "log-cosh", "quantile")},
+    "bce": Example(("binary_probs.csv", "binary_labels.csv"), what="a binary classifier's probabilities and labels"),
+    "focal": BINARY_LOGITS,
+    "hinge": BINARY_LOGITS,
+    "squared-hinge": BINARY_LOGITS,
+    "cross-entropy": THREE_CLASS,
+    "sparse-cross-entropy": THREE_CLASS,
+    "multi-margin": THREE_CLASS,
+    "kl-div": Example(("kl_preds.csv", "kl_targets.csv"), what="predicted and true distributions over 4 classes"),
+}
+
+
+def example_for(loss: str) -> Example | None:
+    """The bundled example for a canonical loss name, if there is one."""
+    return EXAMPLES.get(loss)
