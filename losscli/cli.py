@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import math
 import sys
+from dataclasses import dataclass
 from typing import Any, Callable, List, Optional
 
 import typer
@@ -84,36 +85,39 @@ def _pairs(items: Optional[List[str]], option: str) -> dict[str, str]:
     return out
 
 
-def _load(spec: Any, files: Optional[List[str]], inputs: Optional[List[str]], cols: Optional[List[str]],
+def _load(target: Any, files: Optional[List[str]], inputs: Optional[List[str]], cols: Optional[List[str]],
           pred_col: Optional[str], target_col: Optional[str], input_format: Optional[str],
           delimiter: Optional[str], allow_nonfinite: bool) -> tuple[dict[str, Any], dict[str, str]]:
-    from losscli.io.readers import load_inputs, bind_sources
+    """Read the target's inputs from files (positional, --input NAME=FILE, columns), or the
+    bundled example when a single loss gets no files at all."""
+    from losscli.io.readers import bind_sources, load_inputs
 
+    names, required = target.input_names, target.required
     named = _pairs(inputs, "--input")
     columns: dict[str, Any] = _pairs(cols, "--col")
     if pred_col is not None:
         columns["preds"] = pred_col
     if target_col is not None:
         columns["targets"] = target_col
-    unknown = [n for n in set(named) | set(columns) if n not in spec.input_names]
+    unknown = [n for n in set(named) | set(columns) if n not in names]
     if unknown:
-        raise UsageError(f"{spec.name} has no input named {', '.join(sorted(unknown))}; "
-                         f"its inputs are {', '.join(spec.input_names)}")
+        raise UsageError(f"{target.name} has no input named {', '.join(sorted(unknown))}; "
+                         f"its inputs are {', '.join(names)}")
     files = list(files or [])
     if not files and not named:
         from losscli.examples import example_for
 
-        example = example_for(spec.name)
+        example = example_for(target.name) if target.spec is not None else None
         if example is None:
-            raise UsageError(f"{spec.name} needs input files ({', '.join(spec.input_names)}); "
+            raise UsageError(f"{target.name} needs input files ({', '.join(names)}); "
                              "there is no bundled example for it")
         files = example.paths()
         columns = {}
-        typer.echo(f"losscli: no files given: using the bundled example for {spec.name} "
+        typer.echo(f"losscli: no files given: using the bundled example for {target.name} "
                    f"({', '.join(example.files)})", err=True)
-    arrays = load_inputs(spec.input_names, files, columns=columns, named_files=named,
-                         input_format=input_format, delimiter=delimiter, allow_nonfinite=allow_nonfinite)
-    return arrays, bind_sources(spec.input_names, files, named)
+    arrays = load_inputs(names, files, columns=columns, named_files=named, input_format=input_format,
+                         delimiter=delimiter, allow_nonfinite=allow_nonfinite, required=required)
+    return arrays, bind_sources(names, files, named, required=required)
 
 
 def _sample_weights(path: Optional[str], input_format: Optional[str], delimiter: Optional[str]) -> Any:
@@ -122,6 +126,35 @@ def _sample_weights(path: Optional[str], input_format: Optional[str], delimiter:
     from losscli.io.readers import load_inputs
 
     return load_inputs(["sample_weights"], [path], input_format=input_format, delimiter=delimiter)["sample_weights"]
+
+
+@dataclass
+class _Inputs:
+    """The inputs several losses need together (for compare)."""
+
+    name: str
+    input_names: list[str]
+    required: list[str]
+    spec: Any = None
+
+
+def _split_top_level(text: str) -> list[str]:
+    """Split 'mse,huber(delta=2),ce(weight=[1,2])' at commas outside parentheses/brackets."""
+    parts, depth, current = [], 0, ""
+    for ch in text:
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    parts.append(current.strip())
+    if not all(parts):
+        raise UsageError(f"compare expects a comma list of losses, got {text!r}")
+    return parts
 
 
 def _format(fmt: str, as_json: bool) -> str:
@@ -193,25 +226,25 @@ def compute(
     fail_above: Optional[float] = typer.Option(None, "--fail-above", help="Exit 1 if the loss is above X."),
     fail_below: Optional[float] = typer.Option(None, "--fail-below", help="Exit 1 if the loss is below X."),
 ) -> None:
-    """Compute a loss value (numpy backend; torch is not imported)."""
-    from losscli import losses
-    from losscli.core import evaluate
-    from losscli.params import parse_params
-    from losscli.render import render_compute
+    """Compute a loss value, or a weighted sum of losses such as "0.7*bce + 0.3*dice".
 
-    spec = losses.get(loss)
-    params = parse_params(spec, param or [])
+    Runs on numpy: torch is not imported (except for losses that run a torch model).
+    """
+    from losscli.render import render_compute
+    from losscli.target import resolve
+
+    target = resolve(loss, param or [])
     fmt = _format(fmt, as_json)
     if reduction == "none" and (fail_above is not None or fail_below is not None):
         raise UsageError("--fail-above/--fail-below need a single value: use --reduction mean or sum")
-    arrays, sources = _load(spec, files, input, col, pred_col, target_col, input_format, delimiter,
+    arrays, sources = _load(target, files, input, col, pred_col, target_col, input_format, delimiter,
                             allow_nonfinite)
     weights = _sample_weights(sample_weights, input_format, delimiter)
-    ev = evaluate(spec, arrays, params, reduction=reduction, dtype=dtype, backend="numpy", sources=sources,
-                  sample_weights=weights)
-    render_compute(ev, fmt)
+    result = target.run(arrays, backend="numpy", reduction=reduction, dtype=dtype, sources=sources,
+                        sample_weights=weights)
+    render_compute(result, fmt)
     if reduction != "none":
-        _check_bounds(ev.value, fail_above, fail_below)
+        _check_bounds(result.evaluation.value, fail_above, fail_below)
 
 
 @app.command()
@@ -251,13 +284,10 @@ def grad(
     do not change with the number of rows; float32 runs are compared with float64 for
     gradients that underflow to zero.
     """
-    from losscli import losses
-    from losscli.core import evaluate
     from losscli.diagnose import FAIL_ON, diagnose
-    from losscli.params import parse_params
-    from losscli.render import render_grad
-
     from losscli.i18n import check_lang
+    from losscli.render import render_grad
+    from losscli.target import resolve
 
     check_lang(lang)
     header = None
@@ -269,23 +299,25 @@ def grad(
 
         loss, files = DEFAULT_LOSS, DEFAULT.paths()
         header = msg(lang, "bundled", what=DEFAULT.what)
-    spec = losses.get(loss)
-    params = parse_params(spec, param or [])
+    target = resolve(loss, param or [])
     fmt = _format(fmt, as_json)
     if not (0 < vanishing < exploding):
         raise UsageError("thresholds must satisfy 0 < --vanishing < --exploding")
     if top < 0:
         raise UsageError("--top must be >= 0")
     fail_kinds = _fail_on(fail_on, FAIL_ON)
-    arrays, sources = _load(spec, files, input, col, pred_col, target_col, input_format, delimiter,
+    if explain_ and target.spec is None:
+        raise UsageError("--explain takes a single loss, not an expression")
+    arrays, sources = _load(target, files, input, col, pred_col, target_col, input_format, delimiter,
                             allow_nonfinite)
     weights = _sample_weights(sample_weights, input_format, delimiter)
-    ev = evaluate(spec, arrays, params, reduction=reduction, dtype=dtype, backend="torch", sources=sources,
-                  sample_weights=weights, keep_graph=explain_)
+    result = target.run(arrays, backend="torch", reduction=reduction, dtype=dtype, sources=sources,
+                        sample_weights=weights, keep_graph=explain_)
     reference = None
     if dtype != "float64":
-        reference = evaluate(spec, arrays, params, reduction=reduction, backend="torch", sources=sources,
-                             sample_weights=weights)
+        reference = target.run(arrays, backend="torch", reduction=reduction, sources=sources,
+                               sample_weights=weights).evaluation
+    ev = result.evaluation
     health = diagnose(ev, arrays, vanishing=vanishing, exploding=exploding, saturation_eps=saturation,
                       top=top, reference=reference)
     if out:
@@ -298,10 +330,57 @@ def grad(
 
         render_narrative(narrative(ev, health, arrays, lang=lang, element=_element(element, ev), header=header))
     else:
-        render_grad(ev, health, fmt, top=top)
+        render_grad(result, health, fmt, top=top)
     if strict and health.failed(fail_kinds):
         found = ", ".join(sorted(health.kinds())) or health.status
         _fail(f"check failed: gradient health: {found} ({health.reason()})", EXIT_CHECK_FAILED)
+
+
+@app.command()
+@user_errors
+def compare(
+    losses_: str = typer.Argument(..., metavar="LOSSES", help="Comma list of losses or expressions: mse,mae,huber."),
+    files: Optional[List[str]] = FilesArg,
+    input: Optional[List[str]] = InputOpt,
+    col: Optional[List[str]] = ColOpt,
+    pred_col: Optional[str] = PredColOpt,
+    target_col: Optional[str] = TargetColOpt,
+    input_format: Optional[str] = FormatInOpt,
+    delimiter: Optional[str] = DelimOpt,
+    allow_nonfinite: bool = NonfiniteOpt,
+    reduction: str = ReductionOpt,
+    dtype: str = DtypeOpt,
+    fmt: str = FormatOpt,
+    as_json: bool = JsonOpt,
+    sample_weights: Optional[str] = WeightsOpt,
+    with_grad: bool = typer.Option(False, "--grad", help="Add gradient norm, outlier share and health."),
+) -> None:
+    """Evaluate several losses on the same data and compare them in one table.
+
+    With --grad: the gradient norm, the share of the gradient that the 1% of rows with the
+    largest residuals get, and the health verdict of each.
+    """
+    from losscli.composite import compare as run_compare
+    from losscli.expr import parse
+    from losscli.render import render_compare
+
+    entries = _split_top_level(losses_)
+    fmt = _format(fmt, as_json)
+    if reduction == "none":
+        raise UsageError("compare needs one value per loss: use --reduction mean or sum")
+
+    expressions = [parse(text) for text in entries]
+    names: list[str] = []
+    required: list[str] = []
+    for ex in expressions:
+        names += [n for n in ex.input_names() if n not in names]
+        required += [n for n in ex.required_inputs() if n not in required]
+    arrays, sources = _load(_Inputs(losses_, names, required), files, input, col, pred_col, target_col,
+                            input_format, delimiter, allow_nonfinite)
+    weights = _sample_weights(sample_weights, input_format, delimiter)
+    rows = run_compare(entries, arrays, grad=with_grad, reduction=reduction, dtype=dtype, sources=sources,
+                       sample_weights=weights)
+    render_compare(rows, fmt, with_grad)
 
 
 @app.command("list")

@@ -193,6 +193,8 @@ def evaluate(
             data[inp.name] = tensor
     terms = spec.fn(xp, data, params)
     if sample_weights is not None:
+        if spec.family == "regularization":
+            raise UsageError(f"sample weights do not apply to the {spec.name} penalty (it has no samples)")
         s = _check_sample_weights(spec, sample_weights, terms, sources or {})
         terms = _apply_sample_weights(xp, terms, xp.asarray(s.astype(dtype)) if backend == "numpy"
                                       else _torch_tensor(s, dtype))

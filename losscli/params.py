@@ -84,9 +84,10 @@ def convert(param: Param, text: str, spec: LossSpec) -> Any:
     return value
 
 
-def parse_params(spec: LossSpec, items: Iterable[str]) -> dict[str, Any]:
-    """Every declared parameter of ``spec``, defaults overridden by ``name=value`` items."""
-    values = {p.name: p.default for p in spec.params}
+def parse_params(spec: LossSpec, items: Iterable[str], base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every declared parameter of ``spec``: ``base`` (default: the declared defaults)
+    overridden by ``name=value`` items."""
+    values = dict(base) if base is not None else {p.name: p.default for p in spec.params}
     for item in items:
         name, sep, text = item.partition("=")
         name = name.strip().replace("-", "_")

@@ -82,16 +82,13 @@ def _elements_rows(values: Any) -> Iterable[tuple[int, int, float]]:
             yield r, c, float(arr2[r, c])
 
 
-def render_compute(ev: Any, fmt: str, out: TextIO | None = None, err: TextIO | None = None) -> None:
-    """Print one evaluation in ``fmt``."""
+def render_compute(result: Any, fmt: str, out: TextIO | None = None, err: TextIO | None = None) -> None:
+    """Print one result (a single loss or an expression; see ``target.Result``) in ``fmt``."""
     out = out or sys.stdout
     err = err or sys.stderr
-    notes: list[str] = []
+    ev = result.evaluation
     if fmt == "json":
-        obj = evaluation_dict(ev, notes)
-        if notes:
-            obj["notes"] = notes
-        dump_json(obj, out)
+        dump_json(result.json(), out)
         return
     none = ev.reduction == "none"
     if fmt == "plain":
@@ -113,12 +110,12 @@ def render_compute(ev: Any, fmt: str, out: TextIO | None = None, err: TextIO | N
         return
     from rich.table import Table
 
+    import numpy as np
+
     table = Table(title=f"{ev.spec.name} ({ev.spec.convention.split(' (')[0]})", title_justify="left")
     table.add_column("quantity")
     table.add_column("value", justify="right")
     if none:
-        import numpy as np
-
         vals = np.asarray(ev.value)
         table.add_row("elements", str(vals.size))
         table.add_row("mean", fmt_number(float(np.mean(vals))))
@@ -130,7 +127,16 @@ def render_compute(ev: Any, fmt: str, out: TextIO | None = None, err: TextIO | N
     table.add_row("dtype", ev.dtype)
     for name, value in ev.params.items():
         table.add_row(f"param {name}", format_default(value))
-    _console(out).print(table)
+    console = _console(out)
+    console.print(table)
+    if result.composite is not None:
+        terms = Table(title="terms", title_justify="left")
+        for col in ("term", "weight", "value", "weight x value"):
+            terms.add_column(col, justify="right")
+        for t in result.composite.terms:
+            v = np.sum(t["value"])
+            terms.add_row(t["expr"], fmt_number(t["weight"]), fmt_number(v), fmt_number(t["weight"] * v))
+        console.print(terms)
     if none:
         err.write("per-element values: use --format csv, plain or json\n")
 
@@ -211,15 +217,12 @@ def histogram_lines(hist: dict[str, Any], width: int = 40) -> list[str]:
     return lines
 
 
-def render_grad(ev: Any, health: Any, fmt: str, *, top: int = 5, out: TextIO | None = None) -> None:
+def render_grad(result: Any, health: Any, fmt: str, *, top: int = 5, out: TextIO | None = None) -> None:
     """Print value, gradients (summarised on screen) and health in ``fmt``."""
     out = out or sys.stdout
-    notes: list[str] = []
+    ev = result.evaluation
     if fmt == "json":
-        obj = grad_dict(ev, health, notes)
-        if notes:
-            obj["notes"] = notes
-        dump_json(obj, out)
+        dump_json(result.json(health), out)
         return
     if fmt == "csv":
         from losscli.io.writers import gradients_long_table
@@ -234,7 +237,16 @@ def render_grad(ev: Any, health: Any, fmt: str, *, top: int = 5, out: TextIO | N
     from rich.table import Table
 
     console = _console(out)
-    render_compute(ev, "table", out=out, err=io.StringIO())
+    render_compute(result, "table", out=out, err=io.StringIO())
+    if result.composite is not None and result.composite.shares:
+        shares = Table(title="each term's share of the gradient", title_justify="left")
+        for col in ("term", "weight", "|weight x grad|", "share"):
+            shares.add_column(col, justify="right")
+        for sh in result.composite.shares:
+            frac = sh["fraction"]
+            shares.add_row(sh["expr"], fmt_number(sh["weight"]), fmt_number(sh["grad_norm"]),
+                           "" if frac is None else f"{frac:.1%}")
+        console.print(shares)
     if top:
         console.print(_element_table("first elements (rows and columns are 0-based)", _first_elements(ev, top)))
         console.print(_element_table("largest |grad|", health.largest))
@@ -261,6 +273,46 @@ def render_grad(ev: Any, health: Any, fmt: str, *, top: int = 5, out: TextIO | N
                       f"{f['message']}; e.g. {where}", markup=True, highlight=False)
     colour = {"ok": "green", "vanishing": "yellow", "exploding": "red", "nonfinite": "red"}[health.status]
     console.print(f"status: [bold {colour}]{health.status}[/] ({health.reason()})")
+
+
+# ------------------------------------------------------------------------ compare
+
+def render_compare(rows: list[dict[str, Any]], fmt: str, with_grad: bool, out: TextIO | None = None) -> None:
+    """One row per loss: value, and with --grad the gradient norm, outlier share and health."""
+    out = out or sys.stdout
+    if fmt == "json":
+        dump_json({"results": rows}, out)
+        return
+    cols = ["loss", "value"] + (["grad_norm", "outlier_share", "health"] if with_grad else [])
+
+    def cell(row: dict[str, Any], col: str) -> str:
+        v = row.get(col)
+        if col == "health":
+            return v["status"]
+        if col == "outlier_share":
+            return "" if v is None else f"{v:.1%}"
+        if isinstance(v, float):
+            return fmt_number(v)
+        return "NaN" if v is None else str(v)
+
+    if fmt in ("csv", "plain"):
+        sep = "," if fmt == "csv" else "\t"
+        if fmt == "csv":
+            out.write(sep.join(cols) + "\n")
+        for row in rows:
+            out.write(sep.join(cell(row, c) for c in cols) + "\n")
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{len(rows)} losses on the same data (n = {rows[0]['n']})", title_justify="left")
+    for col in cols:
+        table.add_column(col.replace("_", " "), justify="left" if col == "loss" else "right")
+    for row in rows:
+        table.add_row(*(cell(row, c) for c in cols))
+    _console(out).print(table)
+    if with_grad:
+        _console(out).print("outlier share: the part of Σ|∂L/∂preds| that goes to the 1% of rows with the "
+                            "largest |preds - targets|", highlight=False)
 
 
 # ------------------------------------------------------------------------ list / explain

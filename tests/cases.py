@@ -121,10 +121,11 @@ CASES: dict[str, list[tuple[str, list[str], Factory]]] = {
 }
 
 
-from tests import cases_image, cases_seqgen  # noqa: E402  (issue 4's losses)
+from tests import cases_image, cases_reg, cases_seqgen  # noqa: E402  (issues 4 and 5)
 
 CASES.update(cases_seqgen.FAMILY_CASES)
 CASES.update(cases_image.FAMILY_CASES)
+CASES.update(cases_reg.FAMILY_CASES)
 
 
 def all_cases() -> list[tuple[str, str, list[str], Factory]]:

@@ -69,7 +69,7 @@ def test_compute_csv_and_table(cli):
 
 
 def test_alias_resolves_to_canonical_name(cli):
-    r = cli("compute", "l1", SAMPLE / "preds.csv", SAMPLE / "targets.csv", "--json")
+    r = cli("compute", "l1-loss", SAMPLE / "preds.csv", SAMPLE / "targets.csv", "--json")
     assert json.loads(r.stdout)["loss"] == "mae"
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import difflib
 
 from losscli.errors import UsageError
-from losscli.losses import classification, generative, image, metric, regression, sequence
+from losscli.losses import classification, generative, image, metric, regression, regularization, sequence
 from losscli.spec import LossSpec
 
-FAMILIES = ("regression", "classification", "generative", "sequence", "image", "metric")
+FAMILIES = ("regression", "classification", "generative", "sequence", "image", "metric", "regularization")
 
 REGISTRY: dict[str, LossSpec] = {}
 _ALIASES: dict[str, str] = {}
@@ -27,7 +27,7 @@ def register(spec: LossSpec) -> None:
     REGISTRY[spec.name] = spec
 
 
-for _module in (regression, classification, generative, sequence, image, metric):
+for _module in (regression, classification, generative, sequence, image, metric, regularization):
     for _spec in _module.SPECS:
         register(_spec)
 

@@ -1,7 +1,375 @@
-"""Generative losses (see issue 4).  Filled in by the generative work; registered from losses/__init__.py."""
+"""Generative losses: GAN and Wasserstein (WGAN) objectives, VAE-style reconstruction, MMD.
+
+Shapes:
+
+* GAN / Wasserstein: ``real`` (n,) and ``fake`` (m,) discriminator (critic) outputs,
+  raw logits, one per sample; n and m may differ.  Any shape is accepted and read in
+  row-major order (an n x 1 column is the same as n values).
+* ``reconstruction``: ``preds`` and ``targets`` (N, D), one row per sample (a vector is
+  N samples with D = 1).
+* ``mmd``: ``x`` (n, d) and ``y`` (m, d), two samples of d-dimensional points (a vector
+  is n points with d = 1).
+
+Two-sample losses (``gan-discriminator``, ``wasserstein-critic``) are a sum of two
+means, one over ``real`` and one over ``fake``.  Their elements are the per-sample terms
+concatenated, ``[real terms..., fake terms...]`` (n + m values), so
+``--reduction none`` lists them in that order and ``sum`` is Σ real terms + Σ fake terms;
+``mean`` is mean(real terms) + mean(fake terms) (each term scaled by (n + m)/n or
+(n + m)/m in ``Terms.mean_elements``), which is what the frameworks compute even when
+n ≠ m.
+"""
 
 from __future__ import annotations
 
-from losscli.spec import LossSpec
+from typing import Any, Mapping
 
-SPECS: list[LossSpec] = []
+import numpy as np
+
+from losscli.errors import InputError
+from losscli.losses import _checks
+from losscli.losses._ops import safe_log, softplus
+from losscli.spec import Input, LossSpec, Param, Terms
+
+FAMILY = "generative"
+Arr = Any
+Inputs = Mapping[str, Any]
+Params = Mapping[str, Any]
+Sources = Mapping[str, str]
+
+
+def _flat(xp: Any, a: Arr) -> Arr:
+    return xp.reshape(a, (-1,))
+
+
+def _two_sample(xp: Any, real_terms: Arr, fake_terms: Arr) -> Terms:
+    """Elements [real..., fake...]; mean(mean_elements) = mean(real) + mean(fake)."""
+    n, m = real_terms.shape[0], fake_terms.shape[0]
+    total = float(n + m)
+    elements = xp.concat([real_terms, fake_terms])
+    mean_elements = xp.concat([real_terms * (total / n), fake_terms * (total / m)])
+    return Terms(elements, mean_elements=mean_elements)
+
+
+def _validate_nonempty(inputs: Inputs, params: Params, sources: Sources) -> None:
+    _checks.non_empty(inputs, sources)
+
+
+# ------------------------------------------------------------------------------ GAN
+
+def gan_discriminator(xp: Any, inputs: Inputs, params: Params) -> Terms:
+    """GAN discriminator loss on logits: BCE-with-logits of real vs 1 plus fake vs 0.
+
+    ℓ_real,i = softplus(-D(xᵢ)) = -log σ(D(xᵢ)),  ℓ_fake,j = softplus(D(G(zⱼ))) = -log(1 - σ(D(G(zⱼ)))).
+    L = mean_i ℓ_real,i + mean_j ℓ_fake,j.  Shapes: real (n,), fake (m,).
+    """
+    real, fake = _flat(xp, inputs["real"]), _flat(xp, inputs["fake"])
+    return _two_sample(xp, softplus(xp, -real), softplus(xp, fake))
+
+
+def gan_generator(xp: Any, inputs: Inputs, params: Params) -> Terms:
+    """GAN generator loss on the discriminator's logits for fakes, fake (m,).
+
+    non-saturating: ℓⱼ = softplus(-D(G(zⱼ))) = -log σ(D(G(zⱼ)));
+    minimax:        ℓⱼ = -softplus(D(G(zⱼ))) = log(1 - σ(D(G(zⱼ)))).
+    """
+    fake = _flat(xp, inputs["fake"])
+    if params["mode"] == "minimax":
+        return Terms(-softplus(xp, fake))
+    return Terms(softplus(xp, -fake))
+
+
+def wasserstein_critic(xp: Any, inputs: Inputs, params: Params) -> Terms:
+    """WGAN critic loss: L = mean_j C(G(zⱼ)) - mean_i C(xᵢ); elements [-C(xᵢ)..., C(G(zⱼ))...]."""
+    real, fake = _flat(xp, inputs["real"]), _flat(xp, inputs["fake"])
+    return _two_sample(xp, -real, fake)
+
+
+def wasserstein_generator(xp: Any, inputs: Inputs, params: Params) -> Terms:
+    """WGAN generator loss: L = -mean_j C(G(zⱼ)); ℓⱼ = -C(G(zⱼ))."""
+    return Terms(-_flat(xp, inputs["fake"]))
+
+
+# --------------------------------------------------------------------- reconstruction
+
+def _rows(xp: Any, a: Arr) -> Arr:
+    return xp.reshape(a, (-1, 1)) if a.ndim == 1 else xp.reshape(a, (a.shape[0], -1))
+
+
+def reconstruction(xp: Any, inputs: Inputs, params: Params) -> Terms:
+    """Per-sample reconstruction error, summed (or averaged) over the D features of a row.
+
+    e_{ij} = (p_{ij} - y_{ij})² (mse), |p_{ij} - y_{ij}| (mae), or
+    -[y log p + (1 - y) log(1 - p)] with logs clamped at -100 (bce, as torch BCELoss);
+    ℓᵢ = Σ_j e_{ij} (feature_reduction=sum) or (1/D) Σ_j e_{ij} (mean);  L = (1/N) Σᵢ ℓᵢ.
+    Shapes: preds, targets (N, D); elements (N,).
+    """
+    p, y = _rows(xp, inputs["preds"]), _rows(xp, inputs["targets"])
+    kind = params["kind"]
+    if kind == "mae":
+        err = xp.abs(p - y)
+    elif kind == "bce":
+        err = -(y * safe_log(xp, p) + (1.0 - y) * safe_log(xp, 1.0 - p))
+    else:
+        r = p - y
+        err = r * r
+    per_row = xp.sum(err, axis=1)
+    if params["feature_reduction"] == "mean":
+        per_row = per_row / p.shape[1]
+    return Terms(per_row)
+
+
+def _validate_reconstruction(inputs: Inputs, params: Params, sources: Sources) -> None:
+    _checks.same_shape(inputs, sources, "preds", "targets")
+    _checks.non_empty(inputs, sources)
+    if params["kind"] == "bce":
+        _checks.in_range(inputs, sources, "preds", 0.0, 1.0)
+        _checks.in_range(inputs, sources, "targets", 0.0, 1.0)
+
+
+# ------------------------------------------------------------------------------- MMD
+
+def _points(a: Arr, xp: Any | None = None) -> Arr:
+    if a.ndim == 1:
+        return a[:, None]
+    if a.ndim == 2:
+        return a
+    return xp.reshape(a, (a.shape[0], -1)) if xp is not None else a.reshape(a.shape[0], -1)
+
+
+def _sq_dists(xp: Any, a: Arr, b: Arr) -> Arr:
+    """‖aᵢ - bⱼ‖² by broadcasting (exact, smooth: no sqrt, no Gram-matrix cancellation)."""
+    diff = a[:, None, :] - b[None, :, :]
+    return xp.sum(diff * diff, axis=-1)
+
+
+def mmd(xp: Any, inputs: Inputs, params: Params) -> Terms:
+    """Squared maximum mean discrepancy with the Gaussian kernel k(a, b) = exp(-γ ‖a - b‖²).
+
+    biased:   MMD² = mean_{i,i'} k(xᵢ, xᵢ') + mean_{j,j'} k(yⱼ, yⱼ') - 2 mean_{i,j} k(xᵢ, yⱼ)
+    unbiased: the two within-sample means skip the diagonal (divide by n(n-1), m(m-1)).
+    Shapes: x (n, d), y (m, d).  Elements: the three terms [E k(x,x'), E k(y,y'), -2 E k(x,y)];
+    mean and sum both give their total, MMD².
+    """
+    x, y = _points(inputs["x"], xp), _points(inputs["y"], xp)
+    gamma = params["gamma"]
+    n, m = x.shape[0], y.shape[0]
+    kxx = xp.exp(-gamma * _sq_dists(xp, x, x))
+    kyy = xp.exp(-gamma * _sq_dists(xp, y, y))
+    kxy = xp.exp(-gamma * _sq_dists(xp, x, y))
+    if params["estimator"] == "unbiased":
+        # the diagonal k(a, a) = exp(0) = 1 exactly
+        txx = (xp.sum(kxx) - n) / (n * (n - 1))
+        tyy = (xp.sum(kyy) - m) / (m * (m - 1))
+    else:
+        txx = xp.sum(kxx) / (n * n)
+        tyy = xp.sum(kyy) / (m * m)
+    txy = -2.0 * xp.sum(kxy) / (n * m)
+    elements = xp.stack([txx, tyy, txy])
+    return Terms(elements, mean_elements=xp.reshape(xp.sum(elements), (1,)))
+
+
+def median_heuristic_gamma(x: np.ndarray, y: np.ndarray) -> float:
+    """γ = 1 / median ‖a - b‖² over the distinct pairs a ≠ b (by index) of the pooled sample.
+
+    The zero diagonal (each point with itself) is left out; a median of 0 (more than half
+    of the pairs coincide) raises InputError.
+    """
+    z = np.concatenate([_points(x), _points(y)], axis=0)
+    k = z.shape[0]
+    i, j = np.triu_indices(k, 1)
+    d2 = np.sum((z[i] - z[j]) ** 2, axis=1)
+    med = float(np.median(d2))
+    if not med > 0:
+        raise InputError(
+            "mmd: the median squared distance between the pooled points of x and y is 0 "
+            "(most points coincide), so the median heuristic has no bandwidth; set -p gamma=VALUE"
+        )
+    return 1.0 / med
+
+
+def _resolve_mmd(inputs: Inputs, params: Params) -> dict[str, Any]:
+    out = dict(params)
+    if out.get("gamma") is not None:
+        return out
+    x, y = inputs.get("x"), inputs.get("y")
+    if x is None or y is None or x.ndim > 2 or y.ndim > 2:
+        return out  # validate reports the problem with file names
+    x2, y2 = _points(x), _points(y)
+    if x2.shape[1] != y2.shape[1] or x2.shape[0] + y2.shape[0] < 2 or x2.shape[0] == 0 or y2.shape[0] == 0:
+        return out
+    if not (np.all(np.isfinite(x2)) and np.all(np.isfinite(y2))):
+        return out
+    out["gamma"] = median_heuristic_gamma(x2, y2)
+    return out
+
+
+def _validate_mmd(inputs: Inputs, params: Params, sources: Sources) -> None:
+    _checks.non_empty(inputs, sources)
+    for name in ("x", "y"):
+        _checks.ndim_in(inputs, sources, name, (1, 2), "a matrix of points, one per row (n x d)")
+    x, y = _points(inputs["x"]), _points(inputs["y"])
+    if x.shape[1] != y.shape[1]:
+        raise InputError(
+            f"x has {x.shape[1]} columns ({sources.get('x', 'x')}) but y has {y.shape[1]} "
+            f"({sources.get('y', 'y')}); both samples must have the same dimension d"
+        )
+    if params["estimator"] == "unbiased":
+        for name, arr in (("x", x), ("y", y)):
+            if arr.shape[0] < 2:
+                raise InputError(f"{name} has {arr.shape[0]} row; the unbiased MMD estimator needs "
+                                 "at least 2 points per sample", source=sources.get(name, name))
+    if params["gamma"] is None:
+        raise InputError("mmd: gamma could not be resolved from the data; set -p gamma=VALUE")
+
+
+# ----------------------------------------------------------------------------- specs
+
+REAL = Input("real", "n", "discriminator logits D(x) on real samples")
+FAKE = Input("fake", "m", "discriminator logits D(G(z)) on generated samples")
+CRITIC_REAL = Input("real", "n", "critic scores C(x) on real samples")
+CRITIC_FAKE = Input("fake", "m", "critic scores C(G(z)) on generated samples")
+TWO_SAMPLE_ELEMENTS = "per sample, real terms then fake terms (n + m values)"
+TWO_SAMPLE_MEAN = "mean over real + mean over fake (not one mean over n + m)"
+
+SPECS = [
+    LossSpec(
+        name="gan-discriminator",
+        aliases=("gan-d", "gan-disc", "discriminator"),
+        family=FAMILY,
+        summary="GAN discriminator loss (BCE-with-logits, real vs 1 and fake vs 0)",
+        inputs=(REAL, FAKE),
+        params=(),
+        formula="L = (1/n) Σᵢ softplus(-D(xᵢ)) + (1/m) Σⱼ softplus(D(G(zⱼ)))  "
+        "(= BCEWithLogits(real, 1) + BCEWithLogits(fake, 0))",
+        derivative="∂L/∂D(xᵢ) = -σ(-D(xᵢ)) / n = (σ(D(xᵢ)) - 1) / n;  ∂L/∂D(G(zⱼ)) = σ(D(G(zⱼ))) / m",
+        convention="torch: F.binary_cross_entropy_with_logits(real, ones) + "
+        "F.binary_cross_entropy_with_logits(fake, zeros) (DCGAN, TF-GAN modified_discriminator_loss)",
+        differs="Some code averages once over the concatenated batch, which halves the value when "
+        "n = m; --reduction sum gives Σ real terms + Σ fake terms; none lists real terms then fake terms.",
+        when="Training the discriminator of a standard (non-Wasserstein) GAN.",
+        fn=gan_discriminator,
+        validate=_validate_nonempty,
+        element_note=TWO_SAMPLE_ELEMENTS,
+        mean_note=TWO_SAMPLE_MEAN,
+        references=("Goodfellow et al. 2014, Generative Adversarial Nets",),
+    ),
+    LossSpec(
+        name="gan-generator",
+        aliases=("gan-g", "gan-gen", "generator"),
+        family=FAMILY,
+        summary="GAN generator loss, non-saturating (default) or minimax",
+        inputs=(FAKE,),
+        params=(Param("mode", "choice", "non-saturating", "non-saturating: -log D(G(z)); "
+                      "minimax: log(1 - D(G(z)))", choices=("non-saturating", "minimax")),),
+        formula="non-saturating: L = (1/m) Σⱼ softplus(-D(G(zⱼ)));  "
+        "minimax: L = -(1/m) Σⱼ softplus(D(G(zⱼ))) = (1/m) Σⱼ log(1 - σ(D(G(zⱼ))))",
+        derivative="non-saturating: ∂L/∂D(G(zⱼ)) = -σ(-D(G(zⱼ))) / m;  minimax: -σ(D(G(zⱼ))) / m",
+        convention="torch: F.binary_cross_entropy_with_logits(fake, ones) (non-saturating); "
+        "-F.binary_cross_entropy_with_logits(fake, zeros) (minimax); TF-GAN modified/minimax_generator_loss",
+        differs="The minimax form saturates: when D confidently rejects fakes (D(G(z)) ≪ 0) its "
+        "gradient σ(D(G(z))) vanishes; the non-saturating form was proposed for that reason.",
+        when="Training the generator of a standard GAN; keep non-saturating unless studying the original game.",
+        fn=gan_generator,
+        validate=_validate_nonempty,
+        element_note="per generated sample",
+        mean_note="mean over generated samples",
+        references=("Goodfellow et al. 2014, Generative Adversarial Nets",),
+    ),
+    LossSpec(
+        name="wasserstein-critic",
+        aliases=("wgan-critic", "wgan-d", "wasserstein-d"),
+        family=FAMILY,
+        summary="Wasserstein GAN critic loss mean(C(fake)) - mean(C(real))",
+        inputs=(CRITIC_REAL, CRITIC_FAKE),
+        params=(),
+        formula="L = (1/m) Σⱼ C(G(zⱼ)) - (1/n) Σᵢ C(xᵢ)",
+        derivative="∂L/∂C(xᵢ) = -1/n;  ∂L/∂C(G(zⱼ)) = 1/m  (constant: the critic's Lipschitz "
+        "constraint, clipping or gradient penalty, is not part of this loss)",
+        convention="WGAN (Arjovsky et al. 2017), as TF-GAN wasserstein_discriminator_loss / torchgan",
+        differs="Sign conventions vary: some code maximises mean(C(real)) - mean(C(fake)) instead; "
+        "the gradient penalty of WGAN-GP is not included. --reduction none lists -C(xᵢ) then C(G(zⱼ)).",
+        when="Training a WGAN critic; its negative estimates the Wasserstein-1 distance (up to the Lipschitz constant).",
+        fn=wasserstein_critic,
+        validate=_validate_nonempty,
+        element_note="per sample: -C(x) for real, C(G(z)) for fake (n + m values)",
+        mean_note=TWO_SAMPLE_MEAN,
+        references=("Arjovsky, Chintala, Bottou 2017, Wasserstein GAN",),
+    ),
+    LossSpec(
+        name="wasserstein-generator",
+        aliases=("wgan-generator", "wgan-g", "wasserstein-g"),
+        family=FAMILY,
+        summary="Wasserstein GAN generator loss -mean(C(fake))",
+        inputs=(CRITIC_FAKE,),
+        params=(),
+        formula="L = -(1/m) Σⱼ C(G(zⱼ))",
+        derivative="∂L/∂C(G(zⱼ)) = -1/m",
+        convention="WGAN (Arjovsky et al. 2017), as TF-GAN wasserstein_generator_loss / torchgan",
+        differs="Same sign conventions caveat as wasserstein-critic.",
+        when="Training a WGAN generator.",
+        fn=wasserstein_generator,
+        validate=_validate_nonempty,
+        element_note="per generated sample (-C(G(z)))",
+        mean_note="mean over generated samples",
+        references=("Arjovsky, Chintala, Bottou 2017, Wasserstein GAN",),
+    ),
+    LossSpec(
+        name="reconstruction",
+        aliases=("recon", "vae-reconstruction", "reconstruction-loss"),
+        family=FAMILY,
+        summary="autoencoder / VAE reconstruction loss, summed over features, averaged over samples",
+        inputs=(Input("preds", "N x D", "reconstructions (probabilities in [0, 1] for kind=bce)"),
+                Input("targets", "N x D", "original samples (in [0, 1] for kind=bce)", differentiable=False)),
+        params=(
+            Param("kind", "choice", "mse", "per-feature error: squared, absolute or binary cross-entropy",
+                  choices=("mse", "mae", "bce")),
+            Param("feature_reduction", "choice", "sum", "how the D feature errors of a row are combined",
+                  choices=("sum", "mean")),
+        ),
+        formula="ℓᵢ = Σ_j e(p_{ij}, y_{ij})  (or (1/D) Σ_j with feature_reduction=mean),  "
+        "e = (p - y)² | |p - y| | -[y log p + (1 - y) log(1 - p)] (logs clamped at -100);  L = (1/N) Σᵢ ℓᵢ",
+        derivative="∂L/∂p_{ij} = e'(p_{ij}, y_{ij}) / N (÷ D with feature_reduction=mean): "
+        "2 (p - y), sign(p - y) or (p - y) / (p (1 - p))",
+        convention="the VAE convention (Kingma & Welling 2014; PyTorch VAE example: "
+        "F.binary_cross_entropy(recon, x, reduction='sum') / N, F.mse_loss(..., reduction='sum') / N)",
+        differs="torch MSELoss/BCELoss with reduction='mean' divide by N·D, which is "
+        "feature_reduction=mean here; Keras VAE examples sum over pixels then average over the batch.",
+        when="Autoencoders and the likelihood term of a VAE ELBO (bce for Bernoulli pixels, mse for Gaussian).",
+        fn=reconstruction,
+        validate=_validate_reconstruction,
+        element_note="per sample (row), features summed or averaged",
+        mean_note="mean over samples (rows)",
+        references=("Kingma & Welling 2014, Auto-Encoding Variational Bayes",),
+    ),
+    LossSpec(
+        name="mmd",
+        aliases=("mmd2", "maximum-mean-discrepancy"),
+        family=FAMILY,
+        summary="squared maximum mean discrepancy between two samples (Gaussian kernel)",
+        inputs=(Input("x", "n x d", "first sample, one point per row"),
+                Input("y", "m x d", "second sample, one point per row")),
+        params=(
+            Param("gamma", "float", None, "kernel width γ in exp(-γ ‖a - b‖²); none: median heuristic "
+                  "1 / median of the pooled pairwise squared distances (distinct pairs)", low=0.0, low_open=True),
+            Param("estimator", "choice", "biased", "biased keeps the kernel diagonal (MMD² >= 0); "
+                  "unbiased drops it (can be < 0)", choices=("biased", "unbiased")),
+        ),
+        formula="k(a, b) = exp(-γ ‖a - b‖²);  MMD² = (1/n²) Σ_{i,i'} k(xᵢ, xᵢ') + (1/m²) Σ_{j,j'} k(yⱼ, yⱼ') "
+        "- (2/nm) Σ_{i,j} k(xᵢ, yⱼ)  (unbiased: the first two sums skip i = i', j = j' and divide by "
+        "n(n-1), m(m-1))",
+        derivative="∂MMD²/∂xᵢ = -(4γ/n²) Σ_{i'} k(xᵢ, xᵢ')(xᵢ - xᵢ') + (4γ/nm) Σⱼ k(xᵢ, yⱼ)(xᵢ - yⱼ) "
+        "(biased; γ is held fixed, also when it comes from the median heuristic)",
+        convention="Gretton et al. 2012 MMD² with scikit-learn rbf_kernel exp(-γ ‖a - b‖²); "
+        "median heuristic γ = 1 / median ‖a - b‖² over distinct pooled pairs",
+        differs="Some code writes the kernel as exp(-‖a - b‖² / (2σ²)) (γ = 1/(2σ²)), or takes the "
+        "median of distances rather than squared distances, or includes the zero diagonal in the "
+        "median; unbiased MMD² can be negative.",
+        when="Comparing two samples / distributions (two-sample tests, MMD-GAN, domain adaptation).",
+        fn=mmd,
+        validate=_validate_mmd,
+        resolve_params=_resolve_mmd,
+        element_note="the three terms E k(x,x'), E k(y,y'), -2 E k(x,y) (their sum is MMD²)",
+        mean_note="MMD² (mean and sum both give the total of the three terms)",
+        references=("Gretton et al. 2012, A Kernel Two-Sample Test, JMLR 13",),
+    ),
+]

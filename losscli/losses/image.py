@@ -1,7 +1,521 @@
-"""Image losses (see issue 4).  Filled in by the image work; registered from losses/__init__.py."""
+"""Image losses: region overlap (Dice, IoU, Tversky), SSIM and a perceptual feature distance.
+
+Region losses (``dice``, ``iou``, ``tversky``) take ``preds`` (probabilities, or logits with
+``from_logits=true``) and ``targets`` (a mask in [0, 1]) of the same shape.  The class axis is
+found from the number of dimensions:
+
+* 1-D (M) or 2-D (H x W): one mask, one class;
+* 3-D: C x H x W, one image with a class axis first;
+* 4-D: N x C x H x W, a batch (a batch of binary masks is N x 1 x H x W).
+
+Sums run over every axis except the class axis (batch and pixels together, as
+segmentation_models_pytorch's ``multilabel`` mode does), giving one loss per class; the
+elements are those C per-class losses (one for a single mask), so ``--reduction mean`` is the
+mean over classes, ``sum`` the sum over classes and ``none`` the per-class vector.
+
+Image losses (``ssim``, ``perceptual``) take images H x W, C x H x W or N x C x H x W.  Their
+elements are an N x M matrix, one row per image: M = C channels for SSIM (1 - SSIM of each
+channel), M = the number of feature maps for ``perceptual``.  ``--reduction mean`` is the loss
+(every row and column counts the same), ``none`` gives the matrix.
+
+No torch at module level: ``perceptual`` imports torch inside its functions and sets
+``needs_torch=True`` so the core runs it on torch even for ``compute``.
+"""
 
 from __future__ import annotations
 
-from losscli.spec import LossSpec
+import math
+import os
+import warnings
+from typing import Any, Mapping
 
-SPECS: list[LossSpec] = []
+import numpy as np
+
+from losscli.errors import InputError, UsageError
+from losscli.losses import _checks
+from losscli.losses._ops import sigmoid
+from losscli.spec import Input, LossSpec, Param, Terms
+
+FAMILY = "image"
+Arr = Any
+Inputs = Mapping[str, Any]
+Params = Mapping[str, Any]
+Sources = Mapping[str, str]
+
+
+# ----------------------------------------------------------------------------- region
+
+def _class_view(xp: Any, a: Arr) -> Arr:
+    """Any accepted layout as N x C x M (see the module docstring for the class-axis rule)."""
+    if a.ndim <= 2:
+        return xp.reshape(a, (1, 1, -1))
+    if a.ndim == 3:
+        return xp.reshape(a, (1, a.shape[0], -1))
+    return xp.reshape(a, (a.shape[0], a.shape[1], -1))
+
+
+def _region_sums(xp: Any, inputs: Inputs, params: Params) -> tuple[Arr, Arr, Arr]:
+    """Per-class (TP, Σp, Σy), each of shape (C,): TP = Σ p y, sums over batch and pixels."""
+    x, y = inputs["preds"], inputs["targets"]
+    p = sigmoid(xp, x) if params["from_logits"] else x
+    p, y = _class_view(xp, p), _class_view(xp, y)
+    axes = (0, 2)
+    return xp.sum(p * y, axis=axes), xp.sum(p, axis=axes), xp.sum(y, axis=axes)
+
+
+def dice(xp: Any, inputs: Inputs, params: Params) -> Terms:
+    """Soft Dice loss per class: ℓ_c = 1 - (2 Σ p y + s) / (Σ p + Σ y + s).
+
+    Shapes: preds and targets alike, H x W (one class), C x H x W or N x C x H x W
+    (sums over N, H, W per class).  Elements: (C,) per-class losses.
+    """
+    s = params["smooth"]
+    tp, sp, sy = _region_sums(xp, inputs, params)
+    return Terms(1.0 - (2.0 * tp + s) / (sp + sy + s))
+
+
+def iou(xp: Any, inputs: Inputs, params: Params) -> Terms:
+    """Soft IoU (Jaccard) loss per class: ℓ_c = 1 - (Σ p y + s) / (Σ p + Σ y - Σ p y + s).
+
+    Shapes and elements as :func:`dice`.
+    """
+    s = params["smooth"]
+    tp, sp, sy = _region_sums(xp, inputs, params)
+    return Terms(1.0 - (tp + s) / (sp + sy - tp + s))
+
+
+def tversky(xp: Any, inputs: Inputs, params: Params) -> Terms:
+    """Tversky loss per class: ℓ_c = 1 - (TP + s) / (TP + α FP + β FN + s).
+
+    TP = Σ p y, FP = Σ p (1 - y) = Σp - TP, FN = Σ (1 - p) y = Σy - TP.  α = β = ½ is Dice
+    with smoothing 2s; α = β = 1 is IoU.  Shapes and elements as :func:`dice`.
+    """
+    s, a, b = params["smooth"], params["alpha"], params["beta"]
+    tp, sp, sy = _region_sums(xp, inputs, params)
+    return Terms(1.0 - (tp + s) / (tp + a * (sp - tp) + b * (sy - tp) + s))
+
+
+def _region_denominators(name: str, inputs: Mapping[str, np.ndarray], params: Params) -> np.ndarray:
+    """The per-class denominators (without smoothing) in numpy, for the 0/0 check."""
+    x = inputs["preds"]
+    p = 1.0 / (1.0 + np.exp(-np.clip(x, -700, 700))) if params["from_logits"] else x
+    y = inputs["targets"]
+    p3, y3 = _class_view(np, p), _class_view(np, y)
+    tp, sp, sy = (np.sum(a, axis=(0, 2)) for a in (p3 * y3, p3, y3))
+    if name == "dice":
+        return sp + sy
+    if name == "iou":
+        return sp + sy - tp
+    return tp + params["alpha"] * (sp - tp) + params["beta"] * (sy - tp)
+
+
+def _region_validator(name: str) -> Any:
+    def validate(inputs: Mapping[str, np.ndarray], params: Params, sources: Sources) -> None:
+        _checks.same_shape(inputs, sources, "preds", "targets")
+        _checks.non_empty(inputs, sources)
+        _checks.ndim_in(inputs, sources, "preds", (1, 2, 3, 4),
+                        "a mask (M or H x W), C x H x W or N x C x H x W")
+        _checks.in_range(inputs, sources, "targets", 0.0, 1.0)
+        if not params["from_logits"]:
+            _checks.in_range(inputs, sources, "preds", 0.0, 1.0)
+        if params["smooth"] == 0:
+            den = _region_denominators(name, inputs, params)
+            empty = np.flatnonzero(den <= 0)
+            if empty.size:
+                which = "the mask" if den.size == 1 else f"class {int(empty[0])} (0-based)"
+                raise InputError(
+                    f"{name} is 0/0 for {which}: preds and targets are empty there and smooth=0; "
+                    "use -p smooth=1 (or any smooth > 0)", source=sources.get("targets"))
+    return validate
+
+
+def _region_saturation(inputs: Inputs, params: Params, dtype: str, eps: float) -> dict[str, np.ndarray]:
+    """Logits whose sigmoid rounds to exactly 0 or 1 (no gradient through σ); none for probabilities."""
+    x = inputs["preds"]
+    if not params["from_logits"]:
+        return {"preds": np.zeros(x.shape, dtype=bool)}
+    return {"preds": np.abs(x) > float(-np.log(np.finfo(dtype).eps / 2))}
+
+
+def _scores(ev: Any) -> tuple[float, np.ndarray | None]:
+    """(mean score, score per element) for a loss that is 1 - score.
+
+    With --reduction mean the mean score is 1 - value, which stays right under sample weights
+    (a weighted mean score).  ``ev.elements`` carries the sample weights when there are any, so the
+    per-element scores are given only when they are consistent with the value.
+    """
+    el = np.asarray(ev.elements, dtype=np.float64)
+    if ev.reduction == "mean":
+        unweighted = math.isclose(float(ev.value), float(np.mean(el)), rel_tol=1e-9, abs_tol=1e-12)
+        return 1.0 - float(ev.value), (1.0 - el) if unweighted else None
+    return 1.0 - float(np.mean(el)), 1.0 - el
+
+
+def _region_report(key: str) -> Any:
+    def report(ev: Any) -> dict[str, Any]:
+        score, per_class = _scores(ev)
+        out: dict[str, Any] = {key: score}
+        if per_class is not None and per_class.size > 1:
+            out[f"{key}_per_class"] = per_class
+        return out
+    return report
+
+
+# ----------------------------------------------------------------------------- SSIM
+
+SSIM_WIN = 11
+SSIM_SIGMA = 1.5
+SSIM_K1 = 0.01
+SSIM_K2 = 0.03
+
+
+def _as_nchw(xp: Any, a: Arr) -> Arr:
+    """H x W -> 1 x 1 x H x W; C x H x W -> 1 x C x H x W; N x C x H x W unchanged."""
+    if a.ndim == 2:
+        return xp.reshape(a, (1, 1, a.shape[0], a.shape[1]))
+    if a.ndim == 3:
+        return xp.reshape(a, (1, a.shape[0], a.shape[1], a.shape[2]))
+    return a
+
+
+def gaussian_window(size: int = SSIM_WIN, sigma: float = SSIM_SIGMA) -> np.ndarray:
+    """The normalised 1-D Gaussian g_k ∝ exp(-(k - size//2)² / 2σ²), k = 0..size-1 (float64)."""
+    coords = np.arange(size, dtype=np.float64) - size // 2
+    g = np.exp(-(coords**2) / (2.0 * sigma**2))
+    return g / g.sum()
+
+
+def filter_matrix(n: int, size: int = SSIM_WIN, sigma: float = SSIM_SIGMA) -> np.ndarray:
+    """The (n - size + 1) x n banded matrix K with K[i, i + k] = g_k: K @ v is 'valid' filtering."""
+    g = gaussian_window(size, sigma)
+    rows = np.arange(n - size + 1)
+    k = np.zeros((rows.size, n))
+    for tap in range(size):  # a loop over the 11 taps, not over pixels
+        k[rows, rows + tap] = g[tap]
+    return k
+
+
+def ssim(xp: Any, inputs: Inputs, params: Params) -> Terms:
+    """1 - SSIM per image and channel (pytorch_msssim ``ssim``, Gaussian window, no padding).
+
+    With G the 11-tap Gaussian (σ = 1.5) applied along H then W without padding,
+    μx = G x, σx² = G x² - μx², σxy = G xy - μx μy, C1 = (0.01 R)², C2 = (0.03 R)²:
+    SSIM map = (2 μx μy + C1)(2 σxy + C2) / ((μx² + μy² + C1)(σx² + σy² + C2)), averaged over
+    the (H - 10) x (W - 10) valid positions.  Filtering is a matrix product Kh · X · Kwᵀ
+    with banded filter matrices, broadcast over the leading axes.
+
+    Shapes: H x W, C x H x W or N x C x H x W (H, W >= 11).  Elements: N x C.
+    """
+    x = _as_nchw(xp, inputs["preds"])
+    y = _as_nchw(xp, inputs["targets"])
+    h, w = x.shape[-2], x.shape[-1]
+    kh = xp.asarray(filter_matrix(h), dtype=x.dtype)
+    kwt = xp.asarray(np.ascontiguousarray(filter_matrix(w).T), dtype=x.dtype)
+
+    def blur(a: Arr) -> Arr:
+        return xp.matmul(xp.matmul(kh, a), kwt)
+
+    r = params["data_range"]
+    c1 = (SSIM_K1 * r) ** 2
+    c2 = (SSIM_K2 * r) ** 2
+    mu1, mu2 = blur(x), blur(y)
+    mu1_sq, mu2_sq, mu12 = mu1 * mu1, mu2 * mu2, mu1 * mu2
+    s11 = blur(x * x) - mu1_sq
+    s22 = blur(y * y) - mu2_sq
+    s12 = blur(x * y) - mu12
+    cs_map = (2.0 * s12 + c2) / (s11 + s22 + c2)
+    ssim_map = (2.0 * mu12 + c1) / (mu1_sq + mu2_sq + c1) * cs_map
+    return Terms(1.0 - xp.mean(ssim_map, axis=(-2, -1)))
+
+
+def _validate_images(inputs: Mapping[str, np.ndarray], sources: Sources, *, min_side: int = 1) -> None:
+    _checks.same_shape(inputs, sources, "preds", "targets")
+    _checks.non_empty(inputs, sources)
+    _checks.ndim_in(inputs, sources, "preds", (2, 3, 4), "an image: H x W, C x H x W or N x C x H x W")
+    h, w = inputs["preds"].shape[-2:]
+    if min(h, w) < min_side:
+        raise InputError(
+            f"preds is {h} x {w} pixels; SSIM needs images of at least {min_side} x {min_side} "
+            f"(its Gaussian window is {SSIM_WIN} wide and there is no padding)", source=sources.get("preds"))
+
+
+def _validate_ssim(inputs: Mapping[str, np.ndarray], params: Params, sources: Sources) -> None:
+    _validate_images(inputs, sources, min_side=SSIM_WIN)
+    y = inputs["targets"]
+    finite = y[np.isfinite(y)]
+    if finite.size:
+        spread = float(finite.max() - finite.min())
+        r = params["data_range"]
+        if spread > r * (1.0 + 1e-6):
+            raise InputError(
+                f"targets span {finite.min():g} to {finite.max():g}, wider than data_range {r:g}; "
+                f"pass -p data_range=<max - min possible value> (255 for 8-bit images)",
+                source=sources.get("targets"))
+
+
+def _ssim_report(ev: Any) -> dict[str, Any]:
+    score, per = _scores(ev)  # per: N x C SSIM values
+    out: dict[str, Any] = {"ssim": score}
+    if per is not None and per.shape[0] > 1:
+        out["ssim_per_image"] = np.mean(per, axis=1)
+    return out
+
+
+# ----------------------------------------------------------------------------- perceptual
+
+EXPORT_HINT = (
+    "export one with torch.jit.save(torch.jit.script(torchvision.models.vgg16("
+    "weights='DEFAULT').features[:16].eval()), 'vgg.pt')"
+)
+_NETS: dict[tuple[Any, ...], Any] = {}
+
+
+def _features_path(params: Params) -> str:
+    path = params.get("features")
+    if path is None or str(path).strip().lower() in ("", "none"):
+        raise UsageError(
+            "perceptual needs a feature network: -p features=net.pt, a TorchScript module mapping an "
+            "N x C x H x W batch to a tensor or a list of tensors (no network ships with losscli); "
+            + EXPORT_HINT)
+    return str(path)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    line = text[0] if text else type(exc).__name__
+    return line.split(". ")[0].rstrip(".")
+
+
+def load_features(path: str, dtype: Any = None) -> Any:
+    """The TorchScript module at ``path`` in eval mode, cast to ``dtype``, frozen weights (cached)."""
+    import torch
+
+    if not os.path.isfile(path):
+        raise InputError("feature network file not found (-p features=...)", source=path)
+    stat = os.stat(path)
+    dtype = torch.float64 if dtype is None else dtype
+    key = (os.path.realpath(path), stat.st_mtime_ns, stat.st_size, str(dtype))
+    if key in _NETS:
+        return _NETS[key]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            net = torch.jit.load(path, map_location="cpu")
+    except Exception as exc:  # torch raises RuntimeError/ValueError with a multi-line text
+        raise InputError(
+            f"not a TorchScript module ({_first_line(exc)}); save one with "
+            "torch.jit.save(torch.jit.script(net), path)", source=path) from None
+    net = net.to(dtype).eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    if len(_NETS) >= 8:
+        _NETS.clear()
+    _NETS[key] = net
+    return net
+
+
+def _feature_maps(net: Any, x: Any, name: str, path: str) -> list[Any]:
+    import torch
+
+    try:
+        out = net(x)
+    except Exception as exc:
+        shape = " x ".join(str(s) for s in x.shape)
+        raise InputError(f"the feature network failed on {name} of shape {shape} "
+                         f"(N x C x H x W): {_first_line(exc)}", source=path) from None
+    maps = list(out) if isinstance(out, (list, tuple)) else [out]
+    if not maps or not all(isinstance(m, torch.Tensor) for m in maps):
+        raise InputError("the feature network must return a tensor or a list/tuple of tensors, "
+                         f"got {type(out).__name__}", source=path)
+    n = x.shape[0]
+    for i, m in enumerate(maps):
+        if m.ndim == 0 or m.shape[0] != n:
+            raise InputError(f"feature map {i} has shape {tuple(m.shape)}; its first axis must be the "
+                             f"batch of {n} image(s)", source=path)
+    return maps
+
+
+def perceptual(xp: Any, inputs: Inputs, params: Params) -> Terms:
+    """Mean feature-space distance through a user-supplied TorchScript network φ.
+
+    φ maps an N x C x H x W batch to M feature maps F_m (a tensor or a list of tensors).
+    d_{n,m} = mean over the map's elements of image n of (F_m(p) - F_m(y))² (distance=mse) or
+    |F_m(p) - F_m(y)| (distance=l1).  Elements: N x M; the loss is their mean, i.e. the mean
+    over maps of each map's mean distance.  Runs on torch only (``needs_torch``).
+    """
+    import torch
+
+    path = _features_path(params)
+    x = _as_nchw(xp, inputs["preds"])
+    y = _as_nchw(xp, inputs["targets"])
+    net = load_features(path, x.dtype)
+    fx = _feature_maps(net, x, "preds", path)
+    with torch.no_grad():
+        fy = _feature_maps(net, y, "targets", path)
+    cols = []
+    for a, b in zip(fx, fy):
+        d = a - b
+        d = d * d if params["distance"] == "mse" else xp.abs(d)
+        cols.append(xp.mean(xp.reshape(d, (d.shape[0], -1)), axis=1))
+    return Terms(xp.stack(cols, axis=1))
+
+
+def _validate_perceptual(inputs: Mapping[str, np.ndarray], params: Params, sources: Sources) -> None:
+    path = _features_path(params)
+    _validate_images(inputs, sources)
+    load_features(path)
+
+
+def _perceptual_report(ev: Any) -> dict[str, Any]:
+    el = np.asarray(ev.elements, dtype=np.float64)
+    return {"per_map": np.mean(el, axis=0)} if el.ndim == 2 and el.shape[1] > 1 else {}
+
+
+# ----------------------------------------------------------------------------- specs
+
+REGION_PREDS = Input("preds", "M, H x W, C x H x W or N x C x H x W",
+                     "probabilities in [0, 1], or logits with from_logits=true")
+REGION_TARGETS = Input("targets", "same as preds", "mask in [0, 1] (0/1, or soft)", differentiable=False)
+IMG_PREDS = Input("preds", "H x W, C x H x W or N x C x H x W", "predicted / distorted image(s)")
+IMG_TARGETS = Input("targets", "same as preds", "reference image(s)", differentiable=False)
+
+SMOOTH = Param("smooth", "float", 1.0, "s, added to numerator and denominator", low=0.0)
+FROM_LOGITS = Param("from_logits", "bool", False, "preds are logits (sigmoid is applied)")
+
+REGION_ELEMENT = "per class (summed over batch and pixels)"
+REGION_MEAN = "mean over classes"
+CLASS_RULE = ("Shapes: 1-D/2-D = one mask; 3-D = C x H x W; 4-D = N x C x H x W (a batch of binary "
+              "masks is N x 1 x H x W).")
+
+SPECS = [
+    LossSpec(
+        name="dice",
+        aliases=("dice-loss", "soft-dice"),
+        family=FAMILY,
+        summary="soft Dice loss for segmentation masks, per class",
+        inputs=(REGION_PREDS, REGION_TARGETS),
+        params=(SMOOTH, FROM_LOGITS),
+        formula="ℓ_c = 1 - (2 Σ p y + s) / (Σ p + Σ y + s), sums over batch and pixels of class c;  "
+        "L = mean over classes.  " + CLASS_RULE,
+        derivative="∂ℓ_c/∂p = -(2 y (Σp + Σy + s) - (2 Σpy + s)) / (Σp + Σy + s)²;  "
+        "with logits times σ(x)(1 - σ(x))",
+        convention="segmentation_models_pytorch soft_dice_score (DiceLoss(mode='multilabel', smooth=s): "
+        "per-class sums over N, H, W, s in numerator and denominator)",
+        differs="smp defaults to smooth=0 with the denominator clamped at eps=1e-7 and zeroes the loss of "
+        "classes absent from the target; Keras Dice uses 1e-7 in the denominator only. With s > 0 an "
+        "empty target and empty prediction give loss 0; with s = 0 losscli refuses that 0/0.",
+        when="Segmentation with class imbalance: overlap-based, insensitive to the many true negatives.",
+        fn=dice,
+        validate=_region_validator("dice"),
+        report=_region_report("dice"),
+        saturation=_region_saturation,
+        element_note=REGION_ELEMENT,
+        mean_note=REGION_MEAN,
+        references=("Milletari et al. 2016, V-Net (arXiv:1606.04797)",),
+    ),
+    LossSpec(
+        name="iou",
+        aliases=("jaccard", "soft-iou", "jaccard-loss"),
+        family=FAMILY,
+        summary="soft IoU (Jaccard) loss for segmentation masks, per class",
+        inputs=(REGION_PREDS, REGION_TARGETS),
+        params=(SMOOTH, FROM_LOGITS),
+        formula="ℓ_c = 1 - (Σ p y + s) / (Σ p + Σ y - Σ p y + s);  L = mean over classes.  " + CLASS_RULE,
+        derivative="with I = Σpy + s, U = Σp + Σy - Σpy + s: ∂ℓ_c/∂p = -(y U - I (1 - y)) / U²",
+        convention="segmentation_models_pytorch soft_jaccard_score (JaccardLoss(mode='multilabel', smooth=s))",
+        differs="smp defaults to smooth=0 with the denominator clamped at eps=1e-7 and zeroes absent "
+        "classes. IoU = Dice / (2 - Dice) per class, so it ranks like Dice but penalises more.",
+        when="Segmentation judged by IoU (Jaccard index); a smooth surrogate of the metric.",
+        fn=iou,
+        validate=_region_validator("iou"),
+        report=_region_report("iou"),
+        saturation=_region_saturation,
+        element_note=REGION_ELEMENT,
+        mean_note=REGION_MEAN,
+        references=("Rahman & Wang 2016, Optimizing Intersection-Over-Union in Deep Neural Networks",),
+    ),
+    LossSpec(
+        name="tversky",
+        aliases=("tversky-loss",),
+        family=FAMILY,
+        summary="Tversky loss: Dice with separate weights for false positives and false negatives",
+        inputs=(REGION_PREDS, REGION_TARGETS),
+        params=(
+            Param("alpha", "float", 0.5, "weight of false positives Σ p (1 - y)", low=0.0),
+            Param("beta", "float", 0.5, "weight of false negatives Σ (1 - p) y", low=0.0),
+            SMOOTH,
+            FROM_LOGITS,
+        ),
+        formula="TP = Σ p y, FP = Σ p (1 - y), FN = Σ (1 - p) y;  "
+        "ℓ_c = 1 - (TP + s) / (TP + α FP + β FN + s);  L = mean over classes.  " + CLASS_RULE,
+        derivative="with D = TP + α FP + β FN + s: ∂ℓ_c/∂p = -(y D - (TP + s)((1 - α - β) y + α)) / D²",
+        convention="segmentation_models_pytorch soft_tversky_score (TverskyLoss(alpha=0.5, beta=0.5, "
+        "gamma=1, mode='multilabel', smooth=s); alpha on false positives)",
+        differs="α = β = ½ equals Dice with smoothing 2s (the same at s = 0); α = β = 1 equals IoU. "
+        "Keras Tversky(alpha=0.5, beta=0.5) also weights false positives by alpha.",
+        when="Segmentation where missing the object costs more than over-segmenting: raise beta.",
+        fn=tversky,
+        validate=_region_validator("tversky"),
+        report=_region_report("tversky_index"),
+        saturation=_region_saturation,
+        element_note=REGION_ELEMENT,
+        mean_note=REGION_MEAN,
+        references=("Salehi et al. 2017, Tversky loss function for image segmentation (arXiv:1706.05721)",),
+    ),
+    LossSpec(
+        name="ssim",
+        aliases=("ssim-loss",),
+        family=FAMILY,
+        summary="1 - SSIM (structural similarity), Gaussian window, no padding",
+        inputs=(IMG_PREDS, IMG_TARGETS),
+        params=(Param("data_range", "float", 1.0, "R: max - min possible pixel value (255 for 8-bit)",
+                      low=0.0, low_open=True),),
+        formula="SSIM = mean over valid positions of (2 μx μy + C1)(2 σxy + C2) / ((μx² + μy² + C1)"
+        "(σx² + σy² + C2)), μ, σ² from an 11-wide Gaussian (σ = 1.5) without padding, "
+        "C1 = (0.01 R)², C2 = (0.03 R)²;  ℓ_{n,c} = 1 - SSIM of image n, channel c;  L = mean ℓ",
+        derivative="by autograd through the filtering (a matrix product with a banded Gaussian matrix)",
+        convention="pytorch_msssim ssim (loss = 1 - ssim(X, Y, data_range=R, size_average=True, win_size=11, "
+        "win_sigma=1.5, K=(0.01, 0.03)); --reduction none gives 1 - its per-channel SSIM)",
+        differs="pytorch_msssim defaults to data_range=255 and builds its window in float32 (values agree "
+        "to ~1e-6); skimage structural_similarity(gaussian_weights=True, sigma=1.5, "
+        "use_sample_covariance=False) filters with reflect padding then crops the 5-pixel border, which "
+        "gives the same value; kornia SSIMLoss returns (1 - SSIM) / 2 and pads.",
+        when="Image restoration / compression: compares local structure and contrast, not raw pixels.",
+        fn=ssim,
+        validate=_validate_ssim,
+        report=_ssim_report,
+        element_note="per image and channel (N x C; 1 x 1 for one H x W image)",
+        mean_note="mean over images and channels (1 - SSIM)",
+        references=("Wang et al. 2004, Image quality assessment: from error visibility to structural "
+                    "similarity, IEEE TIP 13(4)",),
+    ),
+    LossSpec(
+        name="perceptual",
+        aliases=("feature-loss", "content-loss", "perceptual-loss"),
+        family=FAMILY,
+        summary="distance between feature maps of a TorchScript network you supply",
+        inputs=(IMG_PREDS, IMG_TARGETS),
+        params=(
+            Param("features", "str", None, "path of a TorchScript feature network (required)"),
+            Param("distance", "choice", "mse", "per-map distance", choices=("mse", "l1")),
+        ),
+        formula="F_1..F_M = φ(x) (φ: N x C x H x W -> tensor or list of tensors);  "
+        "ℓ_{n,m} = mean over map m of image n of (F_m(p) - F_m(y))² (mse) or |F_m(p) - F_m(y)| (l1);  "
+        "L = mean ℓ = mean over maps of the per-map mean distance",
+        derivative="by autograd through φ (its weights are frozen): ∂L/∂p = Σ_m (∂F_m/∂p)ᵀ ∂d_m/∂F_m",
+        convention="Johnson et al. 2016 feature reconstruction loss (with a TorchScript network you export, "
+        "e.g. VGG16 features[:16]; it runs in eval mode, cast to the input dtype, weights frozen)",
+        differs="LPIPS normalises channels and applies learned weights (downloaded); no network ships "
+        "with losscli. Inputs are passed as given: apply the network's own normalisation (e.g. ImageNet "
+        "mean/std) before, or inside the scripted module.",
+        when="Super-resolution, style transfer, image generation: penalise differences a network sees.",
+        fn=perceptual,
+        validate=_validate_perceptual,
+        report=_perceptual_report,
+        needs_torch=True,
+        element_note="per image and feature map (N x M)",
+        mean_note="mean over images and feature maps",
+        references=("Johnson, Alahi & Fei-Fei 2016, Perceptual losses for real-time style transfer and "
+                    "super-resolution (arXiv:1603.08155)",),
+    ),
+]

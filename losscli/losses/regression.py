@@ -102,7 +102,7 @@ SPECS = [
     ),
     _spec(
         name="mae",
-        aliases=("l1", "l1-loss", "mean-absolute-error"),
+        aliases=("l1-loss", "mean-absolute-error"),
         summary="mean absolute error",
         formula="L = (1/N) Σᵢ |pᵢ - yᵢ|",
         derivative="∂L/∂pᵢ = sign(pᵢ - yᵢ) / N, and 0 at a zero residual (torch: sign(0) = 0)",

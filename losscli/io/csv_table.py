@@ -1,0 +1,214 @@
+"""CSV and TSV tables: read by polars, rescanned with the csv module only to locate a problem."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NoReturn
+
+import numpy as np
+
+from losscli.errors import InputError
+from losscli.io.common import (
+    FORMAT_HINT,
+    SNIFF_BYTES,
+    Input,
+    Table,
+    nonfinite_message,
+    open_binary,
+    parse_number,
+)
+
+if TYPE_CHECKING:
+    import polars as pl
+
+SEPARATORS = (",", "\t", ";")
+SNIFF_LINES = 20
+
+
+@dataclass
+class CsvTable(Table):
+    """A delimited text table, with or without a header row."""
+
+    source: str
+    data: str | bytes
+    separator: str
+    names: list[str] | None
+    width: int
+    blank_tail: int
+    allow_nonfinite: bool
+
+    def _load(self, wanted: list[int]) -> dict[int, np.ndarray]:
+        frame = self._frame(wanted, tolerant=False)
+        if frame is None or _has_nulls(frame):
+            frame = self._frame(wanted, tolerant=True)
+        if frame is None:
+            self._raise_structure_problem()
+        if _has_nulls(frame):
+            self._raise_cell_problem(_first_null_row(frame), wanted)
+        return {index: frame[f"c{index}"].to_numpy() for index in wanted}
+
+    def _frame(self, wanted: list[int], *, tolerant: bool) -> pl.DataFrame | None:
+        """The wanted columns as Float64 (null where a cell is empty or bad), or None if polars fails.
+
+        The strict pass parses floats directly; the tolerant one reads strings and strips spaces first.
+        """
+        import polars as pl
+
+        names = [f"c{index}" for index in wanted]
+        try:
+            frame = pl.read_csv(
+                self.data,
+                has_header=self.names is not None,
+                separator=self.separator,
+                infer_schema=False,
+                schema_overrides=None if tolerant else dict.fromkeys(names, pl.Float64),
+                with_column_names=lambda found: [f"c{index}" for index in range(len(found))],
+                glob=False,
+            ).select(names)
+        except pl.exceptions.PolarsError:
+            return None
+        if tolerant:
+            frame = frame.select(pl.col(names).str.strip_chars().cast(pl.Float64, strict=False))
+        return _drop_blank_tail(frame, self.blank_tail)
+
+    def _raise_cell_problem(self, row: int, wanted: list[int]) -> NoReturn:
+        """Report data row ``row``, where polars found an empty or unreadable cell."""
+        line, fields = self._row_at(row)
+        if _is_blank(fields):
+            raise InputError("empty line inside the data", source=self.source, line=line)
+        self._check_width(line, fields)
+        for index in wanted:
+            cell = fields[index].strip()
+            if not cell:
+                raise InputError("empty cell", source=self.source, line=line, column=self.column_label(index))
+            if parse_number(cell) is None:
+                raise InputError(
+                    f"expected a number, got {cell!r}", source=self.source, line=line, column=self.column_label(index)
+                )
+        raise self._unreadable()
+
+    def _raise_structure_problem(self) -> NoReturn:
+        """Rescan the text for the first misshapen line (polars could not split it into rows)."""
+        blank_line = None
+        try:
+            for line, fields in self._rows():
+                if _is_blank(fields):
+                    blank_line = blank_line or line
+                    continue
+                if blank_line:
+                    raise InputError("empty line inside the data", source=self.source, line=blank_line)
+                self._check_width(line, fields)
+        except UnicodeDecodeError:
+            raise InputError(f"not UTF-8 text; {FORMAT_HINT}", source=self.source) from None
+        raise self._unreadable()
+
+    def _check_width(self, line: int, fields: list[str]) -> None:
+        if len(fields) != self.width:
+            found = f"{len(fields)} field" + ("" if len(fields) == 1 else "s")
+            raise InputError(f"found {found}, expected {self.width}", source=self.source, line=line)
+
+    def _unreadable(self) -> InputError:
+        return InputError(f"cannot read this as {_separator_name(self.separator)}-separated values", source=self.source)
+
+    def _raise_nonfinite(self, row: int, index: int, value: float) -> NoReturn:
+        line, _ = self._row_at(row)
+        raise InputError(nonfinite_message(value), source=self.source, line=line, column=self.column_label(index))
+
+    def _row_at(self, row: int) -> tuple[int, list[str]]:
+        """The line number and fields of data row ``row`` (0-based, blank lines counted as rows, as polars does).
+
+        Without quotes every row is one line, so lines are skipped in C; otherwise the csv module counts.
+        """
+        if self._has_quotes():
+            return next(itertools.islice(self._rows(), row, None))
+        skip = row + (self.names is not None)
+        with open_binary(self.data) as file:
+            text = next(itertools.islice(file, skip, None), b"").decode("utf-8-sig", errors="replace")
+        return skip + 1, next(csv.reader([text.rstrip("\r\n")], delimiter=self.separator), [])
+
+    def _has_quotes(self) -> bool:
+        with open_binary(self.data) as file:
+            return any(b'"' in chunk for chunk in iter(functools.partial(file.read, 1 << 20), b""))
+
+    def _rows(self) -> Iterator[tuple[int, list[str]]]:
+        """(line number, fields) of every line after the header, as the csv module splits them."""
+        with io.TextIOWrapper(open_binary(self.data), encoding="utf-8-sig", newline="") as lines:
+            reader = csv.reader(lines, delimiter=self.separator)
+            if self.names is not None:
+                next(reader, None)
+            for fields in reader:
+                yield reader.line_num, fields
+
+
+def open_csv(item: Input, separator: str | None, allow_nonfinite: bool) -> CsvTable:
+    """Sniff the separator and header from the first lines; the data is read later, by column."""
+    lines = item.head.decode("utf-8", errors="replace").removeprefix("\ufeff").splitlines()
+    if len(item.head) == SNIFF_BYTES and len(lines) > 1:
+        lines = lines[:-1]  # the head may end in the middle of a line
+    if not lines[0].strip():
+        raise InputError("the first line is empty", source=item.name, line=1)
+    separator = separator or sniff_separator(lines[:SNIFF_LINES])
+    fields = next(csv.reader([lines[0]], delimiter=separator))
+    has_header = any(parse_number(field) is None for field in fields)
+    return CsvTable(
+        source=item.name,
+        data=item.data,
+        separator=separator,
+        names=[field.strip() for field in fields] if has_header else None,
+        width=len(fields),
+        blank_tail=count_blank_tail(item.tail),
+        allow_nonfinite=allow_nonfinite,
+    )
+
+
+def sniff_separator(lines: list[str]) -> str:
+    """The separator found the same number of times on every line (else the most frequent; else ',')."""
+    sample = [line for line in lines if line.strip()]
+
+    def score(separator: str) -> tuple[bool, int]:
+        counts = [line.count(separator) for line in sample]
+        return len(set(counts)) == 1 and counts[0] > 0, sum(counts)
+
+    best = max(SEPARATORS, key=score)
+    return best if score(best)[1] else ","
+
+
+def count_blank_tail(tail: bytes) -> int:
+    """How many blank lines end the text (polars reads each as a row of empty cells)."""
+    lines = tail.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()  # the final newline ends the last line; it does not start another
+    return sum(1 for _ in itertools.takewhile(lambda line: not line.strip(), reversed(lines)))
+
+
+def _drop_blank_tail(frame: pl.DataFrame, blank_tail: int) -> pl.DataFrame:
+    import polars as pl
+
+    if not blank_tail:
+        return frame
+    empty = frame.tail(blank_tail).select(pl.all_horizontal(pl.all().is_null())).to_series().to_list()
+    dropped = sum(1 for _ in itertools.takewhile(bool, reversed(empty)))
+    return frame.head(frame.height - dropped)
+
+
+def _has_nulls(frame: pl.DataFrame) -> bool:
+    return any(frame.null_count().row(0))
+
+
+def _first_null_row(frame: pl.DataFrame) -> int:
+    import polars as pl
+
+    return frame.select(pl.any_horizontal(pl.all().is_null())).to_series().arg_max()
+
+
+def _is_blank(fields: list[str]) -> bool:
+    return not fields or (len(fields) == 1 and not fields[0].strip())
+
+
+def _separator_name(separator: str) -> str:
+    return {",": "comma", "\t": "tab", ";": "semicolon"}.get(separator, repr(separator))

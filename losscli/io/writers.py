@@ -1,0 +1,96 @@
+"""Writing per-element gradients to CSV, Parquet, NPY, NPZ or JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+import numpy as np
+
+from losscli.errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    import polars as pl
+
+Gradients = Mapping[str, np.ndarray]
+
+
+def gradients_long_table(gradients: Gradients) -> pl.DataFrame:
+    """One row per element: ``input, row, column, grad`` (column is 0 for 1-D inputs; trailing axes flattened)."""
+    import polars as pl
+
+    frames = [_long_frame(name, np.asarray(values, dtype=np.float64)) for name, values in gradients.items()]
+    if not frames:
+        return pl.DataFrame(schema={"input": pl.String, "row": pl.Int64, "column": pl.Int64, "grad": pl.Float64})
+    return pl.concat(frames)
+
+
+def _long_frame(name: str, values: np.ndarray) -> pl.DataFrame:
+    import polars as pl
+
+    width = int(np.prod(values.shape[1:]))
+    index = pl.int_range(pl.len(), dtype=pl.Int64)
+    return pl.DataFrame({"grad": values.reshape(-1)}).select(
+        pl.lit(name, dtype=pl.String).alias("input"),
+        (index // width).alias("row"),
+        (index % width).alias("column"),
+        pl.col("grad"),
+    )
+
+
+def write_gradients(path: str, gradients: Gradients) -> None:
+    """Write per-element gradients to CSV, NPY, NPZ, JSON or Parquet chosen by the extension of `path`."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in WRITERS:
+        raise UsageError(f"cannot write gradients to {path!r}: use a file ending in {', '.join(WRITERS)}")
+    arrays = {name: np.asarray(values, dtype=np.float64) for name, values in gradients.items()}
+    if suffix == ".npy" and len(arrays) != 1:
+        raise UsageError(
+            f"a .npy file holds one array, but there are gradients for {len(arrays)} inputs "
+            f"({', '.join(arrays) or 'none'}); write to a .npz file instead"
+        )
+    try:
+        with open(path, "wb") as file:
+            WRITERS[suffix](file, arrays)
+    except OSError as error:
+        raise InputError(f"cannot write the gradients: {error.strerror or error}", source=path) from None
+
+
+def _write_csv(file: BinaryIO, arrays: Gradients) -> None:
+    gradients_long_table(arrays).write_csv(file)
+
+
+def _write_parquet(file: BinaryIO, arrays: Gradients) -> None:
+    gradients_long_table(arrays).write_parquet(file)
+
+
+def _write_npy(file: BinaryIO, arrays: Gradients) -> None:
+    (values,) = arrays.values()
+    np.save(file, values)
+
+
+def _write_npz(file: BinaryIO, arrays: Gradients) -> None:
+    np.savez(file, **arrays)
+
+
+def _write_json(file: BinaryIO, arrays: Gradients) -> None:
+    document = {name: _json_ready(values) for name, values in arrays.items()}
+    file.write(json.dumps(document, allow_nan=False).encode())
+
+
+def _json_ready(values: np.ndarray) -> object:
+    """Nested lists of floats, with NaN and infinities as None (null)."""
+    objects = values.astype(object)
+    objects[~np.isfinite(values)] = None
+    return objects.tolist()
+
+
+WRITERS: dict[str, Callable[[BinaryIO, Gradients], None]] = {
+    ".csv": _write_csv,
+    ".json": _write_json,
+    ".npy": _write_npy,
+    ".npz": _write_npz,
+    ".parquet": _write_parquet,
+}
