@@ -43,6 +43,22 @@ EXAMPLES: dict[str, Example] = {
     "sparse-cross-entropy": THREE_CLASS,
     "multi-margin": THREE_CLASS,
     "kl-div": Example(("kl_preds.csv", "kl_targets.csv"), what="predicted and true distributions over 4 classes"),
+    "gan-discriminator": Example(("gan_real_logits.csv", "gan_fake_logits.csv"),
+                                 what="discriminator logits on 16 real and 12 generated samples"),
+    "gan-generator": Example(("gan_fake_logits.csv",), what="discriminator logits on 12 generated samples"),
+    "wasserstein-critic": Example(("gan_real_logits.csv", "gan_fake_logits.csv"), what="critic scores"),
+    "wasserstein-generator": Example(("gan_fake_logits.csv",), what="critic scores on generated samples"),
+    "mmd": Example(("mmd_x.csv", "mmd_y.csv"), what="two 2-D samples of 20 and 25 points"),
+    "ctc": Example(("ctc_batch.json",), what="a batch of 3 utterances: log-probabilities, targets and lengths"),
+    "seq2seq": Example(("seq2seq_batch.json",), what="decoder logits for 3 sequences, padding -100"),
+    "dice": Example(("dice_probs.csv", "dice_mask.csv"), what="a 16 x 16 probability map and its mask"),
+    "iou": Example(("dice_probs.csv", "dice_mask.csv"), what="a 16 x 16 probability map and its mask"),
+    "tversky": Example(("dice_probs.csv", "dice_mask.csv"), what="a 16 x 16 probability map and its mask"),
+    "ssim": Example(("img_distorted.png", "img_reference.png"), what="a blurred, noisy image and its reference"),
+    "triplet": Example(("triplet_anchor.csv", "triplet_positive.csv", "triplet_negative.csv"),
+                       what="8 embedding triplets of width 4"),
+    "contrastive": Example(("contrastive_pairs.json",), what="embedding pairs with similar/dissimilar labels"),
+    "bpr": Example(("bpr_scores.csv",), what="scores of observed and sampled items"),
 }
 
 

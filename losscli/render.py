@@ -41,7 +41,7 @@ def jsonable(value: Any, notes: list[str], where: str) -> Any:
     return value
 
 
-def dump_json(obj: dict[str, Any], out: TextIO) -> None:
+def dump_json(obj: Any, out: TextIO) -> None:
     """Write ``obj`` as one line of strict JSON (``allow_nan=False``)."""
     out.write(json.dumps(obj, allow_nan=False, ensure_ascii=False) + "\n")
 
@@ -112,7 +112,7 @@ def render_compute(result: Any, fmt: str, out: TextIO | None = None, err: TextIO
 
     import numpy as np
 
-    table = Table(title=f"{ev.spec.name} ({ev.spec.convention.split(' (')[0]})", title_justify="left")
+    table = Table(title=ev.spec.name, title_justify="left")
     table.add_column("quantity")
     table.add_column("value", justify="right")
     if none:
@@ -123,12 +123,16 @@ def render_compute(result: Any, fmt: str, out: TextIO | None = None, err: TextIO
         table.add_row("max", fmt_number(float(np.max(vals))))
     else:
         table.add_row(f"loss ({ev.reduction})", fmt_number(ev.value))
+    for key, value in ev.extras.items():
+        if isinstance(value, (int, float)):
+            table.add_row(key, fmt_number(float(value)) if isinstance(value, float) else str(value))
     table.add_row("samples (n)", str(ev.n))
     table.add_row("dtype", ev.dtype)
     for name, value in ev.params.items():
         table.add_row(f"param {name}", format_default(value))
     console = _console(out)
     console.print(table)
+    console.print(f"convention: {ev.spec.convention}", style="dim", markup=False)
     if result.composite is not None:
         terms = Table(title="terms", title_justify="left")
         for col in ("term", "weight", "value", "weight x value"):
@@ -281,7 +285,7 @@ def render_compare(rows: list[dict[str, Any]], fmt: str, with_grad: bool, out: T
     """One row per loss: value, and with --grad the gradient norm, outlier share and health."""
     out = out or sys.stdout
     if fmt == "json":
-        dump_json({"results": rows}, out)
+        dump_json(rows, out)
         return
     cols = ["loss", "value"] + (["grad_norm", "outlier_share", "health"] if with_grad else [])
 
@@ -357,7 +361,7 @@ def render_list(groups: dict[str, list[LossSpec]], fmt: str, out: TextIO | None 
         width = max(len(s.name) for s in specs)
         for s in specs:
             alias = f"  (also: {', '.join(s.aliases)})" if s.aliases else ""
-            console.print(f"  {s.name.ljust(width)}  {s.summary}{alias}", markup=False)
+            console.print(f"  {s.name.ljust(width)}  {s.summary}{alias}", markup=False, soft_wrap=True)
 
 
 def render_explain(spec: LossSpec, fmt: str, out: TextIO | None = None, lang: str = "en") -> None:

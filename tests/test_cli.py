@@ -153,7 +153,7 @@ def test_grad_table_shows_few_rows(cli, write):
     t = write("t.csv", rng.normal(size=n))
     r = cli("grad", "mse", p, t)
     assert r.exit_code == 0, r.stderr
-    assert len(r.stdout.splitlines()) < 60
+    assert len(r.stdout.splitlines()) < 100  # a fixed-size summary, not 5000 rows
     assert "status: ok" in r.stdout
 
 
