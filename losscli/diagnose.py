@@ -58,6 +58,7 @@ class Health:
     vanishing_threshold: float
     exploding_threshold: float
     findings: list[dict[str, Any]] = field(default_factory=list)
+    first: list[dict[str, Any]] = field(default_factory=list)
     largest: list[dict[str, Any]] = field(default_factory=list)
     smallest: list[dict[str, Any]] = field(default_factory=list)
     histogram: dict[str, Any] = field(default_factory=dict)
@@ -215,6 +216,7 @@ def diagnose(
         vanishing_threshold=vanishing,
         exploding_threshold=exploding,
         findings=[f for f in findings if f is not None],
+        first=[flat.where(i) for i in range(k)],
         largest=largest,
         smallest=smallest,
         histogram=histogram(per_sample, int(np.sum(good == 0)), nonfinite),

@@ -182,16 +182,6 @@ def grad_dict(ev: Any, health: Any, notes: list[str]) -> dict[str, Any]:
     return obj
 
 
-def _first_elements(ev: Any, top: int) -> list[dict[str, Any]]:
-    rows = []
-    for name, grad in ev.gradients.items():
-        g2 = grad.reshape(grad.shape[0], -1) if grad.ndim > 1 else grad.reshape(-1, 1)
-        for i in range(min(top, g2.size)):
-            r, c = divmod(i, g2.shape[1])
-            rows.append({"input": name, "row": r, "column": c, "grad": float(g2[r, c])})
-    return rows
-
-
 def _element_table(title: str, rows: list[dict[str, Any]]) -> Any:
     from rich.table import Table
 
@@ -252,7 +242,7 @@ def render_grad(result: Any, health: Any, fmt: str, *, top: int = 5, out: TextIO
                            "" if frac is None else f"{frac:.1%}")
         console.print(shares)
     if top:
-        console.print(_element_table("first elements (rows and columns are 0-based)", _first_elements(ev, top)))
+        console.print(_element_table("first elements (rows and columns are 0-based)", health.first))
         console.print(_element_table("largest |grad|", health.largest))
         console.print(_element_table("smallest |grad|", health.smallest))
     summary = Table(title="gradient health", title_justify="left")
