@@ -26,9 +26,14 @@ class Chain:
     index: tuple[int, ...]
     forward: list[tuple[str, float]] = field(default_factory=list)
     local: list[Step] = field(default_factory=list)
+    combine: str = "product"  # "sum" when the derivative is a sum of path contributions (MMD)
 
     @property
     def product(self) -> float:
+        """The gradient the hand derivation gives: the local derivatives multiplied along the
+        chain (or, for ``combine == "sum"``, the contributions of the paths added)."""
+        if self.combine == "sum":
+            return math.fsum(v for _, _, v in self.local)
         out = 1.0
         for _, _, v in self.local:
             out *= v
@@ -219,27 +224,182 @@ ROWWISE = {"cross-entropy": _ce_row, "sparse-cross-entropy": _ce_row, "multi-mar
            "kl-div": _kl_row}
 
 
+# ------------------------------------------------------------------ other two-input losses
+# Each takes (ev, inputs, name, index) and returns (forward, local) with the outer ∂L/∂ℓ
+# already included, or None when it has no derivation for that input.
+
+Rule = Callable[[Any, Mapping[str, np.ndarray], str, tuple[int, ...]], Any]
+
+
+def _outer(ev: Any, count: float) -> tuple[str, float]:
+    return (f"1/{count:g}", 1.0 / count) if ev.reduction == "mean" else ("1 (sum)", 1.0)
+
+
+def _gan_discriminator(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index: tuple[int, ...]):
+    x = float(inputs[name][index])
+    formula, outer = _outer(ev, inputs[name].size)
+    if name == "real":
+        fwd = [("r (logit on a real sample)", x), ("ℓ = softplus(-r)", _softplus(-x))]
+        return fwd, [("∂L/∂ℓ", formula, outer), ("∂ℓ/∂r", "-σ(-r)", -_sigmoid(-x))]
+    fwd = [("f (logit on a fake sample)", x), ("ℓ = softplus(f)", _softplus(x))]
+    return fwd, [("∂L/∂ℓ", formula, outer), ("∂ℓ/∂f", "σ(f)", _sigmoid(x))]
+
+
+def _wasserstein_critic(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index: tuple[int, ...]):
+    formula, outer = _outer(ev, inputs[name].size)
+    sign = 1.0 if name == "fake" else -1.0
+    fwd = [(f"{name} score", float(inputs[name][index]))]
+    return fwd, [("∂L/∂(term)", formula, outer), (f"∂(±{name})/∂{name}", "+1 for fake, -1 for real", sign)]
+
+
+def _bpr(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index: tuple[int, ...]):
+    pos, neg = inputs["pos"], inputs["neg"]
+    if neg.ndim == 2 and pos.ndim == 1:  # K negatives per positive: pos is broadcast
+        pos = np.broadcast_to(pos[:, None], neg.shape)
+        if name == "pos":  # one path per negative k: the contributions add up
+            formula, outer = _outer(ev, neg.size)
+            d = pos[index[0]] - neg[index[0]]
+            fwd = [(f"d_k = pos - neg_k (k = 0..{d.size - 1})", float(d[0]))]
+            return fwd, [(f"path k={k}: ∂L/∂ℓ_k · ∂ℓ_k/∂d_k · ∂d_k/∂pos", f"{formula} · -σ(-d_k) · 1",
+                          outer * -_sigmoid(-float(dk))) for k, dk in enumerate(d)], "sum"
+    d = float(pos[index] - neg[index])
+    formula, outer = _outer(ev, neg.size)
+    fwd = [("d = pos - neg", d), ("ℓ = softplus(-d) = -log σ(d)", _softplus(-d))]
+    return fwd, [("∂L/∂ℓ", formula, outer), ("∂ℓ/∂d", "-σ(-d)", -_sigmoid(-d)),
+                 (f"∂d/∂{name}", "+1 for pos, -1 for neg", 1.0 if name == "pos" else -1.0)]
+
+
+def _reconstruction(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index: tuple[int, ...]):
+    p_all, y_all = inputs["preds"], inputs["targets"]
+    rows = p_all.shape[0]  # a 1-D input is N rows of one feature
+    width = p_all.size // rows
+    kind = ev.params["kind"]
+    rule = {"mse": _mse, "mae": _mae, "bce": lambda p, y, prm: _bce(p, y, {"from_logits": False})}[kind]
+    fwd, local = rule(float(p_all[index]), float(y_all[index]), ev.params)
+    formula, outer = _outer(ev, rows)
+    inner = ("∂ℓᵢ/∂eᵢⱼ", "1 (features summed)", 1.0) if ev.params["feature_reduction"] == "sum" else \
+        ("∂ℓᵢ/∂eᵢⱼ", f"1/{width} (features averaged)", 1.0 / width)
+    return fwd, [("∂L/∂ℓᵢ", formula, outer), inner, *local]
+
+
+def _seq2seq(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index: tuple[int, ...]):
+    z, t = inputs["preds"], inputs["targets"]
+    classes = z.shape[-1]
+    z2, t1 = z.reshape(-1, classes), t.reshape(-1)
+    token = int(np.ravel_multi_index(index[:-1], z.shape[:-1]))
+    params = {**ev.params, "from_logits": True, "weight": None}
+    fwd, local = _ce_row(z2[token], t1[token], index[-1], params)
+    formula, outer = _outer(ev, ev.scale)
+    return [("token", token), *fwd], [("∂L/∂ℓₜ", formula, outer), *local]
+
+
+def _region(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index: tuple[int, ...]):
+    """Dice, IoU and Tversky for one element, by the quotient rule on the per-class sums."""
+    x_all, y_all = inputs["preds"], inputs["targets"]
+    prm = ev.params
+    p_all = 1.0 / (1.0 + np.exp(-x_all)) if prm["from_logits"] else x_all
+    if x_all.ndim <= 2:
+        cls, mask = 0, np.ones(x_all.shape, bool)
+    elif x_all.ndim == 3:
+        cls = index[0]
+        mask = np.zeros(x_all.shape, bool)
+        mask[cls] = True
+    else:
+        cls = index[1]
+        mask = np.zeros(x_all.shape, bool)
+        mask[:, cls] = True
+    n_cls = 1 if x_all.ndim <= 2 else x_all.shape[-3]
+    p, y = p_all[mask], y_all[mask]
+    pj, yj, s = float(p_all[index]), float(y_all[index]), prm["smooth"]
+    tp, sp, sy = float(np.sum(p * y)), float(np.sum(p)), float(np.sum(y))
+    fwd = [("p_j" + (" = σ(x_j)" if prm["from_logits"] else ""), pj), ("y_j", yj), ("class", cls),
+           ("I = Σ p y (class)", tp), ("Σ p", sp), ("Σ y", sy)]
+    if ev.spec.name == "dice":
+        num, den = 2 * tp + s, sp + sy + s
+        dnum, dden = 2 * yj, 1.0
+        label = "D = (2I + s)/(Σp + Σy + s)"
+    elif ev.spec.name == "iou":
+        num, den = tp + s, sp + sy - tp + s
+        dnum, dden = yj, 1.0 - yj
+        label = "J = (I + s)/(Σp + Σy - I + s)"
+    else:
+        a, b = prm["alpha"], prm["beta"]
+        fp, fn = sp - tp, sy - tp
+        num, den = tp + s, tp + a * fp + b * fn + s
+        dnum, dden = yj, yj + a * (1 - yj) - b * yj
+        label = "T = (TP + s)/(TP + α FP + β FN + s)"
+    fwd.append((label, num / den))
+    formula, outer = _outer(ev, n_cls)
+    local = [("∂L/∂ℓ_c", formula, outer), ("∂ℓ_c/∂(ratio)", "-1", -1.0),
+             ("∂(ratio)/∂p_j", "(num'·den - num·den')/den²", (dnum * den - num * dden) / den**2)]
+    if prm["from_logits"]:
+        local.append(("∂p_j/∂x_j", "σ(x)(1 - σ(x))", pj * (1 - pj)))
+    return fwd, local
+
+
+def _mmd(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index: tuple[int, ...]):
+    """∂MMD²/∂(one coordinate of one sample), kernel k(u, v) = exp(-γ‖u - v‖²), ∂k/∂u = -2γ(u - v)k."""
+    x, y = (a.reshape(a.shape[0], -1) for a in (inputs["x"], inputs["y"]))
+    own, other = (x, y) if name == "x" else (y, x)
+    row, col = (index[0], index[1] if len(index) > 1 else 0)
+    g = ev.params["gamma"]
+    u = own[row]
+
+    def dk(others: np.ndarray) -> np.ndarray:
+        diff = u[None, :] - others
+        return -2 * g * diff[:, col] * np.exp(-g * np.sum(diff * diff, axis=1))
+
+    n, m = own.shape[0], other.shape[0]
+    same = dk(own)
+    if ev.params["estimator"] == "unbiased":
+        same_term = 2 * (np.sum(same) - same[row]) / (n * (n - 1))
+    else:
+        same_term = 2 * np.sum(same) / (n * n)
+    cross_term = -2 * np.sum(dk(other)) / (n * m)
+    fwd = [(f"{name}[{row}, {col}]", float(u[col])), ("γ", g),
+           ("Σ ∂k(self)", float(np.sum(same))), ("Σ ∂k(cross)", float(np.sum(dk(other))))]
+    return fwd, [("∂MMD²/∂(within-sample term)", "2 Σ ∂k / n²  (n(n-1) unbiased)", same_term),
+                 ("∂MMD²/∂(cross term)", "-2 Σ ∂k / (n m)", cross_term)], "sum"
+
+
+OTHERS: dict[str, Rule] = {
+    "gan-discriminator": _gan_discriminator, "wasserstein-critic": _wasserstein_critic, "bpr": _bpr,
+    "reconstruction": _reconstruction, "seq2seq": _seq2seq, "dice": _region, "iou": _region,
+    "tversky": _region, "mmd": _mmd,
+}
+
+
 def has_chain(name: str) -> bool:
-    return name in ELEMENTWISE or name in ROWWISE
+    return name in ELEMENTWISE or name in ROWWISE or name in OTHERS
 
 
-def worked_element(ev: Any, inputs: Mapping[str, np.ndarray], index: tuple[int, ...]) -> Chain | None:
-    """The chain rule for ``preds[index]`` of a two-input loss, or None without a hand derivation."""
-    name = ev.spec.name
+def worked_element(ev: Any, inputs: Mapping[str, np.ndarray], index: tuple[int, ...],
+                   name: str = "preds") -> Chain | None:
+    """The chain rule for ``inputs[name][index]``, or None without a hand derivation."""
+    loss = ev.spec.name
+    if loss in OTHERS:
+        out = OTHERS[loss](ev, inputs, name, index)
+        if out is None:
+            return None
+        chain = Chain(name, index, forward=out[0], local=out[1])
+        chain.combine = out[2] if len(out) > 2 else "product"
+        return chain
+    if name != "preds" or "targets" not in inputs:
+        return None
     p_all, y_all = inputs["preds"], inputs["targets"]
     outer = 1.0 / ev.scale if ev.reduction == "mean" else 1.0
     outer_formula = f"1/{ev.scale:g}" if ev.reduction == "mean" else "1 (sum)"
     chain = Chain("preds", index)
-    if name in ELEMENTWISE:
+    if loss in ELEMENTWISE:
         y = float(y_all[index])
-        if name in ("hinge", "squared-hinge"):
+        if loss in ("hinge", "squared-hinge"):
             y = _hinge_labels(y_all)(y)
         params = dict(ev.params)
         if params.get("pos_weight") and len(params["pos_weight"]) > 1:  # one weight per column
             params["pos_weight"] = (params["pos_weight"][index[-1]],)
-        fwd, local = ELEMENTWISE[name](float(p_all[index]), y, params)
+        fwd, local = ELEMENTWISE[loss](float(p_all[index]), y, params)
         chain.forward = fwd
-        if name == "rmse":
+        if loss == "rmse":
             mean_sq = float(np.mean((p_all - y_all) ** 2)) if ev.reduction == "mean" else float(np.sum((p_all - y_all) ** 2))
             value = math.sqrt(mean_sq)
             chain.forward.append(("M = mean ℓ" if ev.reduction == "mean" else "M = Σ ℓ", mean_sq))
@@ -250,11 +410,11 @@ def worked_element(ev: Any, inputs: Mapping[str, np.ndarray], index: tuple[int, 
             local = [("∂L/∂ℓ", outer_formula, outer), *local]
         chain.local = local
         return chain
-    if name in ROWWISE:
+    if loss in ROWWISE:
         row, col = (0, index[0]) if p_all.ndim == 1 else index
         first = p_all if p_all.ndim == 1 else p_all[row]
         second = y_all if y_all.ndim == 1 and p_all.ndim == 1 else y_all[row]
-        fwd, local = ROWWISE[name](first, second, col, ev.params)
+        fwd, local = ROWWISE[loss](first, second, col, ev.params)
         chain.forward = fwd
         chain.local = [("∂L/∂ℓᵢ", outer_formula, outer), *local]
         return chain

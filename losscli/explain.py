@@ -168,7 +168,7 @@ def narrative(ev: Evaluation, health: Health, inputs: Mapping[str, np.ndarray], 
     index = choose_element(ev, name, element)
     grad = float(ev.gradients[name][index])
     idx_text = ", ".join(map(str, index))
-    chain = worked_element(ev, inputs, index) if name == "preds" and "targets" in inputs else None
+    chain = worked_element(ev, inputs, index, name)
     body = [msg(lang, "s3_why")] if element is None else []
     if chain is not None:
         body.append(f"{msg(lang, 'forward')}:")
@@ -177,7 +177,8 @@ def narrative(ev: Evaluation, health: Health, inputs: Mapping[str, np.ndarray], 
         body += [f"  {sym:<10} = {formula:<44} = {value:.12g}" for sym, formula, value in chain.local]
         product = chain.product
         diff = abs(product - grad)
-        body.append(f"{msg(lang, 'product')}: {' × '.join(f'{v:.6g}' for _, _, v in chain.local)} = {product:.15g}")
+        joiner, key = (" + ", "path_sum") if chain.combine == "sum" else (" × ", "product")
+        body.append(f"{msg(lang, key)}: {joiner.join(f'{v:.6g}' for _, _, v in chain.local)} = {product:.15g}")
         body.append(f"{msg(lang, 'autograd')}: {grad:.15g}")
         tol = 1e-12 * max(1.0, abs(grad))
         same = diff <= tol or (math.isnan(product) and math.isnan(grad)) or product == grad
