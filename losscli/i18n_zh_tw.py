@@ -25,7 +25,7 @@ LOSS_TEXTS: dict[str, dict[str, str]] = {
         "summary": "平均絕對誤差",
         "derivative": "∂L/∂pᵢ = sign(pᵢ - yᵢ) / N，殘差為零時為 0（torch：sign(0) = 0）",
         "convention": "torch.nn.L1Loss（= Keras MeanAbsoluteError、scikit-learn mean_absolute_error）",
-        "differs": "0 處的次梯度：torch 與 JAX 取 0；有些教材取 [-1, 1] 中的任意值。",
+        "differs": "0 處的次梯度：torch 使用 sign(0) = 0；jax.grad(jnp.abs)(0.) 為 1；教科書允許 [-1, 1] 中的任意值。",
         "when": "拉普拉斯雜訊，或你不希望其主導損失的離群值；得到的是中位數。",
     },
     "huber": {
@@ -106,7 +106,7 @@ LOSS_TEXTS: dict[str, dict[str, str]] = {
         "when": "與 hinge 類似，但在邊界處平滑，且對大幅違反邊界的情況懲罰更重。",
     },
     "multi-margin": {
-        "summary": "多類別 hinge 損失（Crammer-Singer 風格，與 torch 相同）",
+        "summary": "多類別 hinge 損失（Weston-Watkins 形式，與 torch 相同）",
         "derivative": "對每個違反邊界的 j ≠ yᵢ，∂ℓᵢ/∂x_{ij} = 1/C；"
                       "∂ℓᵢ/∂x_{i,yᵢ} = -(違反者的個數)/C（p = 1）",
         "convention": "torch.nn.MultiMarginLoss(p=1, margin=1)",
@@ -117,7 +117,8 @@ LOSS_TEXTS: dict[str, dict[str, str]] = {
     "kl-div": {
         "summary": "Kullback-Leibler 散度 KL(targets || preds)",
         "derivative": "∂ℓᵢ/∂q_{ic} = -p_{ic} / q_{ic}；使用 log_input 時 ∂ℓᵢ/∂(log q)_{ic} = -p_{ic}",
-        "convention": "torch.nn.functional.kl_div(log q, p, reduction='batchmean') = scipy.stats.entropy(p, q)",
+        "convention": "torch.nn.functional.kl_div(log q, p, reduction='batchmean') = "
+                      "scipy.stats.entropy(p, q, axis=1) 對各列取平均",
         "differs": "torch 的 reduction='mean' 是除以 N·C（那不是 KL）；torch 的參數順序是 (log q, p)；"
                    "Keras 會把兩者都裁剪到 [1e-7, 1]。",
         "when": "知識蒸餾與分佈匹配；此處 --reduction mean 就是 batchmean。",
@@ -127,7 +128,8 @@ LOSS_TEXTS: dict[str, dict[str, str]] = {
         "summary": "GAN 鑑別器損失（BCE-with-logits，真實樣本對 1、假樣本對 0）",
         "derivative": "∂L/∂D(xᵢ) = -σ(-D(xᵢ)) / n = (σ(D(xᵢ)) - 1) / n;  ∂L/∂D(G(zⱼ)) = σ(D(G(zⱼ))) / m",
         "convention": "torch：F.binary_cross_entropy_with_logits(real, ones) + "
-                      "F.binary_cross_entropy_with_logits(fake, zeros)（DCGAN、TF-GAN modified_discriminator_loss）",
+                      "F.binary_cross_entropy_with_logits(fake, zeros)（DCGAN；TF-GAN modified_discriminator_loss 需設 "
+                      "label_smoothing=0，其預設值為 0.25）",
         "differs": "有些程式碼只對串接後的整個批次取一次平均，當 n = m 時數值會減半；"
                    "--reduction sum 給出 Σ 真實樣本項 + Σ 假樣本項；none 先列出真實樣本項，再列出假樣本項。",
         "when": "訓練標準（非 Wasserstein）GAN 的鑑別器。",
@@ -260,8 +262,8 @@ LOSS_TEXTS: dict[str, dict[str, str]] = {
         "derivative": "∂ℓᵢ/∂x1ᵢ = yᵢ (x1ᵢ - x2ᵢ) - (1 - yᵢ) max(0, m - D) (x1ᵢ - x2ᵢ)/D;  ∂/∂x2ᵢ = -∂/∂x1ᵢ"
                       "（對 D = 0 的不相似配對為 0，此時方向未定義）",
         "convention": "Hadsell, Chopra & LeCun 2006，但標籤反轉（1 = 相似，與多數程式碼相同）；"
-                      "pytorch-metric-learning ContrastiveLoss(pos_margin=0, neg_margin=m) 以相同方式使用 D 與 D²，"
-                      "只差 ½ 這個係數",
+                      "pytorch-metric-learning ContrastiveLoss 不同：使用未平方的 hinge [D - pos_margin]₊ + "
+                      "[neg_margin - D]₊，並只對非零項取平均",
         "differs": "論文以 Y = 1 表示不相似的配對；有些程式碼省略 ½，或用 D 取代 D²；"
                    "torch 的 CosineEmbeddingLoss 是另一種（以餘弦為基礎的）損失。",
         "when": "孿生網路：把相似的配對拉近，把不相似的配對推開至少 m 的距離。",

@@ -360,27 +360,33 @@ def render_explain(spec: LossSpec, fmt: str, out: TextIO | None = None, lang: st
     if fmt == "json":
         dump_json(info, out)
         return
+    from losscli.i18n import msg
+
+    def m(key: str, **kw: Any) -> str:
+        return msg(lang, key, **kw)
+
     lines = [
         f"{spec.name}: {info['summary']}",
-        f"family: {spec.family}" + (f"; aliases: {', '.join(spec.aliases)}" if spec.aliases else ""),
+        m("lbl_family", family=spec.family) + (m("lbl_aliases", aliases=", ".join(spec.aliases)) if spec.aliases else ""),
         "",
-        f"formula:     {spec.formula}",
-        f"derivative:  {info['derivative']}",
-        f"reduction:   loss is computed {spec.element_note}; --reduction mean is the {spec.mean_note}",
+        m("lbl_formula", text=spec.formula),
+        m("lbl_derivative", text=info["derivative"]),
+        m("lbl_reduction", element=spec.element_note, mean=spec.mean_note),
         "",
-        "inputs (in order):",
-        *[f"  {i.name:<10} {i.shape:<14} {i.help}{'' if i.differentiable else ' (no gradient)'}"
-          for i in spec.inputs],
+        m("lbl_inputs"),
+        *[f"  {i.name:<10} {i.shape:<14} {i.help}{'' if i.differentiable else m('lbl_no_gradient')}"
+          f"{'' if i.required else m('lbl_optional')}" for i in spec.inputs],
         "",
-        "parameters (-p name=value):" if spec.params else "parameters: none",
-        *[f"  {p.name:<16} default {format_default(p.default):<8} {p.describe_range():<14} {p.help}"
+        m("lbl_params") if spec.params else m("lbl_no_params"),
+        *[f"  {p.name:<16} {m('lbl_default')} {format_default(p.default):<8} {p.describe_range():<14} {p.help}"
           for p in spec.params],
         "",
-        f"convention:  {info['convention']}",
-        f"others:      {info['differs']}",
-        f"use it for:  {info['when']}",
-        "sample weights (--sample-weights): weighted mean Σ sᵢℓᵢ / Σ sᵢ; Keras divides by the batch size instead.",
+        m("lbl_convention", text=info["convention"]),
+        m("lbl_others", text=info["differs"]),
+        m("lbl_use", text=info["when"]),
     ]
+    if spec.family != "regularization":
+        lines.append(m("lbl_sample_weights"))
     if fmt == "table":
         from rich.panel import Panel
         from rich.text import Text

@@ -6,6 +6,7 @@ import csv
 import functools
 import io
 import itertools
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NoReturn
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 SEPARATORS = (",", "\t", ";")
 SNIFF_LINES = 20
+SMALL_BYTES = 256 * 1024  # below this, the csv module is faster than importing polars
 
 
 @dataclass
@@ -43,6 +45,8 @@ class CsvTable(Table):
     allow_nonfinite: bool
 
     def _load(self, wanted: list[int]) -> dict[int, np.ndarray]:
+        if self._size() < SMALL_BYTES:
+            return self._load_small(wanted)
         frame = self._frame(wanted, tolerant=False)
         if frame is None or _has_nulls(frame):
             frame = self._frame(wanted, tolerant=True)
@@ -51,6 +55,34 @@ class CsvTable(Table):
         if _has_nulls(frame):
             self._raise_cell_problem(_first_null_row(frame), wanted)
         return {index: frame[f"c{index}"].to_numpy() for index in wanted}
+
+    def _size(self) -> int:
+        return len(self.data) if isinstance(self.data, bytes) else os.path.getsize(self.data)
+
+    def _load_small(self, wanted: list[int]) -> dict[int, np.ndarray]:
+        """A small file parsed with the csv module: same rules and messages as the polars path,
+        without polars' import time (about 0.15 s, most of a small ``compute``)."""
+        columns: dict[int, list[float]] = {index: [] for index in wanted}
+        blank_line = None
+        try:
+            rows = list(self._rows())
+        except UnicodeDecodeError:
+            raise InputError(f"not UTF-8 text; {FORMAT_HINT}", source=self.source) from None
+        for line, fields in rows:
+            if _is_blank(fields):
+                blank_line = blank_line or line
+                continue
+            if blank_line:
+                raise InputError("empty line inside the data", source=self.source, line=blank_line)
+            self._check_width(line, fields)
+            for index in wanted:
+                cell = fields[index].strip()
+                value = parse_number(cell) if cell else None
+                if value is None:
+                    what = "empty cell" if not cell else f"expected a number, got {cell!r}"
+                    raise InputError(what, source=self.source, line=line, column=self.column_label(index))
+                columns[index].append(value)
+        return {index: np.array(values, dtype=np.float64) for index, values in columns.items()}
 
     def _frame(self, wanted: list[int], *, tolerant: bool) -> pl.DataFrame | None:
         """The wanted columns as Float64 (null where a cell is empty or bad), or None if polars fails.

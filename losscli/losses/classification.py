@@ -281,7 +281,7 @@ SPECS = [
     ),
     LossSpec(
         name="cross-entropy",
-        aliases=("ce", "categorical-cross-entropy", "softmax", "categorical-crossentropy", "nll"),
+        aliases=("ce", "categorical-cross-entropy", "softmax", "categorical-crossentropy"),
         family=FAMILY,
         summary="softmax cross-entropy over C classes",
         inputs=(CE_PREDS, CE_TARGETS),
@@ -323,7 +323,7 @@ SPECS = [
         name="multi-margin",
         aliases=("multi-class-hinge", "multimargin"),
         family=FAMILY,
-        summary="multi-class hinge loss (Crammer-Singer style, as torch)",
+        summary="multi-class hinge loss (Weston-Watkins form, as torch)",
         inputs=(Input("preds", "N x C", "class scores"),
                 Input("targets", "N", "class indices in [0, C - 1]", differentiable=False)),
         params=(
@@ -400,7 +400,8 @@ SPECS = [
         params=(Param("log_input", "bool", False, "preds are log-probabilities (as torch kl_div expects)"),),
         formula="ℓᵢ = Σ_c p_{ic} (log p_{ic} - log q_{ic}), 0 log 0 = 0;  L = (1/N) Σᵢ ℓᵢ (batchmean)",
         derivative="∂ℓᵢ/∂q_{ic} = -p_{ic} / q_{ic};  with log_input ∂ℓᵢ/∂(log q)_{ic} = -p_{ic}",
-        convention="torch.nn.functional.kl_div(log q, p, reduction='batchmean') = scipy.stats.entropy(p, q)",
+        convention="torch.nn.functional.kl_div(log q, p, reduction='batchmean') = mean over rows of "
+        "scipy.stats.entropy(p, q, axis=1)",
         differs="torch's reduction='mean' divides by N·C (not a KL); torch's argument order is (log q, p); "
         "Keras clips both to [1e-7, 1].",
         when="Distillation and matching distributions; --reduction mean is batchmean here.",

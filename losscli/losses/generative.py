@@ -243,7 +243,8 @@ SPECS = [
         "(= BCEWithLogits(real, 1) + BCEWithLogits(fake, 0))",
         derivative="∂L/∂D(xᵢ) = -σ(-D(xᵢ)) / n = (σ(D(xᵢ)) - 1) / n;  ∂L/∂D(G(zⱼ)) = σ(D(G(zⱼ))) / m",
         convention="torch: F.binary_cross_entropy_with_logits(real, ones) + "
-        "F.binary_cross_entropy_with_logits(fake, zeros) (DCGAN, TF-GAN modified_discriminator_loss)",
+        "F.binary_cross_entropy_with_logits(fake, zeros) (DCGAN; TF-GAN modified_discriminator_loss with "
+        "label_smoothing=0, its default is 0.25)",
         differs="Some code averages once over the concatenated batch, which halves the value when "
         "n = m; --reduction sum gives Σ real terms + Σ fake terms; none lists real terms then fake terms.",
         when="Training the discriminator of a standard (non-Wasserstein) GAN.",

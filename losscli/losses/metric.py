@@ -152,8 +152,8 @@ SPECS = [
         derivative="∂ℓᵢ/∂x1ᵢ = yᵢ (x1ᵢ - x2ᵢ) - (1 - yᵢ) max(0, m - D) (x1ᵢ - x2ᵢ)/D;  ∂/∂x2ᵢ = -∂/∂x1ᵢ "
         "(0 for a dissimilar pair at D = 0, where the direction is undefined)",
         convention="Hadsell, Chopra & LeCun 2006 with the label flipped (1 = similar, as most code); "
-        "pytorch-metric-learning ContrastiveLoss(pos_margin=0, neg_margin=m) uses D and D² the same way "
-        "up to the factor ½",
+        "pytorch-metric-learning ContrastiveLoss differs: unsquared hinges [D - pos_margin]₊ + "
+        "[neg_margin - D]₊, averaged over the non-zero terms",
         differs="The paper writes Y = 1 for dissimilar pairs; some code drops the ½ or uses D instead of D²; "
         "torch's CosineEmbeddingLoss is a different (cosine) loss.",
         when="Siamese networks: pull similar pairs together, push dissimilar pairs at least m apart.",

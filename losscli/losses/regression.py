@@ -107,7 +107,7 @@ SPECS = [
         formula="L = (1/N) Σᵢ |pᵢ - yᵢ|",
         derivative="∂L/∂pᵢ = sign(pᵢ - yᵢ) / N, and 0 at a zero residual (torch: sign(0) = 0)",
         convention="torch.nn.L1Loss (= Keras MeanAbsoluteError, scikit-learn mean_absolute_error)",
-        differs="Subgradient at 0: torch and JAX use 0; some texts pick any value in [-1, 1].",
+        differs="Subgradient at 0: torch uses sign(0) = 0; jax.grad(jnp.abs)(0.) is 1; textbooks allow any value in [-1, 1].",
         when="Laplace noise or outliers you do not want to dominate; gives the median.",
         fn=mae,
     ),
