@@ -490,20 +490,20 @@ GRADIENTS = {"preds": np.array([[0.5, np.nan], [np.inf, -2.0]]), "targets": np.a
 
 def test_gradients_long_table():
     table = gradients_long_table({**GRADIENTS, "cube": np.arange(8.0).reshape(2, 2, 2), "scalar": np.float64(3)})
-    assert table.columns == ["input", "row", "column", "grad"]
-    assert table.filter(pl.col("input") == "preds").rows()[1][:3] == ("preds", 0, 1)
+    assert table.columns == ["row", "input", "column", "grad"]
+    assert table.filter(pl.col("input") == "preds").rows()[1][:3] == (0, "preds", 1)
     assert table.filter(pl.col("input") == "targets").select("row", "column").rows() == [(0, 0), (1, 0)]
     assert table.filter(pl.col("input") == "cube").select("row", "column", "grad").rows()[-1] == (1, 3, 7.0)
     assert table.filter(pl.col("input") == "scalar").rows() == [("scalar", 0, 0, 3.0)]
-    assert gradients_long_table({}).columns == ["input", "row", "column", "grad"]
+    assert gradients_long_table({}).columns == ["row", "input", "column", "grad"]
 
 
 def test_write_csv_and_parquet_round_trip(tmp_path):
     csv_path = str(tmp_path / "g.csv")
     write_gradients(csv_path, GRADIENTS)
     lines = Path(csv_path).read_text().splitlines()
-    assert lines[:4] == ["input,row,column,grad", "preds,0,0,0.5", "preds,0,1,NaN", "preds,1,0,inf"]
-    assert lines[-1] == "targets,1,0,-1.0"
+    assert lines[:4] == ["row,input,column,grad", "0,preds,0,0.5", "0,preds,1,NaN", "1,preds,0,inf"]
+    assert lines[-1] == "1,targets,0,-1.0"
     parquet_path = str(tmp_path / "g.parquet")
     write_gradients(parquet_path, GRADIENTS)
     assert pl.read_parquet(parquet_path).equals(gradients_long_table(GRADIENTS))

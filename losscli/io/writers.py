@@ -18,12 +18,12 @@ Gradients = Mapping[str, np.ndarray]
 
 
 def gradients_long_table(gradients: Gradients) -> pl.DataFrame:
-    """One row per element: ``input, row, column, grad`` (column is 0 for 1-D inputs; trailing axes flattened)."""
+    """One row per element: ``row, input, column, grad`` (column is 0 for 1-D inputs; trailing axes flattened)."""
     import polars as pl
 
     frames = [_long_frame(name, np.asarray(values, dtype=np.float64)) for name, values in gradients.items()]
     if not frames:
-        return pl.DataFrame(schema={"input": pl.String, "row": pl.Int64, "column": pl.Int64, "grad": pl.Float64})
+        return pl.DataFrame(schema={"row": pl.Int64, "input": pl.String, "column": pl.Int64, "grad": pl.Float64})
     return pl.concat(frames)
 
 
@@ -33,8 +33,8 @@ def _long_frame(name: str, values: np.ndarray) -> pl.DataFrame:
     width = int(np.prod(values.shape[1:]))
     index = pl.int_range(pl.len(), dtype=pl.Int64)
     return pl.DataFrame({"grad": values.reshape(-1)}).select(
-        pl.lit(name, dtype=pl.String).alias("input"),
         (index // width).alias("row"),
+        pl.lit(name, dtype=pl.String).alias("input"),
         (index % width).alias("column"),
         pl.col("grad"),
     )
