@@ -494,7 +494,7 @@ def test_gradients_long_table():
     assert table.filter(pl.col("input") == "preds").rows()[1][:3] == (0, "preds", 1)
     assert table.filter(pl.col("input") == "targets").select("row", "column").rows() == [(0, 0), (1, 0)]
     assert table.filter(pl.col("input") == "cube").select("row", "column", "grad").rows()[-1] == (1, 3, 7.0)
-    assert table.filter(pl.col("input") == "scalar").rows() == [("scalar", 0, 0, 3.0)]
+    assert table.filter(pl.col("input") == "scalar").rows() == [(0, "scalar", 0, 3.0)]
     assert gradients_long_table({}).columns == ["row", "input", "column", "grad"]
 
 
