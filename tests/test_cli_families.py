@@ -50,7 +50,7 @@ def test_embeddings_of_different_widths(cli, write):
     a, p, _ = triplet_files()
     narrow = write("n.csv", "a,b\n1,2\n3,4\n5,6\n7,8\n9,10\n11,12\n13,14\n15,16\n")
     r = cli("compute", "triplet", a, p, narrow)
-    assert r.exit_code == 2 and "shape" in one_error_line(r)
+    assert r.exit_code == 2 and "same width" in one_error_line(r)
 
 
 def test_npz_carries_every_input(cli, tmp_path):
