@@ -63,18 +63,7 @@ class CsvTable(Table):
         """A small file parsed with the csv module: same rules and messages as the polars path,
         without polars' import time (about 0.15 s, most of a small ``compute``)."""
         columns: dict[int, list[float]] = {index: [] for index in wanted}
-        blank_line = None
-        try:
-            rows = list(self._rows())
-        except UnicodeDecodeError:
-            raise InputError(f"not UTF-8 text; {FORMAT_HINT}", source=self.source) from None
-        for line, fields in rows:
-            if _is_blank(fields):
-                blank_line = blank_line or line
-                continue
-            if blank_line:
-                raise InputError("empty line inside the data", source=self.source, line=blank_line)
-            self._check_width(line, fields)
+        for line, fields in self._checked_rows():
             for index in wanted:
                 cell = fields[index].strip()
                 value = parse_number(cell) if cell else None
@@ -126,6 +115,13 @@ class CsvTable(Table):
 
     def _raise_structure_problem(self) -> NoReturn:
         """Rescan the text for the first misshapen line (polars could not split it into rows)."""
+        for _ in self._checked_rows():
+            pass
+        raise self._unreadable()
+
+    def _checked_rows(self) -> Iterator[tuple[int, list[str]]]:
+        """(line number, fields) of every data line, checked on the way: UTF-8, no empty line
+        inside the data (empty lines at the end are fine), ``width`` fields on every line."""
         blank_line = None
         try:
             for line, fields in self._rows():
@@ -135,9 +131,9 @@ class CsvTable(Table):
                 if blank_line:
                     raise InputError("empty line inside the data", source=self.source, line=blank_line)
                 self._check_width(line, fields)
+                yield line, fields
         except UnicodeDecodeError:
             raise InputError(f"not UTF-8 text; {FORMAT_HINT}", source=self.source) from None
-        raise self._unreadable()
 
     def _check_width(self, line: int, fields: list[str]) -> None:
         if len(fields) != self.width:
