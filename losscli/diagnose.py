@@ -128,6 +128,14 @@ def _finding(kind: str, mask: np.ndarray, flat: _Flat, message: str) -> dict[str
             "message": message, "examples": [flat.where(int(i)) for i in idx[:EXAMPLES]]}
 
 
+def _extremes(key: np.ndarray, k: int) -> list[int]:
+    """Indices of the ``k`` smallest ``key`` values in order (partition first: 10M elements stay fast)."""
+    if k == 0:
+        return []
+    part = np.argpartition(key, k - 1)[:k] if k < key.size else np.arange(key.size)
+    return [int(i) for i in part[np.argsort(key[part], kind="stable")]]
+
+
 def histogram(per_sample_abs: np.ndarray, zeros: int, nonfinite: int, max_bins: int = 24) -> dict[str, Any]:
     """Counts of log10|g| in whole-decade bins (per-sample scale), plus zero and non-finite counts."""
     positive = per_sample_abs[per_sample_abs > 0]
@@ -193,10 +201,10 @@ def diagnose(
         findings.append(_finding("underflow", (g == 0) & (ref != 0) & np.isfinite(ref), flat,
                                  f"gradient is 0 in {ev.dtype} but not in {reference.dtype}: it underflowed"))
 
-    order = np.argsort(np.where(finite, absg, np.inf), kind="stable")
     k = min(top, g.size)
-    largest = [flat.where(int(i)) for i in order[::-1][:k]]
-    smallest = [flat.where(int(i)) for i in order[:k]]
+    key = np.where(finite, absg, np.inf)  # non-finite elements rank as the largest
+    largest = [flat.where(i) for i in _extremes(-key, k)]
+    smallest = [flat.where(i) for i in _extremes(key, k)]
 
     def stat(fn: Any, arr: np.ndarray) -> float:
         return float(fn(arr)) if arr.size else 0.0

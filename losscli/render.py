@@ -165,6 +165,7 @@ def health_dict(h: Any, notes: list[str]) -> dict[str, Any]:
             "fraction_vanishing": h.fraction_vanishing,
             "thresholds": {"vanishing": h.vanishing_threshold, "exploding": h.exploding_threshold},
             "findings": h.findings,
+            "first": h.first,
             "largest": h.largest,
             "smallest": h.smallest,
             "histogram": h.histogram,
