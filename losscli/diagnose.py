@@ -129,11 +129,23 @@ def _finding(kind: str, mask: np.ndarray, flat: _Flat, message: str) -> dict[str
 
 
 def _extremes(key: np.ndarray, k: int) -> list[int]:
-    """Indices of the ``k`` smallest ``key`` values in order (partition first: 10M elements stay fast)."""
+    """Indices of the ``k`` smallest ``key`` values, in order (ties by position).
+
+    Finds the k-th value with ``np.partition`` and selects around it: linear time even when
+    millions of gradients tie (``argpartition`` degrades badly there).
+    """
     if k == 0:
         return []
-    part = np.argpartition(key, k - 1)[:k] if k < key.size else np.arange(key.size)
-    return [int(i) for i in part[np.argsort(key[part], kind="stable")]]
+    if k >= key.size:
+        return [int(i) for i in np.argsort(key, kind="stable")[:k]]
+    at_min = np.flatnonzero(key == key.min())
+    if at_min.size >= k:  # saturated gradients: the extreme value itself is shared k times
+        return [int(i) for i in at_min[:k]]
+    kth = np.partition(key, k - 1)[k - 1]
+    below = np.flatnonzero(key < kth)
+    ties = np.flatnonzero(key == kth)[: k - below.size]
+    chosen = np.concatenate([below, ties])
+    return [int(i) for i in chosen[np.argsort(key[chosen], kind="stable")]]
 
 
 def histogram(per_sample_abs: np.ndarray, zeros: int, nonfinite: int, max_bins: int = 24) -> dict[str, Any]:

@@ -174,3 +174,17 @@ def test_diagnose_is_scale_invariant_for_weighted_cross_entropy():
     b = diagnose(evaluate(spec, {"preds": np.tile(z, (300, 1)), "targets": np.tile(t, 300)}, params, backend="torch"))
     assert a.per_sample_rms == pytest.approx(b.per_sample_rms, rel=1e-10)
     assert a.status == b.status
+
+
+def test_extremes_are_ordered_and_stable_under_ties():
+    from losscli.diagnose import _extremes
+
+    key = np.array([3.0, 1.0, 1.0, 2.0, 1.0, 0.5])
+    assert _extremes(key, 2) == [5, 1]
+    assert _extremes(key, 4) == [5, 1, 2, 4]
+    assert _extremes(-key, 2) == [0, 3]
+    assert _extremes(np.ones(5), 3) == [0, 1, 2]
+    assert _extremes(key, 10) == [5, 1, 2, 4, 3, 0]
+    rng = np.random.default_rng(0)
+    big = rng.integers(0, 50, 10_000).astype(float)
+    assert _extremes(big, 7) == list(np.argsort(big, kind="stable")[:7])
