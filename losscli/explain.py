@@ -100,6 +100,12 @@ def _remedies(ev: Evaluation, health: Health, lang: str) -> list[str]:
     name, p = ev.spec.name, ev.params
     kinds = health.kinds()
     out = []
+    if name == "bce" and not p.get("from_logits") and "dead" in kinds:
+        out.append("機率恰為 0 或 1 且標籤相反時，log 被截斷在 -100：該元素的損失是 100，梯度卻恰為 0——"
+                   "模型錯得不能再錯，卻什麼也學不到。" if zh else
+                   "A probability of exactly 0 or 1 on the wrong side has its log clamped at -100: that "
+                   "element's loss is 100 but its gradient is exactly 0, so the model is as wrong as it can "
+                   "be and learns nothing from it.")
     if name == "bce" and not p.get("from_logits") and ("saturated" in kinds or health.status != "ok"):
         out.append("BCE 作用在機率上會飽和：請改傳 logits 並加上 -p from_logits=true（即 BCEWithLogitsLoss），"
                    "它在損失內部穩定地計算 σ，梯度 σ(x) - y 永遠有界。" if zh else
@@ -121,7 +127,7 @@ def _remedies(ev: Evaluation, health: Health, lang: str) -> list[str]:
         out.append("模型對這些樣本既有信心又正確：沒有東西可學，梯度自然很小。若你預期會有錯誤，請檢查標籤。" if zh else
                    "The model is confidently right on these samples: there is nothing left to learn, so "
                    "the gradient is tiny. If you expected mistakes, check the labels.")
-    if health.status == "exploding" and name not in ("mse", "rmse"):
+    if health.status == "exploding" and not out:
         out.append("降低學習率、裁剪梯度，或把輸入與目標標準化。" if zh else
                    "Lower the learning rate, clip gradients, or normalise inputs and targets.")
     if health.status == "nonfinite" and name != "rmse":
@@ -197,8 +203,11 @@ def narrative(ev: Evaluation, health: Health, inputs: Mapping[str, np.ndarray], 
     status = msg(lang, f"status_{health.status}", rms=health.per_sample_rms, lo=health.vanishing_threshold,
                  hi=health.exploding_threshold, count=health.nonfinite)
     lines = [status]
-    lines += [msg(lang, "finding", kind=f["kind"], count=f["count"], fraction=f["fraction"], message=f["message"])
-              for f in health.findings]
+    for f in health.findings:
+        where = ", ".join(f"{e['input']}[{e['row']}]" + (f" = {e['value']:.6g}" if "value" in e else "")
+                          for e in f["examples"])
+        lines.append(msg(lang, "finding", kind=f["kind"], count=f["count"], fraction=f["fraction"],
+                         message=f["message"]) + f" [{where}]")
     remedies = _remedies(ev, health, lang)
     if remedies:
         lines.append("")
