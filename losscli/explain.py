@@ -207,7 +207,7 @@ def narrative(ev: Evaluation, health: Health, inputs: Mapping[str, np.ndarray], 
         where = ", ".join(f"{e['input']}[{e['row']}]" + (f" = {e['value']:.6g}" if "value" in e else "")
                           for e in f["examples"])
         lines.append(msg(lang, "finding", kind=f["kind"], count=f["count"], fraction=f["fraction"],
-                         message=f["message"]) + f" [{where}]")
+                         message=msg(lang, f"finding_{f['kind']}")) + f" [{where}]")
     remedies = _remedies(ev, health, lang)
     if remedies:
         lines.append("")

@@ -55,6 +55,12 @@ MESSAGES: dict[str, dict[str, str]] = {
                       "above are what matters, and they do not change with the number of rows.",
         "finding": "{kind}: {count} element(s) ({fraction:.1%}). {message}",
         "remedies": "What to do",
+        "finding_nonfinite": "gradient is NaN or ±inf",
+        "finding_dead": "gradient exactly 0: these elements teach the model nothing (a zero residual under MAE, "
+                        "a met hinge margin, a clamp, an ignored target)",
+        "finding_saturated": "input at or next to 0/1 (probabilities) or past the point where the "
+                             "sigmoid/softmax rounds to 0/1 (logits)",
+        "finding_underflow": "gradient is 0 in float32 but not in float64: it underflowed",
         "lbl_family": "family: {family}",
         "lbl_aliases": "; aliases: {aliases}",
         "lbl_formula": "formula:     {text}",
@@ -110,6 +116,10 @@ MESSAGES: dict[str, dict[str, str]] = {
                       "看起來很小只是因為取了平均。請看每樣本（x{scale:g}）的數字，它們不會隨資料列數改變。",
         "finding": "{kind}：{count} 個元素（{fraction:.1%}）。{message}",
         "remedies": "建議做法",
+        "finding_nonfinite": "梯度為 NaN 或 ±inf",
+        "finding_dead": "梯度恰為 0：這些元素不會教模型任何東西（MAE 的殘差為 0、hinge 已達邊界、被截斷、目標被忽略）",
+        "finding_saturated": "輸入位於 0/1 或其附近（機率），或已超過 sigmoid/softmax 捨入為 0/1 的點（logits）",
+        "finding_underflow": "梯度在 float32 中為 0，在 float64 中卻不是：發生了下溢",
         "lbl_family": "類別：{family}",
         "lbl_aliases": "；別名：{aliases}",
         "lbl_formula": "公式：      {text}",
