@@ -15,6 +15,8 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from losscli.losses._ops import BCE_GRAD_EPS
+
 Step = tuple[str, str, float]  # (symbol, formula, value)
 
 
@@ -125,9 +127,8 @@ def _bce(p: float, y: float, prm: Mapping[str, Any]):
     log_q = max(math.log(1 - p), -100.0) if p < 1 else -100.0
     fwd = [("p", p), ("y", y), ("log p (clamped at -100)", log_p), ("log(1-p) (clamped at -100)", log_q),
            ("ℓ = -(y log p + (1-y) log(1-p))", -(y * log_p + (1 - y) * log_q))]
-    dlogp = 1 / p if p > 0 and math.log(p) > -100 else 0.0
-    dlogq = -1 / (1 - p) if p < 1 and math.log(1 - p) > -100 else 0.0
-    return fwd, [("∂ℓ/∂p", "-y/p + (1-y)/(1-p) (0 where a log is clamped)", -(y * dlogp + (1 - y) * dlogq))]
+    return fwd, [("∂ℓ/∂p", "(p - y) / max(p(1-p), 1e-12)  (torch BCELoss backward)",
+                  (p - y) / max(p * (1 - p), BCE_GRAD_EPS))]
 
 
 def _hinge_labels(y_all: np.ndarray) -> Callable[[float], float]:

@@ -100,12 +100,12 @@ def _remedies(ev: Evaluation, health: Health, lang: str) -> list[str]:
     name, p = ev.spec.name, ev.params
     kinds = health.kinds()
     out = []
-    if name == "bce" and not p.get("from_logits") and "dead" in kinds:
-        out.append("機率恰為 0 或 1 且標籤相反時，log 被截斷在 -100：該元素的損失是 100，梯度卻恰為 0——"
-                   "模型錯得不能再錯，卻什麼也學不到。" if zh else
-                   "A probability of exactly 0 or 1 on the wrong side has its log clamped at -100: that "
-                   "element's loss is 100 but its gradient is exactly 0, so the model is as wrong as it can "
-                   "be and learns nothing from it.")
+    if name == "bce" and not p.get("from_logits") and "saturated" in kinds:
+        out.append("機率恰為 0 或 1 時，torch 的 BCELoss 把 log 截斷在 -100（損失最多 100），反向傳播則把 p(1-p) "
+                   "截斷在 1e-12：梯度 (p - y)/1e-12 會大到 1e12/N，並非截斷後損失的真正導數。" if zh else
+                   "At a probability of exactly 0 or 1, torch's BCELoss clamps the log at -100 (a loss of at "
+                   "most 100) and its backward clamps p(1 - p) at 1e-12: the gradient (p - y)/1e-12 reaches "
+                   "1e12/N, which is not the derivative of the clamped loss but what torch computes.")
     if name == "bce" and not p.get("from_logits") and ("saturated" in kinds or health.status != "ok"):
         out.append("BCE 作用在機率上會飽和：請改傳 logits 並加上 -p from_logits=true（即 BCEWithLogitsLoss），"
                    "它在損失內部穩定地計算 σ，梯度 σ(x) - y 永遠有界。" if zh else

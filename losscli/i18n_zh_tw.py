@@ -59,7 +59,8 @@ LOSS_TEXTS: dict[str, dict[str, str]] = {
     # -------------------------------------------------------------- classification
     "bce": {
         "summary": "二元交叉熵，輸入可為機率或 logits",
-        "derivative": "∂ℓ/∂p = (p - y) / (p (1 - p))；使用 logits 時 ∂ℓ/∂x = σ(x) - y（w = 1）",
+        "derivative": "∂ℓ/∂p = (p - y) / max(p (1 - p), 1e-12)（torch 的反向傳播：在 p = 0 或 1 時仍為有限值）；"
+                      "使用 logits 時 ∂ℓ/∂x = σ(x) - y（w = 1）",
         "convention": "torch.nn.BCELoss（機率輸入，log 截斷於 -100）；from_logits=true 時為 "
                       "BCEWithLogitsLoss(pos_weight)",
         "differs": "Keras 不截斷 log，而是把機率裁剪到 [1e-7, 1 - 1e-7]，並先對最後一個軸取平均；"

@@ -198,7 +198,24 @@ def test_bce_clamps_log_at_minus_100_as_torch():
         ev = run("bce", [], d, backend)
         assert ev.value == pytest.approx(ref, rel=RTOL)
         assert ev.value == pytest.approx((100 + 100 + np.log(2)) / 3, rel=RTOL)
-    assert np.all(np.isfinite(run("bce", [], d, "torch").gradients["preds"]))
+    x = t(d["preds"], grad=True)
+    F.binary_cross_entropy(x, t(d["targets"])).backward()
+    np.testing.assert_allclose(run("bce", [], d, "torch").gradients["preds"], x.grad.numpy(), rtol=1e-15)
+
+
+def test_bce_gradient_is_torch_backward_at_and_near_the_bounds():
+    """torch's BCELoss backward is (p - y)/max(p(1-p), 1e-12): finite at p = 0 or 1 and not
+    the derivative of the clamped forward; losscli reports the same numbers."""
+    d = {"preds": np.array([0.0, 0.0, 1.0, 1.0, 1e-20, 1e-13, 0.5]),
+         "targets": np.array([0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0])}
+    x = t(d["preds"], grad=True)
+    ref = F.binary_cross_entropy(x, t(d["targets"]))
+    ref.backward()
+    ev = run("bce", [], d, "torch")
+    assert ev.value == pytest.approx(ref.item(), rel=RTOL)
+    np.testing.assert_allclose(ev.gradients["preds"], x.grad.numpy(), rtol=1e-15)
+    recon = run("reconstruction", ["kind=bce"], {k: v[:, None] for k, v in d.items()}, "torch", reduction="sum")
+    np.testing.assert_allclose(recon.gradients["preds"][:, 0], x.grad.numpy() * len(d["preds"]), rtol=1e-15)
 
 
 def test_bce_with_logits_is_stable_for_large_logits():

@@ -30,19 +30,43 @@ def sigmoid(xp: Any, x: Array) -> Array:
     return xp.exp(log_sigmoid(xp, x))
 
 
-def safe_log(xp: Any, p: Array, floor: float | None = LOG_CLAMP) -> Array:
+def safe_log(xp: Any, p: Array, floor: float = LOG_CLAMP) -> Array:
     """log(p) for p >= 0, clamped below at ``floor`` (torch BCELoss: -100).
 
     p = 0 gives ``floor`` with a zero gradient instead of -inf and NaN.
     """
     positive = p > 0
     safe = xp.where(positive, p, xp.ones_like(p))
-    logged = xp.log(safe)
-    lowest = xp.full_like(p, LOG_CLAMP if floor is None else floor)
-    out = xp.where(positive, logged, lowest)
-    if floor is not None:
-        out = xp.maximum(out, lowest)
-    return out
+    lowest = xp.full_like(p, floor)
+    return xp.maximum(xp.where(positive, xp.log(safe), lowest), lowest)
+
+
+BCE_GRAD_EPS = 9.999999960041972e-13  # torch clamps p(1 - p) at 1e-12 stored as a float32: this value
+
+
+def with_gradient(xp: Any, value: Array, x: Array, grad: Array) -> Array:
+    """``value`` whose derivative with respect to ``x`` (elementwise) is ``grad``.
+
+    For losses whose reference library defines a backward that is not the derivative of its
+    forward (torch's BCELoss clamps the log in the forward and p(1 - p) in the backward),
+    this reproduces both: value + grad·(x - x) with the value and grad detached.  On numpy
+    (no autograd) it is just ``value``.
+    """
+    if not hasattr(value, "detach"):
+        return value
+    return value.detach() + grad.detach() * (x - x.detach())
+
+
+def bce_probabilities(xp: Any, p: Array, y: Array) -> Array:
+    """torch ``BCELoss`` elementwise, forward and backward.
+
+    ℓ = -[y max(log p, -100) + (1 - y) max(log(1 - p), -100)];
+    ∂ℓ/∂p = (p - y) / max(p (1 - p), 1e-12) — torch's backward, which equals the true
+    derivative wherever p(1 - p) > 1e-12 and stays finite (and non-zero) at p = 0 or 1.
+    """
+    value = -(y * safe_log(xp, p) + (1.0 - y) * safe_log(xp, 1.0 - p))
+    grad = (p - y) / xp.maximum(p * (1.0 - p), xp.full_like(p, BCE_GRAD_EPS))
+    return with_gradient(xp, value, p, grad)
 
 
 def xlogx(xp: Any, p: Array) -> Array:

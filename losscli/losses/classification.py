@@ -13,7 +13,7 @@ import numpy as np
 
 from losscli.errors import InputError
 from losscli.losses import _checks
-from losscli.losses._ops import log_sigmoid, log_softmax, one_hot, safe_log, sigmoid, softplus, xlogx
+from losscli.losses._ops import bce_probabilities, log_softmax, one_hot, safe_log, sigmoid, softplus, xlogx
 from losscli.spec import Input, LossSpec, Param, Terms
 
 FAMILY = "classification"
@@ -38,7 +38,8 @@ def _binary_labels(xp: Any, y: Arr) -> Arr:
 def bce(xp: Any, inputs: Inputs, params: Params) -> Terms:
     """Binary cross-entropy.
 
-    Probabilities (torch ``BCELoss``): ℓ = -[y log p + (1 - y) log(1 - p)], logs clamped at -100.
+    Probabilities (torch ``BCELoss``): ℓ = -[y log p + (1 - y) log(1 - p)], logs clamped at -100,
+    with torch's backward (p - y) / max(p(1 - p), 1e-12).
     Logits (torch ``BCEWithLogitsLoss``): ℓ = (1 - y) x + (1 + (w - 1) y) softplus(-x), w = pos_weight.
     """
     x, y = inputs["preds"], inputs["targets"]
@@ -47,7 +48,7 @@ def bce(xp: Any, inputs: Inputs, params: Params) -> Terms:
         weight = 1.0 if pw is None else xp.asarray(pw, dtype=x.dtype)
         log_weight = 1.0 + (weight - 1.0) * y
         return Terms((1.0 - y) * x + log_weight * softplus(xp, -x))
-    return Terms(-(y * safe_log(xp, x) + (1.0 - y) * safe_log(xp, 1.0 - x)))
+    return Terms(bce_probabilities(xp, x, y))
 
 
 def _validate_bce(inputs: Inputs, params: Params, sources: Sources) -> None:
@@ -222,7 +223,10 @@ def kl_div(xp: Any, inputs: Inputs, params: Params) -> Terms:
     q, p = inputs["preds"], inputs["targets"]
     if q.ndim == 1:
         q, p = q[None, :], p[None, :]
-    log_q = q if params["log_input"] else safe_log(xp, q, floor=None)
+    if params["log_input"]:
+        log_q = q
+    else:  # log q where p > 0 (q = 0 there gives inf, as torch); log 1 = 0 where p = 0 (no 0·inf)
+        log_q = xp.log(xp.where(p > 0, q, xp.ones_like(q)))
     cross = xp.where(p > 0, p * log_q, xp.zeros_like(p))
     return Terms(xp.sum(xlogx(xp, p) - cross, axis=-1))
 
@@ -268,7 +272,8 @@ SPECS = [
         ),
         formula="ℓ = -[y log p + (1 - y) log(1 - p)], logs clamped at -100;  with logits x: "
         "ℓ = (1 - y) x + (1 + (w - 1) y) · softplus(-x);  L = mean ℓ",
-        derivative="∂ℓ/∂p = (p - y) / (p (1 - p));  with logits ∂ℓ/∂x = σ(x) - y (w = 1)",
+        derivative="∂ℓ/∂p = (p - y) / max(p (1 - p), 1e-12) (torch's backward: finite at p = 0 or 1);  "
+        "with logits ∂ℓ/∂x = σ(x) - y (w = 1)",
         convention="torch.nn.BCELoss (probabilities, log clamped at -100); BCEWithLogitsLoss(pos_weight) "
         "with from_logits=true",
         differs="Keras clips probabilities to [1e-7, 1 - 1e-7] instead of clamping the log, and "

@@ -27,7 +27,7 @@ import numpy as np
 
 from losscli.errors import InputError
 from losscli.losses import _checks
-from losscli.losses._ops import safe_log, softplus
+from losscli.losses._ops import bce_probabilities, softplus
 from losscli.spec import Input, LossSpec, Param, Terms
 
 FAMILY = "generative"
@@ -108,7 +108,7 @@ def reconstruction(xp: Any, inputs: Inputs, params: Params) -> Terms:
     if kind == "mae":
         err = xp.abs(p - y)
     elif kind == "bce":
-        err = -(y * safe_log(xp, p) + (1.0 - y) * safe_log(xp, 1.0 - p))
+        err = bce_probabilities(xp, p, y)
     else:
         r = p - y
         err = r * r
