@@ -290,7 +290,7 @@ def _seq2seq(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index: tuple[
     token = int(np.ravel_multi_index(index[:-1], z.shape[:-1]))
     params = {**ev.params, "from_logits": True, "weight": None}
     fwd, local = _ce_row(z2[token], t1[token], index[-1], params)
-    formula, outer = _outer(ev, ev.scale)
+    formula, outer = _outer(ev, ev.denominator)
     return [("token", token), *fwd], [("∂L/∂ℓₜ", formula, outer), *local]
 
 
@@ -388,8 +388,8 @@ def worked_element(ev: Any, inputs: Mapping[str, np.ndarray], index: tuple[int, 
     if name != "preds" or "targets" not in inputs:
         return None
     p_all, y_all = inputs["preds"], inputs["targets"]
-    outer = 1.0 / ev.scale if ev.reduction == "mean" else 1.0
-    outer_formula = f"1/{ev.scale:g}" if ev.reduction == "mean" else "1 (sum)"
+    outer = 1.0 / ev.denominator if ev.reduction == "mean" else 1.0
+    outer_formula = f"1/{ev.denominator:g}" if ev.reduction == "mean" else "1 (sum)"
     chain = Chain("preds", index)
     if loss in ELEMENTWISE:
         y = float(y_all[index])

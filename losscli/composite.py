@@ -25,6 +25,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from losscli.core import Evaluation, evaluate
+from losscli.diagnose import stable_norm
 from losscli.errors import UsageError
 from losscli.expr import REGULARIZATION, Expression, parse
 from losscli.spec import Input, LossSpec, Terms
@@ -41,9 +42,9 @@ class CompositeEvaluation:
     reports some).  ``gradients``: data name -> array
     (torch backend only).  ``shares``: ``[{expr, weight, grad_norm, fraction}]`` (torch
     backend only; see the module docstring).  ``n`` and ``scale``: those of the first data
-    term (the first term that is not a regulariser, else the first term); ``scale`` turns
-    the reduced gradient into a per-sample one for the health verdict, which is exact for
-    the data inputs of that term (a regulariser's gradient has no 1/N in it).
+    term (the first term that is not a regulariser, else the first term), for display.
+    ``per_sample``: data name -> Σ weight·scale·gradient, each term scaled by its own
+    per-sample factor (N for a mean, 1 for a regulariser), which the health verdict judges.
     ``evaluations``: each term's own :class:`~losscli.core.Evaluation` (unweighted).
     """
 
@@ -57,6 +58,7 @@ class CompositeEvaluation:
     n: int
     scale: float
     gradients: dict[str, np.ndarray] = field(default_factory=dict)
+    per_sample: dict[str, np.ndarray] = field(default_factory=dict)
     shares: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -103,6 +105,7 @@ class CompositeEvaluation:
             n=self.n,
             scale=self.scale,
             gradients=dict(self.gradients),
+            per_sample=dict(self.per_sample) if self.per_sample else None,
             backend=self.backend,
         )
 
@@ -200,17 +203,19 @@ def evaluate_expression(
         value = float(sum(t.weight * ev.value for t, ev in pairs))
 
     gradients: dict[str, np.ndarray] = {}
+    per_sample: dict[str, np.ndarray] = {}
     shares: list[dict[str, Any]] = []
     if backend == "torch":
         norms = []
         for term, ev in pairs:
-            squares = 0.0
+            parts = []
             for inp, grad in ev.gradients.items():
                 part = term.weight * grad
                 data = term.data_name(inp)
                 gradients[data] = gradients[data] + part if data in gradients else part
-                squares += float(np.sum(np.square(part, dtype=np.float64)))
-            norms.append(math.sqrt(squares))
+                per_sample[data] = per_sample.get(data, 0.0) + part * ev.scale
+                parts.append(part.ravel())
+            norms.append(stable_norm(np.concatenate(parts)) if parts else 0.0)
         total = math.fsum(norms) if all(math.isfinite(x) for x in norms) else math.nan
         for (term, _), norm in zip(pairs, norms):
             fraction = norm / total if math.isfinite(total) and total > 0 else None
@@ -229,6 +234,7 @@ def evaluate_expression(
         n=lead.n,
         scale=lead.scale,
         gradients=gradients,
+        per_sample=per_sample,
         shares=shares,
     )
 
@@ -321,7 +327,7 @@ def compare(
             share = None
             if rows_idx is not None and "preds" in gradients:
                 share = outlier_share(gradients["preds"], rows_idx)
-            obj["grad_norm"] = jsonable(float(np.sqrt(sum(float(np.sum(f * f)) for f in flat))), notes, "grad_norm")
+            obj["grad_norm"] = jsonable(stable_norm(np.concatenate(flat)) if flat else 0.0, notes, "grad_norm")
             obj["outlier_share"] = share
             obj["outlier_rows"] = int(rows_idx.size) if rows_idx is not None and share is not None else None
         if notes:

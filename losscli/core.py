@@ -36,8 +36,11 @@ class Evaluation:
     unreduced loss as numpy; ``gradients`` maps each differentiable input to a numpy
     array of its shape (torch backend only); ``scale`` is the factor that turns the
     reduced gradient into a per-sample one (N for a plain mean, Σw for a weighted mean,
-    1 for sum/none); ``extras`` holds figures a loss reports besides its value
-    (SSIM itself, perplexity, a resolved kernel width).
+    1 for sum/none); ``denominator`` is what the mean divided by (N or Σw; 1 for sum/none);
+    ``extras`` holds figures a loss reports besides its value
+    (SSIM itself, perplexity, a resolved kernel width).  ``per_sample``, when set (a
+    weighted sum of losses), holds the per-sample gradients directly, each term scaled by
+    its own factor.
     """
 
     spec: LossSpec
@@ -48,9 +51,11 @@ class Evaluation:
     elements: np.ndarray
     n: int
     scale: float
+    denominator: float = 1.0
     gradients: dict[str, np.ndarray] = field(default_factory=dict)
     backend: str = "numpy"
     extras: dict[str, Any] = field(default_factory=dict)
+    per_sample: dict[str, np.ndarray] | None = None
     graph: Any = None
     leaves: dict[str, Any] = field(default_factory=dict)
 
@@ -87,23 +92,31 @@ def _apply_sample_weights(xp: Any, terms: Terms, s: Any) -> Terms:
     return Terms(terms.elements * se, weights=weights * se)
 
 
-def _reduce(xp: Any, terms: Terms, reduction: str) -> tuple[Any, Any]:
-    """(reduced value, per-sample scale) for one reduction."""
+def _reduce(xp: Any, terms: Terms, reduction: str) -> tuple[Any, float, float]:
+    """(reduced value, the mean's denominator, per-sample scale) for one reduction.
+
+    The denominator is what the mean divides by (N, or Σw for a weighted mean; 1 for
+    sum/none).  The scale turns the reduced gradient into a per-sample one for the health
+    verdict: N for a plain mean, the number of weighted elements for a weighted mean, 1 for
+    sum/none (a loss's ``scale`` hook overrides it)."""
     if reduction == "none":
-        return terms.elements, 1.0
+        return terms.elements, 1.0, 1.0
     if reduction == "sum":
-        return xp.sum(terms.elements), 1.0
-    if terms.mean_elements is not None:
-        if terms.weights is not None:
-            denom = xp.sum(terms.weights)
-            return xp.sum(terms.mean_elements) / denom, denom
-        count = _size(terms.mean_elements)
-        return xp.sum(terms.mean_elements) / count, float(count)
+        return xp.sum(terms.elements), 1.0, 1.0
+    summed = terms.elements if terms.mean_elements is None else terms.mean_elements
     if terms.weights is None:
-        count = _size(terms.elements)
-        return xp.sum(terms.elements) / count, float(count)
-    denom = xp.sum(terms.weights)
-    return xp.sum(terms.elements) / denom, denom
+        count = float(_size(summed))
+        return xp.sum(summed) / count, count, count
+    denominator = xp.sum(terms.weights)
+    return xp.sum(summed) / denominator, float(_to_numpy(denominator)), _nonzero(terms.weights)
+
+
+def _nonzero(weights: Any) -> float:
+    """The per-sample scale of a weighted mean Σ wℓ / Σ w: the number of weighted elements.
+
+    Then scale·g = wᵢ ℓᵢ' / mean(w), which does not change when every weight is multiplied
+    by the same factor (Σw itself would turn healthy gradients "vanishing")."""
+    return float(np.count_nonzero(_to_numpy(weights)))
 
 
 def _torch_tensor(a: np.ndarray, dtype: str) -> Any:
@@ -198,7 +211,9 @@ def evaluate(
         s = _check_sample_weights(spec, sample_weights, terms, sources or {})
         terms = _apply_sample_weights(xp, terms, xp.asarray(s.astype(dtype)) if backend == "numpy"
                                       else _torch_tensor(s, dtype))
-    value, scale = _reduce(xp, terms, reduction)
+    value, denominator, scale = _reduce(xp, terms, reduction)
+    if spec.scale is not None:
+        scale = spec.scale(arrays, reduction)
     if spec.finalize is not None:
         value = spec.finalize(xp, value)
     gradients: dict[str, np.ndarray] = {}
@@ -219,8 +234,9 @@ def evaluate(
         dtype=dtype,
         value=value_np if reduction == "none" else float(value_np),
         elements=elements_np,
-        n=int(elements_np.shape[0]) if elements_np.ndim else 1,
-        scale=float(_to_numpy(scale)),
+        n=spec.samples(arrays) if spec.samples is not None else (int(elements_np.shape[0]) if elements_np.ndim else 1),
+        scale=float(scale),
+        denominator=denominator,
         gradients=gradients,
         backend=backend,
     )

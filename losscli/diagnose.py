@@ -128,6 +128,17 @@ def _finding(kind: str, mask: np.ndarray, flat: _Flat, message: str) -> dict[str
             "message": message, "examples": [flat.where(int(i)) for i in idx[:EXAMPLES]]}
 
 
+def stable_norm(values: np.ndarray) -> float:
+    """The L2 norm of finite values without overflow: m·√Σ(x/m)² with m = max|x| (1e200 stays 1e200)."""
+    values = np.abs(np.asarray(values, dtype=np.float64).ravel())
+    if values.size == 0:
+        return 0.0
+    top = float(values.max())
+    if top == 0 or not math.isfinite(top):
+        return top
+    return top * math.sqrt(float(np.sum(np.square(values / top))))
+
+
 def _extremes(key: np.ndarray, k: int) -> list[int]:
     """Indices of the ``k`` smallest ``key`` values, in order (ties by position).
 
@@ -186,8 +197,11 @@ def diagnose(
     nonfinite = int(g.size - finite.sum())
     absg = np.abs(np.where(finite, g, 0.0))
     good = absg[finite]
-    per_sample = good * ev.scale
-    rms = float(np.sqrt(np.mean(per_sample**2))) if per_sample.size else 0.0
+    if ev.per_sample is not None:
+        per_sample = np.abs(_Flat(ev.per_sample, {}).grad[finite])
+    else:
+        per_sample = good * ev.scale
+    rms = stable_norm(per_sample) / math.sqrt(per_sample.size) if per_sample.size else 0.0
     if nonfinite:
         status = "nonfinite"
     elif rms > exploding:
@@ -223,7 +237,7 @@ def diagnose(
 
     return Health(
         status=status,
-        norm=float(np.sqrt(np.sum(good**2))) if good.size else 0.0,
+        norm=stable_norm(good),
         max_abs=stat(np.max, good),
         min_abs=stat(np.min, good),
         mean_abs=stat(np.mean, good),

@@ -94,6 +94,9 @@ class LossSpec:
     ``needs_torch`` makes even ``compute`` run on torch (losses that run a torch model).
     ``saturation(inputs, params, dtype, eps)`` returns ``{input name: boolean mask}`` of
     elements where a clamp or a flat sigmoid/softmax kills the gradient.
+    ``scale(inputs, reduction)`` gives the per-sample factor of the gradient health check
+    when it is not the number of loss elements (a pixel's share of a Dice or SSIM loss).
+    ``samples(inputs)`` gives ``n`` when it is not the number of loss elements (MMD).
     """
 
     name: str
@@ -117,6 +120,8 @@ class LossSpec:
     report: Callable[..., dict[str, Any]] | None = None
     needs_torch: bool = False
     saturation: Callable[..., dict[str, Any]] | None = None
+    scale: Callable[..., float] | None = None
+    samples: Callable[..., int] | None = None
 
     @property
     def input_names(self) -> list[str]:

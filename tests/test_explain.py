@@ -188,3 +188,37 @@ def test_extremes_are_ordered_and_stable_under_ties():
     rng = np.random.default_rng(0)
     big = rng.integers(0, 50, 10_000).astype(float)
     assert _extremes(big, 7) == list(np.argsort(big, kind="stable")[:7])
+
+
+def test_regulariser_gradient_is_not_scaled_by_the_data_term_rows(cli, write):
+    """'mse + 0.01*l2' with 1000 rows: the l2 gradient (0.02 w) must not be multiplied by N."""
+    rng = np.random.default_rng(3)
+    y = rng.normal(size=1000)
+    p, t = write("p.csv", y + rng.normal(0, 0.5, 1000)), write("t.csv", y)
+    w = write("w.csv", np.full(1000, 1000.0))
+    h = health(cli, "mse + 0.01*l2", p, t, "--input", f"weights={w}")
+    assert h["status"] == "ok"
+    per_sample = np.r_[2 * (np.loadtxt(p) - np.loadtxt(t)), np.full(1000, 20.0)]
+    assert h["per_sample_rms"] == pytest.approx(np.sqrt(np.mean(per_sample**2)), rel=1e-9)
+
+
+@pytest.mark.parametrize("loss", ["dice", "iou", "tversky"])
+def test_region_verdict_does_not_depend_on_image_size(loss):
+    spec = losses.get(loss)
+    rng = np.random.default_rng(4)
+
+    def verdict(size):
+        y = (rng.uniform(size=(size, size)) < 0.3).astype(float)
+        p = np.clip(y * 0.8 + rng.uniform(0, 0.2, size=(size, size)), 0, 1)
+        return diagnose(evaluate(spec, {"preds": p, "targets": y}, parse_params(spec, []), backend="torch"))
+
+    small, large = verdict(16), verdict(512)
+    assert small.status == large.status == "ok"
+    assert large.per_sample_rms == pytest.approx(small.per_sample_rms, rel=0.3)
+
+
+def test_mmd_reports_its_samples():
+    spec = losses.get("mmd")
+    x, y = np.random.default_rng(5).normal(size=(20, 2)), np.random.default_rng(6).normal(size=(25, 2))
+    ev = evaluate(spec, {"x": x, "y": y}, parse_params(spec, []))
+    assert ev.n == 45

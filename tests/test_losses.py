@@ -274,11 +274,19 @@ def test_rmse_gradient_is_nan_at_zero_residuals():
     assert np.all(np.isnan(ev.gradients["preds"]))
 
 
-def test_weighted_cross_entropy_scale_is_sum_of_weights():
-    d = {"preds": np.zeros((3, 2)), "targets": np.array([0.0, 1.0, 1.0])}
-    ev = run("cross-entropy", ["weight=1,3"], d)
-    assert ev.scale == 7.0
-    assert ev.value == pytest.approx(np.log(2), rel=RTOL)
+def test_weighted_mean_denominator_and_scale():
+    """Class-weighted CE divides by Σ w_y (the denominator); the health scale is the number of
+    weighted samples, so multiplying every weight by 1e-9 changes neither value nor verdict."""
+    from losscli.diagnose import diagnose
+
+    d = {"preds": np.array([[0.0, 0.0], [1.0, -1.0], [0.5, 2.0]]), "targets": np.array([0.0, 1.0, 1.0])}
+    ev = run("cross-entropy", ["weight=1,3"], d, "torch")
+    assert ev.denominator == 7.0 and ev.scale == 3.0
+    tiny = run("cross-entropy", ["weight=1e-9,3e-9"], d, "torch")
+    assert tiny.value == pytest.approx(ev.value, rel=1e-12)
+    assert diagnose(tiny).per_sample_rms == pytest.approx(diagnose(ev).per_sample_rms, rel=1e-9)
+    s = run("mse", [], CASES["mse"][0][2](np.random.default_rng(1)), "torch", sample_weights=np.full(12, 1e-9))
+    assert diagnose(s).status == "ok" and s.scale == 12
 
 
 # ------------------------------------------------------------------ sample weights

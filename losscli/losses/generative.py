@@ -142,6 +142,11 @@ def _sq_dists(xp: Any, a: Arr, b: Arr) -> Arr:
     return xp.sum(diff * diff, axis=-1)
 
 
+def _pooled_samples(inputs: Mapping[str, Any]) -> int:
+    """n + m: MMD's samples (its three loss elements are kernel means, not samples)."""
+    return int(inputs["x"].shape[0] + inputs["y"].shape[0])
+
+
 def mmd(xp: Any, inputs: Inputs, params: Params) -> Terms:
     """Squared maximum mean discrepancy with the Gaussian kernel k(a, b) = exp(-γ ‖a - b‖²).
 
@@ -369,6 +374,8 @@ SPECS = [
         fn=mmd,
         validate=_validate_mmd,
         resolve_params=_resolve_mmd,
+        samples=_pooled_samples,
+        scale=lambda inputs, reduction: float(_pooled_samples(inputs)),
         element_note="the three terms E k(x,x'), E k(y,y'), -2 E k(x,y) (their sum is MMD²)",
         mean_note="MMD² (mean and sum both give the total of the three terms)",
         references=("Gretton et al. 2012, A Kernel Two-Sample Test, JMLR 13",),

@@ -129,6 +129,20 @@ def _region_validator(name: str) -> Any:
     return validate
 
 
+def _region_scale(inputs: Mapping[str, np.ndarray], reduction: str) -> float:
+    """Per-sample factor for the health verdict: a pixel's gradient is about 1/(Σp + Σy) of its
+    class, so scale by the pixels per class (times the classes for the mean over classes)."""
+    p = inputs["preds"]
+    classes = 1 if p.ndim <= 2 else p.shape[-3]
+    return float(p.size if reduction == "mean" else p.size // classes)
+
+
+def _pixel_scale(inputs: Mapping[str, np.ndarray], reduction: str) -> float:
+    """Per-sample factor for SSIM/perceptual: a pixel's gradient is about 1/(pixels per map)."""
+    p = inputs["preds"]
+    return float(p.size if reduction == "mean" else p.shape[-2] * p.shape[-1])
+
+
 def _region_saturation(inputs: Inputs, params: Params, dtype: str, eps: float) -> dict[str, np.ndarray]:
     """Logits whose sigmoid rounds to exactly 0 or 1 (no gradient through σ); none for probabilities."""
     x = inputs["preds"]
@@ -409,6 +423,7 @@ SPECS = [
         validate=_region_validator("dice"),
         report=_region_report("dice"),
         saturation=_region_saturation,
+        scale=_region_scale,
         element_note=REGION_ELEMENT,
         mean_note=REGION_MEAN,
         references=("Milletari et al. 2016, V-Net (arXiv:1606.04797)",),
@@ -430,6 +445,7 @@ SPECS = [
         validate=_region_validator("iou"),
         report=_region_report("iou"),
         saturation=_region_saturation,
+        scale=_region_scale,
         element_note=REGION_ELEMENT,
         mean_note=REGION_MEAN,
         references=("Rahman & Wang 2016, Optimizing Intersection-Over-Union in Deep Neural Networks",),
@@ -458,6 +474,7 @@ SPECS = [
         validate=_region_validator("tversky"),
         report=_region_report("tversky_index"),
         saturation=_region_saturation,
+        scale=_region_scale,
         element_note=REGION_ELEMENT,
         mean_note=REGION_MEAN,
         references=("Salehi et al. 2017, Tversky loss function for image segmentation (arXiv:1706.05721)",),
@@ -482,6 +499,7 @@ SPECS = [
         "gives the same value; kornia SSIMLoss returns (1 - SSIM) / 2 and pads.",
         when="Image restoration / compression: compares local structure and contrast, not raw pixels.",
         fn=ssim,
+        scale=_pixel_scale,
         validate=_validate_ssim,
         report=_ssim_report,
         element_note="per image and channel (N x C; 1 x 1 for one H x W image)",
@@ -510,6 +528,7 @@ SPECS = [
         "mean/std) before, or inside the scripted module.",
         when="Super-resolution, style transfer, image generation: penalise differences a network sees.",
         fn=perceptual,
+        scale=_pixel_scale,
         validate=_validate_perceptual,
         report=_perceptual_report,
         needs_torch=True,
