@@ -406,9 +406,23 @@ def explain(loss: str = LossArg, fmt: str = FormatOpt, as_json: bool = JsonOpt,
 
 
 def main() -> None:
-    """Entry point of the ``losscli`` console script."""
+    """Entry point of the ``losscli`` console script.
+
+    Runs the app outside Typer's standalone mode so that option-parsing mistakes (an unknown
+    option, a missing argument) also end as one line on stderr with exit code 2.
+    """
     try:
-        app()
+        code = app(standalone_mode=False)
     except BrokenPipeError:
         sys.stderr.close()
         sys.exit(0)
+    except Exception as exc:  # Typer's usage errors carry format_message() and exit_code
+        if not (hasattr(exc, "format_message") and hasattr(exc, "exit_code")):
+            raise
+        ctx = getattr(exc, "ctx", None)
+        where = ctx.command_path if ctx is not None else "losscli"
+        message = exc.format_message()
+        if message:  # empty after a bare 'losscli', which has printed the help
+            typer.echo(f"losscli: error: {message} (see '{where} --help')", err=True)
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -369,3 +369,7 @@ def test_installed_entry_point():
     assert r.returncode == 0 and json.loads(r.stdout)["loss"] == "mse"
     r = subprocess.run([exe, "compute", "nope", "x"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    for args in (["compute", "mse", "--bogus"], ["compute"], ["grad", "mse", "a", "--top", "x"], ["nope"]):
+        r = subprocess.run([exe, *args], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2 and r.stdout == "", args
+        assert r.stderr.count("\n") == 1 and r.stderr.startswith("losscli: error: "), (args, r.stderr)
