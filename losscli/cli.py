@@ -31,12 +31,18 @@ def _fail(message: str, code: int) -> None:
 
 
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a LossCliError into one line on stderr and its exit code (2)."""
+    """Turn a LossCliError into one line on stderr and its exit code (2); silence numpy's
+    floating-point warnings (non-finite results are reported in the output instead)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import numpy as np
+
         try:
-            return fn(*args, **kwargs)
+            # NaN and inf results are reported in the output (null + a note in JSON), so
+            # numpy's RuntimeWarnings would only add noise on stderr
+            with np.errstate(all="ignore"):
+                return fn(*args, **kwargs)
         except LossCliError as exc:
             _fail(f"error: {exc}", exc.exit_code)
 
@@ -308,6 +314,8 @@ def grad(
     fail_kinds = _fail_on(fail_on, FAIL_ON)
     if explain_ and target.spec is None:
         raise UsageError("--explain takes a single loss, not an expression")
+    if explain_ and sample_weights is not None:
+        raise UsageError("--explain works the chain rule without sample weights; drop --sample-weights")
     arrays, sources = _load(target, files, input, col, pred_col, target_col, input_format, delimiter,
                             allow_nonfinite)
     weights = _sample_weights(sample_weights, input_format, delimiter)
@@ -328,7 +336,8 @@ def grad(
     if explain_:
         from losscli.explain import narrative, render_narrative
 
-        render_narrative(narrative(ev, health, arrays, lang=lang, element=_element(element, ev), header=header))
+        sections = narrative(ev, health, arrays, lang=lang, element=_element(element, ev), header=header)
+        render_narrative(sections, as_json=fmt == "json")
     else:
         render_grad(result, health, fmt, top=top)
     if strict and health.failed(fail_kinds):

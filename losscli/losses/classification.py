@@ -195,6 +195,9 @@ def _validate_ce(inputs: Inputs, params: Params, sources: Sources, *, sparse: bo
     if not valid.any():
         raise InputError(f"every target equals ignore_index {ignore}: nothing to average "
                          "(torch would return NaN)", source=sources.get("targets"))
+    if w is not None and not np.any(np.asarray(w)[t[valid].astype(int)] > 0):
+        raise InputError("the class weights of every target are 0: nothing to average "
+                         "(torch would return NaN)", source=sources.get("targets"))
 
 
 def _validate_sparse_ce(inputs: Inputs, params: Params, sources: Sources) -> None:
@@ -408,7 +411,8 @@ SPECS = [
         convention="torch.nn.functional.kl_div(log q, p, reduction='batchmean') = mean over rows of "
         "scipy.stats.entropy(p, q, axis=1)",
         differs="torch's reduction='mean' divides by N·C (not a KL); torch's argument order is (log q, p); "
-        "Keras clips both to [1e-7, 1].",
+        "Keras clips both to [1e-7, 1]. A 1-D input is one distribution (summed over its C classes, as "
+        "scipy); torch's batchmean would divide a 1-D input by C.",
         when="Distillation and matching distributions; --reduction mean is batchmean here.",
         fn=kl_div,
         validate=_validate_kl,
