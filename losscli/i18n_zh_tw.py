@@ -121,7 +121,7 @@ LOSS_TEXTS: dict[str, dict[str, str]] = {
         "convention": "torch.nn.functional.kl_div(log q, p, reduction='batchmean') = "
                       "scipy.stats.entropy(p, q, axis=1) 對各列取平均",
         "differs": "torch 的 reduction='mean' 是除以 N·C（那不是 KL）；torch 的參數順序是 (log q, p)；"
-                   "Keras 會把兩者都裁剪到 [1e-7, 1]。一維輸入視為單一分佈（對其 C 個類別加總，與 scipy 相同）；torch 的 batchmean 會把一維輸入除以 C。",
+                   "Keras 會把兩者都裁剪到 [1e-7, 1]。1-D 輸入視為單一分佈（對其 C 個類別加總，與 scipy 相同）；torch 的 batchmean 會把 1-D 輸入除以 C。",
         "when": "知識蒸餾與分佈匹配；此處 --reduction mean 就是 batchmean。",
     },
     # ------------------------------------------------------------------ generative
