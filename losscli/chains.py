@@ -363,10 +363,64 @@ def _mmd(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index: tuple[int,
                  ("∂MMD²/∂(cross term)", "-2 Σ ∂k / (n m)", cross_term)], "sum"
 
 
+def _gan_generator(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index: tuple[int, ...]):
+    f = float(inputs["fake"][index])
+    formula, outer = _outer(ev, inputs["fake"].size)
+    if ev.params["mode"] == "minimax":
+        fwd = [("f (logit on a fake sample)", f), ("ℓ = -softplus(f) = log(1 - σ(f))", -_softplus(f))]
+        return fwd, [("∂L/∂ℓ", formula, outer), ("∂ℓ/∂f", "-σ(f)", -_sigmoid(f))]
+    fwd = [("f (logit on a fake sample)", f), ("ℓ = softplus(-f) = -log σ(f)", _softplus(-f))]
+    return fwd, [("∂L/∂ℓ", formula, outer), ("∂ℓ/∂f", "-σ(-f)", -_sigmoid(-f))]
+
+
+def _wasserstein_generator(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index: tuple[int, ...]):
+    formula, outer = _outer(ev, inputs["fake"].size)
+    return [("fake score", float(inputs["fake"][index]))], [("∂L/∂(-fake)", formula, outer), ("∂(-f)/∂f", "-1", -1.0)]
+
+
+def _rows_of(a: np.ndarray) -> np.ndarray:
+    return a.reshape(-1, 1) if a.ndim == 1 else a.reshape(a.shape[0], -1)
+
+
+def _contrastive(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index: tuple[int, ...]):
+    x1, x2 = _rows_of(inputs["x1"]), _rows_of(inputs["x2"])
+    row, col = index[0], (index[1] if len(index) > 1 else 0)
+    y, m = float(inputs["label"].reshape(-1)[row]), ev.params["margin"]
+    diff = x1[row] - x2[row]
+    d = float(np.sqrt(np.sum(diff * diff)))
+    sign = 1.0 if name == "x1" else -1.0
+    gap = max(0.0, m - d)
+    fwd = [("D = ‖x1ᵢ - x2ᵢ‖", d), ("label (1 = similar)", y), ("max(0, m - D)", gap)]
+    formula, outer = _outer(ev, x1.shape[0])
+    dd = y * diff[col] - (1 - y) * gap * (diff[col] / d if d > 0 else 0.0)
+    return fwd, [("∂L/∂ℓᵢ", formula, outer),
+                 ("∂ℓᵢ/∂(x1ᵢ - x2ᵢ)_k", "y (x1 - x2)_k - (1 - y) max(0, m - D) (x1 - x2)_k / D", dd),
+                 (f"∂(x1 - x2)/∂{name}", "+1 for x1, -1 for x2", sign)]
+
+
+def _triplet(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index: tuple[int, ...]):
+    """p = 2, no swap: ∂ℓ/∂a = (a - p + ε)/d_ap - (a - n + ε)/d_an while the margin is violated."""
+    if ev.params["p"] != 2 or ev.params["swap"]:
+        return None
+    a, p, n = (_rows_of(inputs[k]) for k in ("anchor", "positive", "negative"))
+    row, col = index[0], (index[1] if len(index) > 1 else 0)
+    eps = ev.params["eps"]
+    u, v = a[row] - p[row] + eps, a[row] - n[row] + eps
+    d_ap, d_an = float(np.linalg.norm(u)), float(np.linalg.norm(v))
+    hinge = d_ap - d_an + ev.params["margin"]
+    active = 1.0 if hinge > 0 else 0.0
+    local_d = {"anchor": u[col] / d_ap - v[col] / d_an, "positive": -u[col] / d_ap, "negative": v[col] / d_an}[name]
+    fwd = [("d(a, p) = ‖a - p + ε‖", d_ap), ("d(a, n) = ‖a - n + ε‖", d_an), ("d(a,p) - d(a,n) + margin", hinge)]
+    formula, outer = _outer(ev, a.shape[0])
+    return fwd, [("∂L/∂ℓᵢ", formula, outer), ("∂ℓᵢ/∂(hinge)", "1 if violated else 0", active),
+                 (f"∂(hinge)/∂{name}_k", "(a - p + ε)_k/d_ap - (a - n + ε)_k/d_an for the anchor", local_d)]
+
+
 OTHERS: dict[str, Rule] = {
     "gan-discriminator": _gan_discriminator, "wasserstein-critic": _wasserstein_critic, "bpr": _bpr,
     "reconstruction": _reconstruction, "seq2seq": _seq2seq, "dice": _region, "iou": _region,
-    "tversky": _region, "mmd": _mmd,
+    "tversky": _region, "mmd": _mmd, "gan-generator": _gan_generator,
+    "wasserstein-generator": _wasserstein_generator, "contrastive": _contrastive, "triplet": _triplet,
 }
 
 

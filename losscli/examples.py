@@ -48,6 +48,7 @@ EXAMPLES: dict[str, Example] = {
     "gan-generator": Example(("gan_fake_logits.csv",), what="discriminator logits on 12 generated samples"),
     "wasserstein-critic": Example(("gan_real_logits.csv", "gan_fake_logits.csv"), what="critic scores"),
     "wasserstein-generator": Example(("gan_fake_logits.csv",), what="critic scores on generated samples"),
+    "reconstruction": Example(("recon.json",), what="an autoencoder's 6 x 8 output probabilities and binary inputs"),
     "mmd": Example(("mmd_x.csv", "mmd_y.csv"), what="two 2-D samples of 20 and 25 points"),
     "ctc": Example(("ctc_batch.json",), what="a batch of 3 utterances: log-probabilities, targets and lengths"),
     "seq2seq": Example(("seq2seq_batch.json",), what="decoder logits for 3 sequences, padding -100"),
