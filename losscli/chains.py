@@ -424,10 +424,6 @@ OTHERS: dict[str, Rule] = {
 }
 
 
-def has_chain(name: str) -> bool:
-    return name in ELEMENTWISE or name in ROWWISE or name in OTHERS
-
-
 def worked_element(ev: Any, inputs: Mapping[str, np.ndarray], index: tuple[int, ...],
                    name: str = "preds") -> Chain | None:
     """The chain rule for ``inputs[name][index]``, or None without a hand derivation."""

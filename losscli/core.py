@@ -174,6 +174,8 @@ def evaluate(
     """
     if reduction not in REDUCTIONS:
         raise UsageError(f"--reduction must be one of {', '.join(REDUCTIONS)}, got {reduction!r}")
+    if backend not in BACKENDS:
+        raise UsageError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if dtype not in DTYPES:
         raise UsageError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     missing = [i.name for i in spec.inputs if i.required and i.name not in inputs]

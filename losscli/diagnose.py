@@ -34,8 +34,6 @@ from losscli.core import Evaluation
 VANISHING = 1e-7
 EXPLODING = 1e4
 SATURATION_EPS = 1e-7
-STATUSES = ("ok", "vanishing", "exploding", "nonfinite")
-FINDINGS = ("nonfinite", "dead", "saturated", "underflow")
 FAIL_ON = ("vanishing", "exploding", "nonfinite", "dead", "saturated", "underflow")
 EXAMPLES = 5
 

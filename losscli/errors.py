@@ -8,7 +8,6 @@ prints ``losscli: error: <message>`` on stderr and exits with ``exit_code``
 
 from __future__ import annotations
 
-EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
 EXIT_USAGE = 2
 

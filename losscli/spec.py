@@ -9,9 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-PARAM_TYPES = ("float", "int", "bool", "floats", "choice", "str")
-
-
 @dataclass(frozen=True)
 class Param:
     """A loss parameter given on the command line as ``-p name=value``.

@@ -12,8 +12,6 @@ from losscli.errors import UsageError
 from losscli.losses import classification, generative, image, metric, regression, regularization, sequence
 from losscli.spec import LossSpec
 
-FAMILIES = ("regression", "classification", "generative", "sequence", "image", "metric", "regularization")
-
 REGISTRY: dict[str, LossSpec] = {}
 _ALIASES: dict[str, str] = {}
 

@@ -23,7 +23,6 @@ Params = Mapping[str, Any]
 Sources = Mapping[str, str]
 
 FROM_LOGITS_FALSE = Param("from_logits", "bool", False, "preds are logits instead of probabilities")
-FROM_LOGITS_TRUE = Param("from_logits", "bool", True, "preds are logits; false for probabilities")
 
 
 # ----------------------------------------------------------------------------- binary
