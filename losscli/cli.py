@@ -64,7 +64,7 @@ def _root(
 
 # ---------------------------------------------------------------- shared options
 
-LossArg = typer.Argument(..., help="Loss name or alias (see 'losscli list').")
+LossArg = typer.Argument(..., help="Loss name or alias (see 'losscli list'), or an expression such as '0.7*bce + 0.3*dice'.")
 FilesArg = typer.Argument(None, help="Input files in the loss's input order ('-' = stdin).", show_default=False)
 ParamOpt = typer.Option(None, "--param", "-p", help="Loss parameter name=value (repeatable).")
 InputOpt = typer.Option(None, "--input", "-i", help="Bind a named input: NAME=FILE (repeatable).")
@@ -404,7 +404,7 @@ def list_losses(fmt: str = FormatOpt, as_json: bool = JsonOpt) -> None:
 
 @app.command()
 @user_errors
-def explain(loss: str = LossArg, fmt: str = FormatOpt, as_json: bool = JsonOpt,
+def explain(loss: str = typer.Argument(..., help="Loss name or alias (see 'losscli list')."), fmt: str = FormatOpt, as_json: bool = JsonOpt,
             lang: str = typer.Option("en", "--lang", help="en or zh-TW.")) -> None:
     """Formula, derivative, inputs, parameters and convention of a loss (never imports torch)."""
     from losscli import losses
