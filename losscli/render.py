@@ -46,6 +46,15 @@ def dump_json(obj: Any, out: TextIO) -> None:
     out.write(json.dumps(obj, allow_nan=False, ensure_ascii=False) + "\n")
 
 
+def write_csv(out: TextIO, header: list[str], rows: Iterable[Iterable[Any]]) -> None:
+    """Header and rows as CSV (quoted where a field holds a comma, e.g. an expression)."""
+    import csv
+
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+
+
 def fmt_number(x: float) -> str:
     """A float for humans: 10 significant digits."""
     return f"{x:.10g}"
@@ -99,14 +108,9 @@ def render_compute(result: Any, fmt: str, out: TextIO | None = None, err: TextIO
         return
     if fmt == "csv":
         if none:
-            buf = io.StringIO()
-            buf.write("row,column,value\n")
-            for r, c, v in _elements_rows(ev.value):
-                buf.write(f"{r},{c},{v!r}\n")
-            out.write(buf.getvalue())
+            write_csv(out, ["row", "column", "value"], ((r, c, repr(v)) for r, c, v in _elements_rows(ev.value)))
         else:
-            out.write("loss,reduction,n,value\n")
-            out.write(f"{ev.spec.name},{ev.reduction},{ev.n},{ev.value!r}\n")
+            write_csv(out, ["loss", "reduction", "n", "value"], [(ev.spec.name, ev.reduction, ev.n, repr(ev.value))])
         return
     from rich.table import Table
 
@@ -280,22 +284,26 @@ def render_compare(rows: list[dict[str, Any]], fmt: str, with_grad: bool, out: T
         return
     cols = ["loss", "value"] + (["grad_norm", "outlier_share", "health"] if with_grad else [])
 
+    exact = fmt in ("csv", "plain")  # machine-readable: full precision, shares as fractions
+
     def cell(row: dict[str, Any], col: str) -> str:
         v = row.get(col)
         if col == "health":
             return v["status"]
-        if col == "outlier_share":
-            return "" if v is None else f"{v:.1%}"
+        if col == "outlier_share" and v is None:
+            return ""
+        if col == "outlier_share" and not exact:
+            return f"{v:.1%}"
         if isinstance(v, float):
-            return fmt_number(v)
+            return repr(v) if exact else fmt_number(v)
         return "NaN" if v is None else str(v)
 
-    if fmt in ("csv", "plain"):
-        sep = "," if fmt == "csv" else "\t"
-        if fmt == "csv":
-            out.write(sep.join(cols) + "\n")
+    if fmt == "csv":
+        write_csv(out, cols, ([cell(row, c) for c in cols] for row in rows))
+        return
+    if fmt == "plain":
         for row in rows:
-            out.write(sep.join(cell(row, c) for c in cols) + "\n")
+            out.write("\t".join(cell(row, c) for c in cols) + "\n")
         return
     from rich.table import Table
 
@@ -339,12 +347,12 @@ def render_list(groups: dict[str, list[LossSpec]], fmt: str, out: TextIO | None 
     if fmt == "json":
         dump_json({"losses": [loss_summary(s) for specs in groups.values() for s in specs]}, out)
         return
-    if fmt in ("csv", "plain"):
-        if fmt == "csv":
-            out.write("name,family,summary\n")
-        for specs in groups.values():
-            for s in specs:
-                out.write(f"{s.name},{s.family},\"{s.summary}\"\n" if fmt == "csv" else f"{s.name}\n")
+    if fmt == "csv":
+        write_csv(out, ["name", "family", "summary"],
+                  ((s.name, s.family, s.summary) for specs in groups.values() for s in specs))
+        return
+    if fmt == "plain":
+        out.write("".join(f"{s.name}\n" for specs in groups.values() for s in specs))
         return
     console = _console(out)
     for family, specs in groups.items():
