@@ -119,10 +119,9 @@ def _quantile(p: float, y: float, prm: Mapping[str, Any]):
 def _bce(p: float, y: float, prm: Mapping[str, Any]):
     if prm["from_logits"]:
         w = 1.0 if prm["pos_weight"] is None else prm["pos_weight"][0]
-        lw = 1.0 + (w - 1.0) * y
         fwd = [("x (logit)", p), ("y", y), ("σ(x)", _sigmoid(p)),
-               ("ℓ = (1-y)x + (1+(w-1)y)·softplus(-x)", (1 - y) * p + lw * _softplus(-p))]
-        return fwd, [("∂ℓ/∂x", "(1-y) - (1+(w-1)y)·σ(-x)", (1 - y) - lw * _sigmoid(-p))]
+               ("ℓ = w·y·softplus(-x) + (1-y)·softplus(x)", w * y * _softplus(-p) + (1 - y) * _softplus(p))]
+        return fwd, [("∂ℓ/∂x", "(1-y)·σ(x) - w·y·σ(-x)", (1 - y) * _sigmoid(p) - w * y * _sigmoid(-p))]
     log_p = max(math.log(p), -100.0) if p > 0 else -100.0
     log_q = max(math.log(1 - p), -100.0) if p < 1 else -100.0
     fwd = [("p", p), ("y", y), ("log p (clamped at -100)", log_p), ("log(1-p) (clamped at -100)", log_q),
@@ -150,7 +149,7 @@ def _hinge(p: float, y: float, prm: Mapping[str, Any], squared: bool = False):
 def _focal(x: float, y: float, prm: Mapping[str, Any]):
     a, g = prm["alpha"], prm["gamma"]
     s = _sigmoid(x)
-    ce = (1 - y) * x + _softplus(-x)
+    ce = y * _softplus(-x) + (1 - y) * _softplus(x)
     pt = s * y + (1 - s) * (1 - y)
     at = a * y + (1 - a) * (1 - y) if a >= 0 else 1.0
     mod = (1 - pt) ** g
@@ -158,7 +157,8 @@ def _focal(x: float, y: float, prm: Mapping[str, Any]):
            ("αₜ", at), ("ℓ = αₜ (1-pₜ)^γ ce", at * mod * ce)]
     dpt = (2 * y - 1) * s * (1 - s)
     dmod = -g * (1 - pt) ** (g - 1) * dpt if g != 0 else 0.0
-    return fwd, [("∂ℓ/∂x", "αₜ[∂(1-pₜ)^γ/∂x · ce + (1-pₜ)^γ (σ(x) - y)]", at * (dmod * ce + mod * (s - y)))]
+    dce = (1 - y) * s - y * _sigmoid(-x)  # σ(x) - y without cancellation
+    return fwd, [("∂ℓ/∂x", "αₜ[∂(1-pₜ)^γ/∂x · ce + (1-pₜ)^γ (σ(x) - y)]", at * (dmod * ce + mod * dce))]
 
 
 ELEMENTWISE: dict[str, ElementRule] = {

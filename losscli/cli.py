@@ -5,8 +5,10 @@ No maths and no file parsing here: see ``core``, ``io``, ``diagnose`` and ``rend
 
 from __future__ import annotations
 
+import errno
 import functools
 import math
+import os
 import sys
 from dataclasses import dataclass
 from typing import Any, Callable, List, Optional
@@ -42,11 +44,29 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             # NaN and inf results are reported in the output (null + a note in JSON), so
             # numpy's RuntimeWarnings would only add noise on stderr
             with np.errstate(all="ignore"):
-                return fn(*args, **kwargs)
+                result = fn(*args, **kwargs)
+            sys.stdout.flush()  # a closed pipe shows up here, inside the handler below
+            return result
         except LossCliError as exc:
             _fail(f"error: {exc}", exc.exit_code)
+        except OSError as exc:
+            if not _is_broken_pipe(exc):
+                raise
+            _silence_stdout()
+            raise typer.Exit(0) from None
 
     return wrapper
+
+
+def _is_broken_pipe(exc: OSError) -> bool:
+    """The reader of stdout went away (``| head``); polars reports it as a plain OSError."""
+    return isinstance(exc, BrokenPipeError) or exc.errno == errno.EPIPE or "Broken pipe" in str(exc)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def _version(value: bool) -> None:
@@ -423,7 +443,7 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)
     except BrokenPipeError:
-        sys.stderr.close()
+        _silence_stdout()
         sys.exit(0)
     except Exception as exc:  # Typer's usage errors carry format_message() and exit_code
         if not (hasattr(exc, "format_message") and hasattr(exc, "exit_code")):

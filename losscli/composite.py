@@ -280,15 +280,17 @@ def compare(
     """Evaluate each loss name or expression on the same ``inputs``; one JSON-ready object each.
 
     Each object is exactly what ``compute`` (or, with ``grad``, ``grad``) prints for that
-    loss or expression, plus, with ``grad``:
+    loss or expression, plus ``expr`` (the entry as given, whitespace collapsed: it tells
+    ``huber(delta=0.5)`` from ``huber(delta=2)``) and, with ``grad``:
 
     * ``grad_norm``: the L2 norm of the whole gradient (all data inputs);
     * ``outlier_share``: Σ|∂L/∂preds| over the ⌈``outlier_fraction``·N⌉ rows (rows = first
       axis, at least one) with the largest residual ‖preds - targets‖ divided by Σ|∂L/∂preds|
       over all rows, i.e. the share of the absolute gradient mass those rows get.  A loss
       that treats every row alike gives about ``outlier_fraction`` (MAE gives exactly it);
-      MSE with 1% outliers gives most of the mass to them.  None when the inputs have no
-      preds/targets of one shape (e.g. class-index targets) or no preds gradient;
+      MSE with 1% outliers gives most of the mass to them.  Only for regression losses
+      (a residual means nothing for logits against labels); None otherwise, and when the
+      inputs have no preds/targets of one shape or no preds gradient;
     * ``outlier_rows``: how many rows that is (None likewise).
 
     ``health_options`` go to :func:`losscli.diagnose.diagnose` (vanishing, exploding, ...).
@@ -320,16 +322,19 @@ def compare(
             obj = cev.to_dict()
             notes = obj.pop("notes", [])
             if grad:
-                health = diagnose(cev.as_evaluation(), _plain_inputs(ex, inputs), **health_options)
+                data = {name: inputs[name] for name in ex.input_names() if name in inputs}
+                health = diagnose(cev.as_evaluation(), data, **health_options)
                 obj["health"] = health_dict(health, notes)
         if grad:
             flat = [np.asarray(g, dtype=np.float64).ravel() for g in gradients.values()]
             share = None
-            if rows_idx is not None and "preds" in gradients:
+            regression = all(t.spec.family in ("regression", REGULARIZATION) for t in ex.terms)
+            if rows_idx is not None and "preds" in gradients and regression:
                 share = outlier_share(gradients["preds"], rows_idx)
             obj["grad_norm"] = jsonable(stable_norm(np.concatenate(flat)) if flat else 0.0, notes, "grad_norm")
             obj["outlier_share"] = share
             obj["outlier_rows"] = int(rows_idx.size) if rows_idx is not None and share is not None else None
+        obj["expr"] = ex.text
         if notes:
             obj["notes"] = notes
         out.append(obj)
@@ -339,10 +344,3 @@ def compare(
 def is_single(ex: Expression) -> bool:
     """One term, weight 1, no bound inputs: the loss itself, run directly by the core."""
     return ex.is_plain and not ex.terms[0].bindings
-
-
-def _plain_inputs(ex: Expression, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The inputs as ``diagnose`` sees them: under declared names for a plain loss, else data names."""
-    if ex.is_plain:
-        return {inp: inputs[data] for inp, data in ex.terms[0].data_names().items() if data in inputs}
-    return {name: inputs[name] for name in ex.input_names() if name in inputs}

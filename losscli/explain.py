@@ -236,13 +236,13 @@ def render_narrative(sections: list[Section], out: Any = None, *, as_json: bool 
 
         dump_json({"sections": [{"title": t, "body": b} for t, b in sections]}, out or sys.stdout)
         return
-    from rich.console import Console
+    from losscli.render import rich_console
     from rich.panel import Panel
     from rich.text import Text
 
-    console = Console(file=out or sys.stdout, highlight=False, soft_wrap=False)
+    out_console = rich_console(out or sys.stdout)
     for title, body in sections:
         if not title:
-            console.print(Text(body, style="bold"))
+            out_console.print(Text(body, style="bold"))
             continue
-        console.print(Panel(Text(body), title=title, title_align="left", expand=True))
+        out_console.print(Panel(Text(body), title=title, title_align="left", expand=True))

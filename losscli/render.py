@@ -60,10 +60,16 @@ def fmt_number(x: float) -> str:
     return f"{x:.10g}"
 
 
-def _console(out: TextIO) -> Any:
+def rich_console(out: TextIO) -> Any:
+    """A rich console on ``out`` whose closed-pipe handling is the CLI's (exit 0), not rich's
+    (which exits 1, the code losscli keeps for failed checks)."""
     from rich.console import Console
 
-    return Console(file=out, highlight=False, soft_wrap=False)
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            raise BrokenPipeError
+
+    return _Console(file=out, highlight=False, soft_wrap=False)
 
 
 # ------------------------------------------------------------------------ compute
@@ -134,7 +140,7 @@ def render_compute(result: Any, fmt: str, out: TextIO | None = None, err: TextIO
     table.add_row("dtype", ev.dtype)
     for name, value in ev.params.items():
         table.add_row(f"param {name}", format_default(value))
-    console = _console(out)
+    console = rich_console(out)
     console.print(table)
     console.print(f"convention: {ev.spec.convention}", style="dim", markup=False)
     if result.composite is not None:
@@ -235,7 +241,7 @@ def render_grad(result: Any, health: Any, fmt: str, *, top: int = 5, out: TextIO
     from rich.panel import Panel
     from rich.table import Table
 
-    console = _console(out)
+    console = rich_console(out)
     render_compute(result, "table", out=out, err=io.StringIO())
     if result.composite is not None and result.composite.shares:
         shares = Table(title="each term's share of the gradient", title_justify="left")
@@ -282,7 +288,7 @@ def render_compare(rows: list[dict[str, Any]], fmt: str, with_grad: bool, out: T
     if fmt == "json":
         dump_json(rows, out)
         return
-    cols = ["loss", "value"] + (["grad_norm", "outlier_share", "health"] if with_grad else [])
+    cols = ["expr", "value"] + (["grad_norm", "outlier_share", "health"] if with_grad else [])
 
     exact = fmt in ("csv", "plain")  # machine-readable: full precision, shares as fractions
 
@@ -299,7 +305,7 @@ def render_compare(rows: list[dict[str, Any]], fmt: str, with_grad: bool, out: T
         return "NaN" if v is None else str(v)
 
     if fmt == "csv":
-        write_csv(out, cols, ([cell(row, c) for c in cols] for row in rows))
+        write_csv(out, ["loss" if c == "expr" else c for c in cols], ([cell(row, c) for c in cols] for row in rows))
         return
     if fmt == "plain":
         for row in rows:
@@ -309,12 +315,12 @@ def render_compare(rows: list[dict[str, Any]], fmt: str, with_grad: bool, out: T
 
     table = Table(title=f"{len(rows)} losses on the same data (n = {rows[0]['n']})", title_justify="left")
     for col in cols:
-        table.add_column(col.replace("_", " "), justify="left" if col == "loss" else "right")
+        table.add_column("loss" if col == "expr" else col.replace("_", " "), justify="left" if col == "expr" else "right")
     for row in rows:
         table.add_row(*(cell(row, c) for c in cols))
-    _console(out).print(table)
+    rich_console(out).print(table)
     if with_grad:
-        _console(out).print("outlier share: the part of Σ|∂L/∂preds| that goes to the 1% of rows with the "
+        rich_console(out).print("outlier share: the part of Σ|∂L/∂preds| that goes to the 1% of rows with the "
                             "largest |preds - targets|", highlight=False)
 
 
@@ -354,7 +360,7 @@ def render_list(groups: dict[str, list[LossSpec]], fmt: str, out: TextIO | None 
     if fmt == "plain":
         out.write("".join(f"{s.name}\n" for specs in groups.values() for s in specs))
         return
-    console = _console(out)
+    console = rich_console(out)
     for family, specs in groups.items():
         console.print(f"[bold]{family}[/]")
         width = max(len(s.name) for s in specs)
@@ -400,6 +406,6 @@ def render_explain(spec: LossSpec, fmt: str, out: TextIO | None = None, lang: st
         from rich.panel import Panel
         from rich.text import Text
 
-        _console(out).print(Panel(Text("\n".join(lines[2:])), title=lines[0], title_align="left"))
+        rich_console(out).print(Panel(Text("\n".join(lines[2:])), title=lines[0], title_align="left"))
     else:
         out.write("\n".join(lines) + "\n")

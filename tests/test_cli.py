@@ -373,3 +373,23 @@ def test_installed_entry_point():
         r = subprocess.run([exe, *args], capture_output=True, text=True, timeout=60)
         assert r.returncode == 2 and r.stdout == "", args
         assert r.stderr.count("\n") == 1 and r.stderr.startswith("losscli: error: "), (args, r.stderr)
+
+
+@pytest.mark.parametrize("args", [["grad", "mse", SAMPLE / "preds.csv", SAMPLE / "targets.csv", "-f", "csv"],
+                                  ["compute", "mse", SAMPLE / "preds.csv", SAMPLE / "targets.csv", "-r", "none",
+                                   "-f", "plain"]],
+                         ids=["grad-csv-polars", "compute-plain"])
+def test_closed_pipe_exits_0_quietly(args, tmp_path):
+    """`losscli ... | head -1` on 100,000 rows (megabytes, more than a pipe buffers): no
+    traceback, exit 0 (1 is kept for failed checks)."""
+    big = tmp_path / "p.csv"
+    np.savetxt(big, np.random.default_rng(0).normal(size=100_000))
+    args = [big if a == SAMPLE / "preds.csv" else a for a in args]
+    args = [big if a == SAMPLE / "targets.csv" else a for a in args]
+    proc = subprocess.Popen([sys.executable, "-m", "losscli", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, stderr
+    assert "Traceback" not in stderr

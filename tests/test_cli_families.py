@@ -214,6 +214,7 @@ def test_compare_json_is_a_list_of_compute_objects(cli):
     rows = json.loads(r.stdout)
     assert [row["loss"] for row in rows] == ["mse", "mae", "huber"]
     single = value(cli, "compute", "huber", SAMPLE / "preds.csv", SAMPLE / "targets.csv", "-p", "delta=0.5")
+    assert rows[2].pop("expr") == "huber(delta=0.5)"
     assert rows[2] == single
 
 
@@ -228,6 +229,18 @@ def test_compare_grad_shows_outliers_dominating_mse(cli, write):
     assert share["mse"] > 0.5 and share["mae"] == pytest.approx(0.01) and share["huber"] < 0.1
     table = cli("compare", "mse,mae,huber", p, t, "--grad")
     assert table.exit_code == 0 and "outlier share" in table.stdout
+
+
+def test_compare_rows_are_labelled_as_given_and_classification_has_no_outlier_share(cli, write):
+    csv = cli("compare", "huber(delta=0.5),huber(delta=2)", SAMPLE / "preds.csv", SAMPLE / "targets.csv", "-f", "csv")
+    assert [line.split(",")[0] for line in csv.stdout.splitlines()] == ["loss", "huber(delta=0.5)", "huber(delta=2)"]
+    rows = json.loads(cli("compare", "bce(from_logits=true),focal", SAMPLE / "binary_logits.csv",
+                          SAMPLE / "binary_labels.csv", "--grad", "--json").stdout)
+    assert [r["outlier_share"] for r in rows] == [None, None]
+    data = write("mt.json", {"cls_logits": [[1.0, 2.0], [0.5, -1.0]], "cls_labels": [1, 0]})
+    r = cli("compare", "ce(preds=cls_logits, targets=cls_labels)", data, "--grad", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)[0]["health"]["status"] == "ok"
 
 
 def test_compare_unknown_loss(cli):

@@ -13,7 +13,7 @@ import numpy as np
 
 from losscli.errors import InputError
 from losscli.losses import _checks
-from losscli.losses._ops import bce_probabilities, log_softmax, one_hot, safe_log, sigmoid, softplus, xlogx
+from losscli.losses._ops import bce_logits, bce_probabilities, log_softmax, one_hot, safe_log, sigmoid, xlogx
 from losscli.spec import Input, LossSpec, Param, Terms
 
 FAMILY = "classification"
@@ -44,9 +44,7 @@ def bce(xp: Any, inputs: Inputs, params: Params) -> Terms:
     x, y = inputs["preds"], inputs["targets"]
     if params["from_logits"]:
         pw = params["pos_weight"]
-        weight = 1.0 if pw is None else xp.asarray(pw, dtype=x.dtype)
-        log_weight = 1.0 + (weight - 1.0) * y
-        return Terms((1.0 - y) * x + log_weight * softplus(xp, -x))
+        return Terms(bce_logits(xp, x, y, 1.0 if pw is None else xp.asarray(pw, dtype=x.dtype)))
     return Terms(bce_probabilities(xp, x, y))
 
 
@@ -95,7 +93,7 @@ def focal(xp: Any, inputs: Inputs, params: Params) -> Terms:
     x, y = inputs["preds"], inputs["targets"]
     alpha, gamma = params["alpha"], params["gamma"]
     p = sigmoid(xp, x)
-    ce = (1.0 - y) * x + softplus(xp, -x)
+    ce = bce_logits(xp, x, y)
     p_t = p * y + (1.0 - p) * (1.0 - y)
     loss = ce * (1.0 - p_t) ** gamma
     if alpha >= 0:
