@@ -450,6 +450,10 @@ def worked_element(ev: Any, inputs: Mapping[str, np.ndarray], index: tuple[int, 
             params["pos_weight"] = (params["pos_weight"][index[-1]],)
         fwd, local = ELEMENTWISE[loss](float(p_all[index]), y, params)
         chain.forward = fwd
+        if loss == "rmse" and ev.reduction == "none":  # the square root per element: ℓ = √(r²) = |r|
+            fwd, local = _mae(float(p_all[index]), y, params)
+            chain.forward, chain.local = fwd, [("∂(Σℓ)/∂ℓ", "1 (none: gradient of the sum)", 1.0), *local]
+            return chain
         if loss == "rmse":
             mean_sq = float(np.mean((p_all - y_all) ** 2)) if ev.reduction == "mean" else float(np.sum((p_all - y_all) ** 2))
             value = math.sqrt(mean_sq)

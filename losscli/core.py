@@ -219,8 +219,9 @@ def evaluate(
         terms = _apply_sample_weights(xp, terms, xp.asarray(s.astype(dtype)) if backend == "numpy"
                                       else _torch_tensor(s, dtype))
     value, denominator, scale = _reduce(xp, terms, reduction)
-    if spec.scale is not None:
-        scale = spec.scale(arrays, reduction)
+    input_scale = spec.scale(arrays, reduction) if spec.scale is not None else None
+    if input_scale is not None and not isinstance(input_scale, dict):
+        scale, input_scale = input_scale, None
     if spec.finalize is not None:
         value = spec.finalize(xp, value)
     gradients: dict[str, np.ndarray] = {}
@@ -247,6 +248,9 @@ def evaluate(
         gradients=gradients,
         backend=backend,
     )
+    if input_scale is not None:  # a separate mean per input (GAN real and fake terms)
+        ev.per_sample = {name: g * input_scale[name] for name, g in gradients.items()}
+        ev.scale = float(next(iter(input_scale.values())))
     if keep_graph and leaves:
         ev.graph, ev.leaves = target, leaves
     if spec.report is not None:

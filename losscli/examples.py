@@ -29,8 +29,8 @@ THREE_CLASS = Example(("logits_3class.csv", "labels_3class.csv"), what="3-class 
 DEFAULT_LOSS = "bce"
 DEFAULT = Example(
     ("explain_probs.csv", "explain_labels.csv"),
-    what="BCE on 8 probabilities, one saturated at 1e-12 for a positive label and one at exactly 1.0 for a "
-    "negative label (its log is clamped at -100 and torch's backward clamps p(1 - p) at 1e-12)",
+    what="BCE on 8 probabilities, two of them saturated: 1e-12 for a positive label and 1 - 1e-10 for a "
+    "negative one",
 )
 
 EXAMPLES: dict[str, Example] = {

@@ -101,11 +101,13 @@ def _remedies(ev: Evaluation, health: Health, lang: str) -> list[str]:
     kinds = health.kinds()
     out = []
     if name == "bce" and not p.get("from_logits") and "saturated" in kinds:
-        out.append("機率恰為 0 或 1 時，torch 的 BCELoss 把 log 截斷在 -100（損失最多 100），反向傳播則把 p(1-p) "
-                   "截斷在 1e-12：梯度 (p - y)/1e-12 會大到 1e12/N，並非截斷後損失的真正導數。" if zh else
-                   "At a probability of exactly 0 or 1, torch's BCELoss clamps the log at -100 (a loss of at "
-                   "most 100) and its backward clamps p(1 - p) at 1e-12: the gradient (p - y)/1e-12 reaches "
-                   "1e12/N, which is not the derivative of the clamped loss but what torch computes.")
+        out.append("BCE 對機率的梯度是 (p - y)/(p(1 - p))：機率越接近 0 或 1，它就越大（p = 1e-12 時約為 1e12/N）；"
+                   "機率恰為 0 或 1 時，torch 把 log 截斷在 -100、把 p(1 - p) 截斷在 1e-12，梯度只是約定值。"
+                   "上游的 sigmoid 會再乘上 p(1 - p) ≈ 0，兩者相抵時就會失去精度。" if zh else
+                   "BCE's gradient on probabilities is (p - y)/(p(1 - p)): it grows without bound as p nears "
+                   "0 or 1 (about 1e12/N at p = 1e-12), and at exactly 0 or 1 torch clamps the log at -100 "
+                   "and p(1 - p) at 1e-12, so the gradient there is a convention. Upstream, the sigmoid "
+                   "multiplies it by p(1 - p) ≈ 0, and the two cancel in rounding error.")
     if name == "bce" and not p.get("from_logits") and ("saturated" in kinds or health.status != "ok"):
         out.append("BCE 作用在機率上會飽和：請改傳 logits 並加上 -p from_logits=true（即 BCEWithLogitsLoss），"
                    "它在損失內部穩定地計算 σ，梯度 σ(x) - y 永遠有界。" if zh else
@@ -197,10 +199,13 @@ def narrative(ev: Evaluation, health: Health, inputs: Mapping[str, np.ndarray], 
     sections.append((msg(lang, "s3", input=name, index=idx_text), "\n".join(body)))
 
     fd, h = finite_difference(ev, inputs, name, index)
-    denom = max(abs(fd), abs(grad), 1e-300)
-    err = abs(fd - grad) / denom if math.isfinite(fd) and math.isfinite(grad) else math.inf
-    verdict = "fd_good" if err < 1e-7 else ("fd_bad" if err > 1e-2 else "fd_ok")
-    sections.append((msg(lang, "s4"), msg(lang, "fd", h=h, fd=fd, err=err) + "\n" + msg(lang, verdict)))
+    if math.isnan(h):
+        sections.append((msg(lang, "s4"), msg(lang, "fd_none", x=float(inputs[name][index]))))
+    else:
+        denom = max(abs(fd), abs(grad), 1e-300)
+        err = abs(fd - grad) / denom if math.isfinite(fd) and math.isfinite(grad) else math.inf
+        verdict = "fd_good" if err < 1e-7 else ("fd_bad" if err > 1e-2 else "fd_ok")
+        sections.append((msg(lang, "s4"), msg(lang, "fd", h=h, fd=fd, err=err) + "\n" + msg(lang, verdict)))
 
     status = msg(lang, f"status_{health.status}", rms=health.per_sample_rms, lo=health.vanishing_threshold,
                  hi=health.exploding_threshold, count=health.nonfinite)
@@ -221,9 +226,11 @@ def narrative(ev: Evaluation, health: Health, inputs: Mapping[str, np.ndarray], 
     first = float(leaf.grad[index])
     ev.graph.backward(retain_graph=True)
     second = float(leaf.grad[index])
-    ratio = second / first if first else float("nan")
-    sections.append((msg(lang, "s6"), msg(lang, "accum", input=name, index=idx_text, first=first, second=second,
-                                           ratio=ratio) + "\n" + msg(lang, "loop") + "\n\n" + LOOP))
+    if first:
+        accum = msg(lang, "accum", input=name, index=idx_text, first=first, second=second, ratio=second / first)
+    else:
+        accum = msg(lang, "accum_zero", input=name, index=idx_text)
+    sections.append((msg(lang, "s6"), accum + "\n" + msg(lang, "loop") + "\n\n" + LOOP))
     return sections
 
 

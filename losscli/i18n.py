@@ -35,6 +35,9 @@ MESSAGES: dict[str, dict[str, str]] = {
                     "verifies autograd's value instead.",
         "s4": "4. Finite-difference check of that element",
         "fd": "central difference (L(x+h) - L(x-h)) / 2h with h = {h:.1e}: {fd:.12g}; relative error {err:.2e}",
+        "fd_none": "no finite-difference check here: x = {x:.6g} sits on the edge of the loss's domain, so "
+                   "x ± h leaves it (at a probability of exactly 0 or 1 torch's gradient is a convention, "
+                   "not a derivative)",
         "fd_good": "below 1e-7: autograd's gradient is right",
         "fd_ok": "between 1e-7 and 1e-2: acceptable near a kink or with float32, suspicious otherwise",
         "fd_bad": "above 1e-2: the gradient is wrong here (or the loss is not differentiable at this point)",
@@ -42,6 +45,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "s6": "6. Gradients accumulate in .grad",
         "accum": "backward() adds into .grad; it does not overwrite it. After a second backward() without "
                  "zeroing, {input}[{index}] went from {first:.12g} to {second:.12g} (x{ratio:.6g}).",
+        "accum_zero": "backward() adds into .grad; it does not overwrite it. {input}[{index}] has a zero "
+                      "gradient, so a second backward() leaves it at 0; every non-zero element doubled.",
         "loop": "That is why a training loop zeroes gradients before each backward pass:",
         "status_ok": "Status ok: the per-sample gradient RMS is {rms:.3g}, inside [{lo:g}, {hi:g}].",
         "status_vanishing": "Status vanishing: the per-sample gradient RMS is {rms:.3g}, below {lo:g}; "
@@ -97,6 +102,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "no_chain": "{loss} 沒有寫好的手算推導；下方的有限差分檢查會改為驗證自動微分的值。",
         "s4": "4. 該元素的有限差分檢查",
         "fd": "中央差分 (L(x+h) - L(x-h)) / 2h，h = {h:.1e}：{fd:.12g}；相對誤差 {err:.2e}",
+        "fd_none": "此處無法做有限差分檢查：x = {x:.6g} 位於損失定義域的邊界，x ± h 會超出定義域"
+                   "（機率恰為 0 或 1 時，torch 的梯度是一種約定，而非導數）",
         "fd_good": "低於 1e-7：自動微分的梯度正確",
         "fd_ok": "介於 1e-7 與 1e-2 之間：在不可微點附近或使用 float32 時可以接受，否則值得懷疑",
         "fd_bad": "高於 1e-2：此處梯度有誤（或損失在此點不可微）",
@@ -104,6 +111,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "s6": "6. 梯度會在 .grad 中累加",
         "accum": "backward() 會把梯度加進 .grad，而不是覆寫。未先歸零就再呼叫一次 backward() 後，"
                  "{input}[{index}] 從 {first:.12g} 變成 {second:.12g}（x{ratio:.6g}）。",
+        "accum_zero": "backward() 會把梯度加進 .grad，而不是覆寫。{input}[{index}] 的梯度為 0，"
+                      "所以再呼叫一次 backward() 後仍是 0；所有非零元素都變成兩倍。",
         "loop": "所以訓練迴圈在每次反向傳播前都要先把梯度歸零：",
         "status_ok": "狀態 ok：每樣本梯度的均方根為 {rms:.3g}，落在 [{lo:g}, {hi:g}] 之內。",
         "status_vanishing": "狀態 vanishing（梯度消失）：每樣本梯度的均方根為 {rms:.3g}，低於 {lo:g}；"

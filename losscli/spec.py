@@ -92,7 +92,8 @@ class LossSpec:
     ``saturation(inputs, params, dtype, eps)`` returns ``{input name: boolean mask}`` of
     elements where a clamp or a flat sigmoid/softmax kills the gradient.
     ``scale(inputs, reduction)`` gives the per-sample factor of the gradient health check
-    when it is not the number of loss elements (a pixel's share of a Dice or SSIM loss).
+    when it is not the number of loss elements (a pixel's share of a Dice or SSIM loss), or
+    a dict of factors by input when each input has its own mean (GAN real and fake terms).
     ``samples(inputs)`` gives ``n`` when it is not the number of loss elements (MMD).
     """
 

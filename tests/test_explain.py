@@ -36,7 +36,7 @@ OTHER_ARITY = [(name, cid, params, fac) for name in ("gan-generator", "wasserste
 
 
 @pytest.mark.parametrize("case", TWO_INPUT + OTHER_ARITY, ids=lambda c: f"{c[0]}-{c[1]}")
-@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_worked_element_equals_autograd(case, reduction):
     name, _, params, factory = case
     spec = losses.get(name)
@@ -227,3 +227,17 @@ def test_mmd_reports_its_samples():
     x, y = np.random.default_rng(5).normal(size=(20, 2)), np.random.default_rng(6).normal(size=(25, 2))
     ev = evaluate(spec, {"x": x, "y": y}, parse_params(spec, []))
     assert ev.n == 45
+
+
+@pytest.mark.parametrize("loss", ["wasserstein-critic", "gan-discriminator"])
+def test_two_sample_losses_scale_each_input_by_its_own_count(loss):
+    """mean(real) + mean(fake) with 16 and 12 samples: per-sample gradients are the per-sample
+    losses' derivatives (±1 for the critic), whatever the two counts."""
+    spec = losses.get(loss)
+    rng = np.random.default_rng(7)
+    inputs = {"real": rng.normal(size=16), "fake": rng.normal(size=12)}
+    mean = diagnose(evaluate(spec, inputs, {}, backend="torch"))
+    total = diagnose(evaluate(spec, inputs, {}, backend="torch", reduction="sum"))
+    assert mean.per_sample_rms == pytest.approx(total.per_sample_rms, rel=1e-12)
+    if loss == "wasserstein-critic":
+        assert mean.per_sample_rms == pytest.approx(1.0, rel=1e-12)

@@ -321,3 +321,15 @@ def test_sample_weights_ones_change_nothing_and_bad_weights_refused():
         run("mse", [], d, sample_weights=np.ones(11))
     with pytest.raises(InputError, match="data row 3"):
         run("mse", [], d, sample_weights=np.r_[1.0, 1.0, -1.0, np.ones(9)])
+
+
+@pytest.mark.parametrize("loss, params", [("bce", ["from_logits=true"]), ("focal", ["alpha=-1", "gamma=0"])])
+def test_logit_gradients_keep_their_digits_for_confident_logits(loss, params):
+    """σ(x) - y as a difference loses every digit at x = -40, y = 0 (1 - σ(40) = 0); the
+    gradient must be σ(-40)/N, as torch's BCEWithLogits gives, in float32 too."""
+    d = {"preds": np.array([-40.0, -110.0, 40.0, -20.0]), "targets": np.array([0.0, 0.0, 1.0, 0.0])}
+    expected = np.array([1 / (1 + np.exp(40.0)), 1 / (1 + np.exp(110.0)), -1 / (1 + np.exp(40.0)),
+                         1 / (1 + np.exp(20.0))]) / 4
+    np.testing.assert_allclose(run(loss, params, d, "torch").gradients["preds"], expected, rtol=1e-12)
+    g32 = run(loss, params, d, "torch", dtype="float32").gradients["preds"]
+    np.testing.assert_allclose(g32[[0, 2, 3]], expected[[0, 2, 3]], rtol=1e-5)

@@ -142,6 +142,13 @@ def _sq_dists(xp: Any, a: Arr, b: Arr) -> Arr:
     return xp.sum(diff * diff, axis=-1)
 
 
+def _two_sample_scale(inputs: Mapping[str, Any], reduction: str) -> dict[str, float]:
+    """mean(real) + mean(fake) are two means: each input's per-sample factor is its own count."""
+    if reduction != "mean":
+        return {"real": 1.0, "fake": 1.0}
+    return {"real": float(inputs["real"].size), "fake": float(inputs["fake"].size)}
+
+
 def _pooled_samples(inputs: Mapping[str, Any]) -> int:
     """n + m: MMD's samples (its three loss elements are kernel means, not samples)."""
     return int(inputs["x"].shape[0] + inputs["y"].shape[0])
@@ -254,6 +261,7 @@ SPECS = [
         "n = m; --reduction sum gives Σ real terms + Σ fake terms; none lists real terms then fake terms.",
         when="Training the discriminator of a standard (non-Wasserstein) GAN.",
         fn=gan_discriminator,
+        scale=_two_sample_scale,
         validate=_validate_nonempty,
         element_note=TWO_SAMPLE_ELEMENTS,
         mean_note=TWO_SAMPLE_MEAN,
@@ -296,6 +304,7 @@ SPECS = [
         "the gradient penalty of WGAN-GP is not included. --reduction none lists -C(xᵢ) then C(G(zⱼ)).",
         when="Training a WGAN critic; its negative estimates the Wasserstein-1 distance (up to the Lipschitz constant).",
         fn=wasserstein_critic,
+        scale=_two_sample_scale,
         validate=_validate_nonempty,
         element_note="per sample: -C(x) for real, C(G(z)) for fake (n + m values)",
         mean_note=TWO_SAMPLE_MEAN,
