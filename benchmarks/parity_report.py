@@ -52,9 +52,12 @@ def main() -> None:
         "log-cosh": lambda d, p: np.mean(np.log(np.cosh(d["preds"] - d["targets"]))),
         "quantile": lambda d, p: skm.mean_pinball_loss(d["targets"], d["preds"], alpha=p["q"]),
         "hinge": lambda d, p: skm.hinge_loss(d["targets"], d["preds"]),
-        "squared-hinge": lambda d, p: np.mean(np.maximum(0, 1 - np.where(np.all(np.isin(d["targets"], (0, 1))),
-                                                                          2 * d["targets"] - 1, d["targets"])
-                                                         * d["preds"]) ** 2),
+        "squared-hinge": lambda d, p: np.mean(
+            np.maximum(
+                0, 1 - np.where(np.all(np.isin(d["targets"], (0, 1))), 2 * d["targets"] - 1, d["targets"]) * d["preds"]
+            )
+            ** 2
+        ),
     }
     for loss, ref_fn in others.items():
         spec = losses.get(loss)

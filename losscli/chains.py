@@ -10,8 +10,9 @@ loss code (scalar maths with ``math``), so agreement is a real check.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -89,8 +90,12 @@ def _huber(p: float, y: float, prm: Mapping[str, Any]):
     d = prm["delta"]
     fwd, r = _residual(p, y)
     inside = abs(r) < d
-    fwd.append(("ℓ = ½r² (|r| < δ)" if inside else "ℓ = δ(|r| - ½δ) (|r| ≥ δ)",
-                0.5 * r * r if inside else d * (abs(r) - 0.5 * d)))
+    fwd.append(
+        (
+            "ℓ = ½r² (|r| < δ)" if inside else "ℓ = δ(|r| - ½δ) (|r| ≥ δ)",
+            0.5 * r * r if inside else d * (abs(r) - 0.5 * d),
+        )
+    )
     return fwd, [("∂ℓ/∂r", "r" if inside else "δ·sign(r)", r if inside else d * _sign(r)), ("∂r/∂p", "1", 1.0)]
 
 
@@ -98,8 +103,9 @@ def _smooth_l1(p: float, y: float, prm: Mapping[str, Any]):
     b = prm["beta"]
     fwd, r = _residual(p, y)
     inside = b > 0 and abs(r) < b
-    fwd.append(("ℓ = ½r²/β (|r| < β)" if inside else "ℓ = |r| - ½β (|r| ≥ β)",
-                0.5 * r * r / b if inside else abs(r) - 0.5 * b))
+    fwd.append(
+        ("ℓ = ½r²/β (|r| < β)" if inside else "ℓ = |r| - ½β (|r| ≥ β)", 0.5 * r * r / b if inside else abs(r) - 0.5 * b)
+    )
     return fwd, [("∂ℓ/∂r", "r/β" if inside else "sign(r)", r / b if inside else _sign(r)), ("∂r/∂p", "1", 1.0)]
 
 
@@ -119,15 +125,25 @@ def _quantile(p: float, y: float, prm: Mapping[str, Any]):
 def _bce(p: float, y: float, prm: Mapping[str, Any]):
     if prm["from_logits"]:
         w = 1.0 if prm["pos_weight"] is None else prm["pos_weight"][0]
-        fwd = [("x (logit)", p), ("y", y), ("σ(x)", _sigmoid(p)),
-               ("ℓ = w·y·softplus(-x) + (1-y)·softplus(x)", w * y * _softplus(-p) + (1 - y) * _softplus(p))]
+        fwd = [
+            ("x (logit)", p),
+            ("y", y),
+            ("σ(x)", _sigmoid(p)),
+            ("ℓ = w·y·softplus(-x) + (1-y)·softplus(x)", w * y * _softplus(-p) + (1 - y) * _softplus(p)),
+        ]
         return fwd, [("∂ℓ/∂x", "(1-y)·σ(x) - w·y·σ(-x)", (1 - y) * _sigmoid(p) - w * y * _sigmoid(-p))]
     log_p = max(math.log(p), -100.0) if p > 0 else -100.0
     log_q = max(math.log(1 - p), -100.0) if p < 1 else -100.0
-    fwd = [("p", p), ("y", y), ("log p (clamped at -100)", log_p), ("log(1-p) (clamped at -100)", log_q),
-           ("ℓ = -(y log p + (1-y) log(1-p))", -(y * log_p + (1 - y) * log_q))]
-    return fwd, [("∂ℓ/∂p", "(p - y) / max(p(1-p), 1e-12)  (torch BCELoss backward)",
-                  (p - y) / max(p * (1 - p), BCE_GRAD_EPS))]
+    fwd = [
+        ("p", p),
+        ("y", y),
+        ("log p (clamped at -100)", log_p),
+        ("log(1-p) (clamped at -100)", log_q),
+        ("ℓ = -(y log p + (1-y) log(1-p))", -(y * log_p + (1 - y) * log_q)),
+    ]
+    return fwd, [
+        ("∂ℓ/∂p", "(p - y) / max(p(1-p), 1e-12)  (torch BCELoss backward)", (p - y) / max(p * (1 - p), BCE_GRAD_EPS))
+    ]
 
 
 def _hinge_labels(y_all: np.ndarray) -> Callable[[float], float]:
@@ -153,8 +169,15 @@ def _focal(x: float, y: float, prm: Mapping[str, Any]):
     pt = s * y + (1 - s) * (1 - y)
     at = a * y + (1 - a) * (1 - y) if a >= 0 else 1.0
     mod = (1 - pt) ** g
-    fwd = [("x (logit)", x), ("y", y), ("p = σ(x)", s), ("ce = BCEWithLogits(x, y)", ce), ("pₜ", pt),
-           ("αₜ", at), ("ℓ = αₜ (1-pₜ)^γ ce", at * mod * ce)]
+    fwd = [
+        ("x (logit)", x),
+        ("y", y),
+        ("p = σ(x)", s),
+        ("ce = BCEWithLogits(x, y)", ce),
+        ("pₜ", pt),
+        ("αₜ", at),
+        ("ℓ = αₜ (1-pₜ)^γ ce", at * mod * ce),
+    ]
     dpt = (2 * y - 1) * s * (1 - s)
     dmod = -g * (1 - pt) ** (g - 1) * dpt if g != 0 else 0.0
     dce = (1 - y) * s - y * _sigmoid(-x)  # σ(x) - y without cancellation
@@ -162,13 +185,22 @@ def _focal(x: float, y: float, prm: Mapping[str, Any]):
 
 
 ELEMENTWISE: dict[str, ElementRule] = {
-    "mse": _mse, "rmse": _mse, "mae": _mae, "huber": _huber, "smooth-l1": _smooth_l1,
-    "log-cosh": _log_cosh, "quantile": _quantile, "bce": _bce, "focal": _focal,
-    "hinge": _hinge, "squared-hinge": lambda p, y, prm: _hinge(p, y, prm, squared=True),
+    "mse": _mse,
+    "rmse": _mse,
+    "mae": _mae,
+    "huber": _huber,
+    "smooth-l1": _smooth_l1,
+    "log-cosh": _log_cosh,
+    "quantile": _quantile,
+    "bce": _bce,
+    "focal": _focal,
+    "hinge": _hinge,
+    "squared-hinge": lambda p, y, prm: _hinge(p, y, prm, squared=True),
 }
 
 
 # ------------------------------------------------------------------ row-wise (classes on the last axis)
+
 
 def _softmax(z: np.ndarray) -> np.ndarray:
     e = np.exp(z - z.max())
@@ -221,8 +253,12 @@ def _kl_row(q: np.ndarray, p: np.ndarray, c: int, prm: Mapping[str, Any]):
     return fwd, [("∂ℓᵢ/∂q_c", "-p_c / q_c", float(-p[c] / q[c]) if p[c] > 0 else 0.0)]
 
 
-ROWWISE = {"cross-entropy": _ce_row, "sparse-cross-entropy": _ce_row, "multi-margin": _multi_margin_row,
-           "kl-div": _kl_row}
+ROWWISE = {
+    "cross-entropy": _ce_row,
+    "sparse-cross-entropy": _ce_row,
+    "multi-margin": _multi_margin_row,
+    "kl-div": _kl_row,
+}
 
 
 # ------------------------------------------------------------------ other two-input losses
@@ -261,13 +297,26 @@ def _bpr(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index: tuple[int,
             formula, outer = _outer(ev, neg.size)
             d = pos[index[0]] - neg[index[0]]
             fwd = [(f"d_k = pos - neg_k (k = 0..{d.size - 1})", float(d[0]))]
-            return fwd, [(f"path k={k}: ∂L/∂ℓ_k · ∂ℓ_k/∂d_k · ∂d_k/∂pos", f"{formula} · -σ(-d_k) · 1",
-                          outer * -_sigmoid(-float(dk))) for k, dk in enumerate(d)], "sum"
+            return (
+                fwd,
+                [
+                    (
+                        f"path k={k}: ∂L/∂ℓ_k · ∂ℓ_k/∂d_k · ∂d_k/∂pos",
+                        f"{formula} · -σ(-d_k) · 1",
+                        outer * -_sigmoid(-float(dk)),
+                    )
+                    for k, dk in enumerate(d)
+                ],
+                "sum",
+            )
     d = float(pos[index] - neg[index])
     formula, outer = _outer(ev, neg.size)
     fwd = [("d = pos - neg", d), ("ℓ = softplus(-d) = -log σ(d)", _softplus(-d))]
-    return fwd, [("∂L/∂ℓ", formula, outer), ("∂ℓ/∂d", "-σ(-d)", -_sigmoid(-d)),
-                 (f"∂d/∂{name}", "+1 for pos, -1 for neg", 1.0 if name == "pos" else -1.0)]
+    return fwd, [
+        ("∂L/∂ℓ", formula, outer),
+        ("∂ℓ/∂d", "-σ(-d)", -_sigmoid(-d)),
+        (f"∂d/∂{name}", "+1 for pos, -1 for neg", 1.0 if name == "pos" else -1.0),
+    ]
 
 
 def _reconstruction(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index: tuple[int, ...]):
@@ -278,8 +327,11 @@ def _reconstruction(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index:
     rule = {"mse": _mse, "mae": _mae, "bce": lambda p, y, prm: _bce(p, y, {"from_logits": False})}[kind]
     fwd, local = rule(float(p_all[index]), float(y_all[index]), ev.params)
     formula, outer = _outer(ev, rows)
-    inner = ("∂ℓᵢ/∂eᵢⱼ", "1 (features summed)", 1.0) if ev.params["feature_reduction"] == "sum" else \
-        ("∂ℓᵢ/∂eᵢⱼ", f"1/{width} (features averaged)", 1.0 / width)
+    inner = (
+        ("∂ℓᵢ/∂eᵢⱼ", "1 (features summed)", 1.0)
+        if ev.params["feature_reduction"] == "sum"
+        else ("∂ℓᵢ/∂eᵢⱼ", f"1/{width} (features averaged)", 1.0 / width)
+    )
     return fwd, [("∂L/∂ℓᵢ", formula, outer), inner, *local]
 
 
@@ -313,8 +365,14 @@ def _region(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index: tuple[i
     p, y = p_all[mask], y_all[mask]
     pj, yj, s = float(p_all[index]), float(y_all[index]), prm["smooth"]
     tp, sp, sy = float(np.sum(p * y)), float(np.sum(p)), float(np.sum(y))
-    fwd = [("p_j" + (" = σ(x_j)" if prm["from_logits"] else ""), pj), ("y_j", yj), ("class", cls),
-           ("I = Σ p y (class)", tp), ("Σ p", sp), ("Σ y", sy)]
+    fwd = [
+        ("p_j" + (" = σ(x_j)" if prm["from_logits"] else ""), pj),
+        ("y_j", yj),
+        ("class", cls),
+        ("I = Σ p y (class)", tp),
+        ("Σ p", sp),
+        ("Σ y", sy),
+    ]
     if ev.spec.name == "dice":
         num, den = 2 * tp + s, sp + sy + s
         dnum, dden = 2 * yj, 1.0
@@ -331,8 +389,11 @@ def _region(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index: tuple[i
         label = "T = (TP + s)/(TP + α FP + β FN + s)"
     fwd.append((label, num / den))
     formula, outer = _outer(ev, n_cls)
-    local = [("∂L/∂ℓ_c", formula, outer), ("∂ℓ_c/∂(ratio)", "-1", -1.0),
-             ("∂(ratio)/∂p_j", "(num'·den - num·den')/den²", (dnum * den - num * dden) / den**2)]
+    local = [
+        ("∂L/∂ℓ_c", formula, outer),
+        ("∂ℓ_c/∂(ratio)", "-1", -1.0),
+        ("∂(ratio)/∂p_j", "(num'·den - num·den')/den²", (dnum * den - num * dden) / den**2),
+    ]
     if prm["from_logits"]:
         local.append(("∂p_j/∂x_j", "σ(x)(1 - σ(x))", pj * (1 - pj)))
     return fwd, local
@@ -357,10 +418,20 @@ def _mmd(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index: tuple[int,
     else:
         same_term = 2 * np.sum(same) / (n * n)
     cross_term = -2 * np.sum(dk(other)) / (n * m)
-    fwd = [(f"{name}[{row}, {col}]", float(u[col])), ("γ", g),
-           ("Σ ∂k(self)", float(np.sum(same))), ("Σ ∂k(cross)", float(np.sum(dk(other))))]
-    return fwd, [("∂MMD²/∂(within-sample term)", "2 Σ ∂k / n²  (n(n-1) unbiased)", same_term),
-                 ("∂MMD²/∂(cross term)", "-2 Σ ∂k / (n m)", cross_term)], "sum"
+    fwd = [
+        (f"{name}[{row}, {col}]", float(u[col])),
+        ("γ", g),
+        ("Σ ∂k(self)", float(np.sum(same))),
+        ("Σ ∂k(cross)", float(np.sum(dk(other)))),
+    ]
+    return (
+        fwd,
+        [
+            ("∂MMD²/∂(within-sample term)", "2 Σ ∂k / n²  (n(n-1) unbiased)", same_term),
+            ("∂MMD²/∂(cross term)", "-2 Σ ∂k / (n m)", cross_term),
+        ],
+        "sum",
+    )
 
 
 def _gan_generator(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index: tuple[int, ...]):
@@ -393,9 +464,11 @@ def _contrastive(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index: tu
     fwd = [("D = ‖x1ᵢ - x2ᵢ‖", d), ("label (1 = similar)", y), ("max(0, m - D)", gap)]
     formula, outer = _outer(ev, x1.shape[0])
     dd = y * diff[col] - (1 - y) * gap * (diff[col] / d if d > 0 else 0.0)
-    return fwd, [("∂L/∂ℓᵢ", formula, outer),
-                 ("∂ℓᵢ/∂(x1ᵢ - x2ᵢ)_k", "y (x1 - x2)_k - (1 - y) max(0, m - D) (x1 - x2)_k / D", dd),
-                 (f"∂(x1 - x2)/∂{name}", "+1 for x1, -1 for x2", sign)]
+    return fwd, [
+        ("∂L/∂ℓᵢ", formula, outer),
+        ("∂ℓᵢ/∂(x1ᵢ - x2ᵢ)_k", "y (x1 - x2)_k - (1 - y) max(0, m - D) (x1 - x2)_k / D", dd),
+        (f"∂(x1 - x2)/∂{name}", "+1 for x1, -1 for x2", sign),
+    ]
 
 
 def _triplet(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index: tuple[int, ...]):
@@ -412,20 +485,33 @@ def _triplet(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index: tuple[
     local_d = {"anchor": u[col] / d_ap - v[col] / d_an, "positive": -u[col] / d_ap, "negative": v[col] / d_an}[name]
     fwd = [("d(a, p) = ‖a - p + ε‖", d_ap), ("d(a, n) = ‖a - n + ε‖", d_an), ("d(a,p) - d(a,n) + margin", hinge)]
     formula, outer = _outer(ev, a.shape[0])
-    return fwd, [("∂L/∂ℓᵢ", formula, outer), ("∂ℓᵢ/∂(hinge)", "1 if violated else 0", active),
-                 (f"∂(hinge)/∂{name}_k", "(a - p + ε)_k/d_ap - (a - n + ε)_k/d_an for the anchor", local_d)]
+    return fwd, [
+        ("∂L/∂ℓᵢ", formula, outer),
+        ("∂ℓᵢ/∂(hinge)", "1 if violated else 0", active),
+        (f"∂(hinge)/∂{name}_k", "(a - p + ε)_k/d_ap - (a - n + ε)_k/d_an for the anchor", local_d),
+    ]
 
 
 OTHERS: dict[str, Rule] = {
-    "gan-discriminator": _gan_discriminator, "wasserstein-critic": _wasserstein_critic, "bpr": _bpr,
-    "reconstruction": _reconstruction, "seq2seq": _seq2seq, "dice": _region, "iou": _region,
-    "tversky": _region, "mmd": _mmd, "gan-generator": _gan_generator,
-    "wasserstein-generator": _wasserstein_generator, "contrastive": _contrastive, "triplet": _triplet,
+    "gan-discriminator": _gan_discriminator,
+    "wasserstein-critic": _wasserstein_critic,
+    "bpr": _bpr,
+    "reconstruction": _reconstruction,
+    "seq2seq": _seq2seq,
+    "dice": _region,
+    "iou": _region,
+    "tversky": _region,
+    "mmd": _mmd,
+    "gan-generator": _gan_generator,
+    "wasserstein-generator": _wasserstein_generator,
+    "contrastive": _contrastive,
+    "triplet": _triplet,
 }
 
 
-def worked_element(ev: Any, inputs: Mapping[str, np.ndarray], index: tuple[int, ...],
-                   name: str = "preds") -> Chain | None:
+def worked_element(
+    ev: Any, inputs: Mapping[str, np.ndarray], index: tuple[int, ...], name: str = "preds"
+) -> Chain | None:
     """The chain rule for ``inputs[name][index]``, or None without a hand derivation."""
     loss = ev.spec.name
     if loss in OTHERS:
@@ -455,12 +541,17 @@ def worked_element(ev: Any, inputs: Mapping[str, np.ndarray], index: tuple[int, 
             chain.forward, chain.local = fwd, [("∂(Σℓ)/∂ℓ", "1 (none: gradient of the sum)", 1.0), *local]
             return chain
         if loss == "rmse":
-            mean_sq = float(np.mean((p_all - y_all) ** 2)) if ev.reduction == "mean" else float(np.sum((p_all - y_all) ** 2))
+            mean_sq = (
+                float(np.mean((p_all - y_all) ** 2)) if ev.reduction == "mean" else float(np.sum((p_all - y_all) ** 2))
+            )
             value = math.sqrt(mean_sq)
             chain.forward.append(("M = mean ℓ" if ev.reduction == "mean" else "M = Σ ℓ", mean_sq))
             chain.forward.append(("L = √M", value))
-            local = [("∂L/∂M", "1/(2√M)", 1 / (2 * value) if value else math.inf), ("∂M/∂ℓ", outer_formula, outer),
-                     *local]
+            local = [
+                ("∂L/∂M", "1/(2√M)", 1 / (2 * value) if value else math.inf),
+                ("∂M/∂ℓ", outer_formula, outer),
+                *local,
+            ]
         else:
             local = [("∂L/∂ℓ", outer_formula, outer), *local]
         chain.local = local

@@ -10,8 +10,9 @@ import functools
 import math
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, List, Optional
+from typing import Any, List, Optional
 
 import typer
 
@@ -84,7 +85,9 @@ def _root(
 
 # ---------------------------------------------------------------- shared options
 
-LossArg = typer.Argument(..., help="Loss name or alias (see 'losscli list'), or an expression such as '0.7*bce + 0.3*dice'.")
+LossArg = typer.Argument(
+    ..., help="Loss name or alias (see 'losscli list'), or an expression such as '0.7*bce + 0.3*dice'."
+)
 FilesArg = typer.Argument(None, help="Input files in the loss's input order ('-' = stdin).", show_default=False)
 ParamOpt = typer.Option(None, "--param", "-p", help="Loss parameter name=value (repeatable).")
 InputOpt = typer.Option(None, "--input", "-i", help="Bind a named input: NAME=FILE (repeatable).")
@@ -111,9 +114,17 @@ def _pairs(items: Optional[List[str]], option: str) -> dict[str, str]:
     return out
 
 
-def _load(target: Any, files: Optional[List[str]], inputs: Optional[List[str]], cols: Optional[List[str]],
-          pred_col: Optional[str], target_col: Optional[str], input_format: Optional[str],
-          delimiter: Optional[str], allow_nonfinite: bool) -> tuple[dict[str, Any], dict[str, str]]:
+def _load(
+    target: Any,
+    files: Optional[List[str]],
+    inputs: Optional[List[str]],
+    cols: Optional[List[str]],
+    pred_col: Optional[str],
+    target_col: Optional[str],
+    input_format: Optional[str],
+    delimiter: Optional[str],
+    allow_nonfinite: bool,
+) -> tuple[dict[str, Any], dict[str, str]]:
     """Read the target's inputs from files (positional, --input NAME=FILE, columns), or the
     bundled example when a single loss gets no files at all."""
     from losscli.io.readers import bind_sources, load_inputs
@@ -127,22 +138,34 @@ def _load(target: Any, files: Optional[List[str]], inputs: Optional[List[str]], 
         columns["targets"] = target_col
     unknown = [n for n in set(named) | set(columns) if n not in names]
     if unknown:
-        raise UsageError(f"{target.name} has no input named {', '.join(sorted(unknown))}; "
-                         f"its inputs are {', '.join(names)}")
+        raise UsageError(
+            f"{target.name} has no input named {', '.join(sorted(unknown))}; its inputs are {', '.join(names)}"
+        )
     files = list(files or [])
     if not files and not named:
         from losscli.examples import example_for
 
         example = example_for(target.name) if target.spec is not None else None
         if example is None:
-            raise UsageError(f"{target.name} needs input files ({', '.join(names)}); "
-                             "there is no bundled example for it")
+            raise UsageError(
+                f"{target.name} needs input files ({', '.join(names)}); there is no bundled example for it"
+            )
         files = example.paths()
         columns = {}
-        typer.echo(f"losscli: no files given: using the bundled example for {target.name} "
-                   f"({', '.join(example.files)})", err=True)
-    arrays = load_inputs(names, files, columns=columns, named_files=named, input_format=input_format,
-                         delimiter=delimiter, allow_nonfinite=allow_nonfinite, required=required)
+        typer.echo(
+            f"losscli: no files given: using the bundled example for {target.name} ({', '.join(example.files)})",
+            err=True,
+        )
+    arrays = load_inputs(
+        names,
+        files,
+        columns=columns,
+        named_files=named,
+        input_format=input_format,
+        delimiter=delimiter,
+        allow_nonfinite=allow_nonfinite,
+        required=required,
+    )
     return arrays, bind_sources(names, files, named, required=required)
 
 
@@ -222,7 +245,7 @@ def _check_bounds(value: Any, fail_above: Optional[float], fail_below: Optional[
     if fail_above is None and fail_below is None:
         return
     if math.isnan(value):
-        _fail(f"check failed: the loss is NaN", EXIT_CHECK_FAILED)
+        _fail("check failed: the loss is NaN", EXIT_CHECK_FAILED)
     if fail_above is not None and value > fail_above:
         _fail(f"check failed: loss {value:.10g} > --fail-above {fail_above:g}", EXIT_CHECK_FAILED)
     if fail_below is not None and value < fail_below:
@@ -230,6 +253,7 @@ def _check_bounds(value: Any, fail_above: Optional[float], fail_below: Optional[
 
 
 # ---------------------------------------------------------------- commands
+
 
 @app.command()
 @user_errors
@@ -263,11 +287,11 @@ def compute(
     fmt = _format(fmt, as_json)
     if reduction == "none" and (fail_above is not None or fail_below is not None):
         raise UsageError("--fail-above/--fail-below need a single value: use --reduction mean or sum")
-    arrays, sources = _load(target, files, input, col, pred_col, target_col, input_format, delimiter,
-                            allow_nonfinite)
+    arrays, sources = _load(target, files, input, col, pred_col, target_col, input_format, delimiter, allow_nonfinite)
     weights = _sample_weights(sample_weights, input_format, delimiter)
-    result = target.run(arrays, backend="numpy", reduction=reduction, dtype=dtype, sources=sources,
-                        sample_weights=weights)
+    result = target.run(
+        arrays, backend="numpy", reduction=reduction, dtype=dtype, sources=sources, sample_weights=weights
+    )
     render_compute(result, fmt)
     if reduction != "none":
         _check_bounds(result.evaluation.value, fail_above, fail_below)
@@ -291,15 +315,22 @@ def grad(
     fmt: str = FormatOpt,
     as_json: bool = JsonOpt,
     sample_weights: Optional[str] = WeightsOpt,
-    out: Optional[str] = typer.Option(None, "--out", "-o", help="Write every gradient to FILE (.csv, .npy, .npz, .json, .parquet)."),
+    out: Optional[str] = typer.Option(
+        None, "--out", "-o", help="Write every gradient to FILE (.csv, .npy, .npz, .json, .parquet)."
+    ),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 unless the gradient health is ok (see --fail-on)."),
     fail_on: Optional[str] = typer.Option(
-        None, "--fail-on", help="With --strict, fail on these (comma list): vanishing, exploding, nonfinite, "
-        "dead, saturated, underflow. Default: any status but ok."),
+        None,
+        "--fail-on",
+        help="With --strict, fail on these (comma list): vanishing, exploding, nonfinite, "
+        "dead, saturated, underflow. Default: any status but ok.",
+    ),
     saturation: float = typer.Option(1e-7, "--saturation", help="Probabilities within this of 0 or 1 are saturated."),
     vanishing: float = typer.Option(1e-7, "--vanishing", help="Per-sample gradient RMS below this is vanishing."),
     exploding: float = typer.Option(1e4, "--exploding", help="Per-sample gradient RMS above this is exploding."),
-    top: int = typer.Option(5, "--top", help="Elements listed on screen and in JSON (first, largest, smallest |grad|)."),
+    top: int = typer.Option(
+        5, "--top", help="Elements listed on screen and in JSON (first, largest, smallest |grad|)."
+    ),
     explain_: bool = typer.Option(False, "--explain", help="Walk through the chain rule and the autograd graph."),
     lang: str = typer.Option("en", "--lang", help="Language of --explain: en or zh-TW."),
     element: Optional[str] = typer.Option(None, "--element", help="Element for --explain: ROW or ROW,COL (0-based)."),
@@ -336,18 +367,26 @@ def grad(
         raise UsageError("--explain takes a single loss, not an expression")
     if explain_ and sample_weights is not None:
         raise UsageError("--explain works the chain rule without sample weights; drop --sample-weights")
-    arrays, sources = _load(target, files, input, col, pred_col, target_col, input_format, delimiter,
-                            allow_nonfinite)
+    arrays, sources = _load(target, files, input, col, pred_col, target_col, input_format, delimiter, allow_nonfinite)
     weights = _sample_weights(sample_weights, input_format, delimiter)
-    result = target.run(arrays, backend="torch", reduction=reduction, dtype=dtype, sources=sources,
-                        sample_weights=weights, keep_graph=explain_)
+    result = target.run(
+        arrays,
+        backend="torch",
+        reduction=reduction,
+        dtype=dtype,
+        sources=sources,
+        sample_weights=weights,
+        keep_graph=explain_,
+    )
     reference = None
     if dtype != "float64":
-        reference = target.run(arrays, backend="torch", reduction=reduction, sources=sources,
-                               sample_weights=weights).evaluation
+        reference = target.run(
+            arrays, backend="torch", reduction=reduction, sources=sources, sample_weights=weights
+        ).evaluation
     ev = result.evaluation
-    health = diagnose(ev, arrays, vanishing=vanishing, exploding=exploding, saturation_eps=saturation,
-                      top=top, reference=reference)
+    health = diagnose(
+        ev, arrays, vanishing=vanishing, exploding=exploding, saturation_eps=saturation, top=top, reference=reference
+    )
     if out:
         from losscli.io.writers import write_gradients
 
@@ -404,11 +443,21 @@ def compare(
     for ex in expressions:
         names += [n for n in ex.input_names() if n not in names]
         required += [n for n in ex.required_inputs() if n not in required]
-    arrays, sources = _load(_Inputs(losses_, names, required), files, input, col, pred_col, target_col,
-                            input_format, delimiter, allow_nonfinite)
+    arrays, sources = _load(
+        _Inputs(losses_, names, required),
+        files,
+        input,
+        col,
+        pred_col,
+        target_col,
+        input_format,
+        delimiter,
+        allow_nonfinite,
+    )
     weights = _sample_weights(sample_weights, input_format, delimiter)
-    rows = run_compare(entries, arrays, grad=with_grad, reduction=reduction, dtype=dtype, sources=sources,
-                       sample_weights=weights)
+    rows = run_compare(
+        entries, arrays, grad=with_grad, reduction=reduction, dtype=dtype, sources=sources, sample_weights=weights
+    )
     render_compare(rows, fmt, with_grad)
 
 
@@ -424,8 +473,12 @@ def list_losses(fmt: str = FormatOpt, as_json: bool = JsonOpt) -> None:
 
 @app.command()
 @user_errors
-def explain(loss: str = typer.Argument(..., help="Loss name or alias (see 'losscli list')."), fmt: str = FormatOpt, as_json: bool = JsonOpt,
-            lang: str = typer.Option("en", "--lang", help="en or zh-TW.")) -> None:
+def explain(
+    loss: str = typer.Argument(..., help="Loss name or alias (see 'losscli list')."),
+    fmt: str = FormatOpt,
+    as_json: bool = JsonOpt,
+    lang: str = typer.Option("en", "--lang", help="en or zh-TW."),
+) -> None:
     """Formula, derivative, inputs, parameters and convention of a loss (never imports torch)."""
     from losscli import losses
     from losscli.i18n import check_lang

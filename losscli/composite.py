@@ -19,8 +19,9 @@ This module never imports torch itself; ``core.evaluate`` does, on the torch bac
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -120,8 +121,9 @@ def _stand_in_spec(cev: CompositeEvaluation) -> LossSpec:
         name=ex.text,
         family="expression",
         summary=f"weighted sum of {len(ex.terms)} term(s): {ex.normalised}",
-        inputs=tuple(Input(d.name, "", "used by " + ", ".join(d.used_by), d.differentiable, d.required)
-                     for d in ex.inputs()),
+        inputs=tuple(
+            Input(d.name, "", "used by " + ", ".join(d.used_by), d.differentiable, d.required) for d in ex.inputs()
+        ),
         params=(),
         formula=ex.normalised,
         derivative="∇L = Σ cᵢ ∇termᵢ",
@@ -189,8 +191,18 @@ def evaluate_expression(
     for term in expression.terms:
         arrays, term_sources = _term_inputs(term, inputs, sources)
         weights = None if term.spec.family == REGULARIZATION else sample_weights
-        evaluations.append(evaluate(term.spec, arrays, term.params, reduction=reduction, dtype=dtype,
-                                    backend=backend, sources=term_sources, sample_weights=weights))
+        evaluations.append(
+            evaluate(
+                term.spec,
+                arrays,
+                term.params,
+                reduction=reduction,
+                dtype=dtype,
+                backend=backend,
+                sources=term_sources,
+                sample_weights=weights,
+            )
+        )
     pairs = list(zip(expression.terms, evaluations))
 
     if reduction == "none":
@@ -228,8 +240,10 @@ def evaluate_expression(
         dtype=dtype,
         backend=backend,
         value=value,
-        terms=[{"expr": t.expr, "weight": t.weight, "value": ev.value, **({"extras": ev.extras} if ev.extras else {})}
-               for t, ev in pairs],
+        terms=[
+            {"expr": t.expr, "weight": t.weight, "value": ev.value, **({"extras": ev.extras} if ev.extras else {})}
+            for t, ev in pairs
+        ],
         evaluations=evaluations,
         n=lead.n,
         scale=lead.scale,
@@ -240,6 +254,7 @@ def evaluate_expression(
 
 
 # ----------------------------------------------------------------------------- compare
+
 
 def outlier_rows(inputs: Mapping[str, np.ndarray], fraction: float = OUTLIER_FRACTION) -> np.ndarray | None:
     """Indices of the ⌈fraction·N⌉ rows (first axis; at least 1) with the largest residual
@@ -308,16 +323,31 @@ def compare(
         if is_single(ex):
             term = ex.terms[0]
             arrays, term_sources = _term_inputs(term, inputs, dict(sources or {}))
-            ev = evaluate(term.spec, arrays, term.params, reduction=reduction, dtype=dtype, backend=backend,
-                          sources=term_sources, sample_weights=sample_weights)
+            ev = evaluate(
+                term.spec,
+                arrays,
+                term.params,
+                reduction=reduction,
+                dtype=dtype,
+                backend=backend,
+                sources=term_sources,
+                sample_weights=sample_weights,
+            )
             gradients = ev.gradients
             if grad:
                 obj = grad_dict(ev, diagnose(ev, arrays, **health_options), notes)
             else:
                 obj = evaluation_dict(ev, notes)
         else:
-            cev = evaluate_expression(ex, inputs, reduction=reduction, dtype=dtype, backend=backend,
-                                      sources=sources, sample_weights=sample_weights)
+            cev = evaluate_expression(
+                ex,
+                inputs,
+                reduction=reduction,
+                dtype=dtype,
+                backend=backend,
+                sources=sources,
+                sample_weights=sample_weights,
+            )
             gradients = cev.gradients
             obj = cev.to_dict()
             notes = obj.pop("notes", [])

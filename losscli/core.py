@@ -15,8 +15,9 @@ gradients are those of Σℓ.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -141,12 +142,14 @@ def _check_sample_weights(spec: LossSpec, s: np.ndarray, terms: Terms, sources: 
     ref = terms.mean_elements if terms.mean_elements is not None else terms.elements
     n = ref.shape[0] if len(ref.shape) else 1
     if s.ndim != 1 or s.shape[0] != n:
-        raise InputError(f"expected {n} sample weights (one per {spec.element_note.replace('per ', '')} "
-                         f"row of {spec.name}), got shape {' x '.join(map(str, s.shape))}", source=where)
+        raise InputError(
+            f"expected {n} sample weights (one per {spec.element_note.replace('per ', '')} "
+            f"row of {spec.name}), got shape {' x '.join(map(str, s.shape))}",
+            source=where,
+        )
     if np.any(~np.isfinite(s)) or np.any(s < 0):
         bad = int(np.flatnonzero(~np.isfinite(s) | (s < 0))[0])
-        raise InputError(f"data row {bad + 1}: sample weights must be finite and >= 0, got {s[bad]:g}",
-                         source=where)
+        raise InputError(f"data row {bad + 1}: sample weights must be finite and >= 0, got {s[bad]:g}", source=where)
     if not np.any(s > 0):
         raise InputError("every sample weight is 0: nothing to average", source=where)
     return s
@@ -216,8 +219,9 @@ def evaluate(
         if spec.family == "regularization":
             raise UsageError(f"sample weights do not apply to the {spec.name} penalty (it has no samples)")
         s = _check_sample_weights(spec, sample_weights, terms, sources or {})
-        terms = _apply_sample_weights(xp, terms, xp.asarray(s.astype(dtype)) if backend == "numpy"
-                                      else _torch_tensor(s, dtype))
+        terms = _apply_sample_weights(
+            xp, terms, xp.asarray(s.astype(dtype)) if backend == "numpy" else _torch_tensor(s, dtype)
+        )
     value, denominator, scale = _reduce(xp, terms, reduction)
     input_scale = spec.scale(arrays, reduction) if spec.scale is not None else None
     if input_scale is not None and not isinstance(input_scale, dict):

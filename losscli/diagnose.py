@@ -24,8 +24,9 @@ float32 run compared with float64, ``underflow`` (zero in float32, not in float6
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -69,8 +70,10 @@ class Health:
             return f"per-sample gradient RMS {self.per_sample_rms:.3g} > {self.exploding_threshold:g}"
         if self.status == "vanishing":
             return f"per-sample gradient RMS {self.per_sample_rms:.3g} < {self.vanishing_threshold:g}"
-        return (f"per-sample gradient RMS {self.per_sample_rms:.3g} within "
-                f"[{self.vanishing_threshold:g}, {self.exploding_threshold:g}]")
+        return (
+            f"per-sample gradient RMS {self.per_sample_rms:.3g} within "
+            f"[{self.vanishing_threshold:g}, {self.exploding_threshold:g}]"
+        )
 
     def kinds(self) -> set[str]:
         """The status (unless ok) and every finding kind present: what --fail-on matches."""
@@ -99,22 +102,35 @@ class _Flat:
     def __init__(self, gradients: Mapping[str, np.ndarray], inputs: Mapping[str, np.ndarray]) -> None:
         self.names = list(gradients)
         self.shapes = [gradients[n].shape for n in self.names]
-        self.grad = np.concatenate([gradients[n].astype(np.float64).ravel() for n in self.names]) \
-            if self.names else np.zeros(0)
-        self.value = np.concatenate([np.asarray(inputs[n], dtype=np.float64).ravel() if n in inputs
-                                     else np.full(gradients[n].size, np.nan) for n in self.names]) \
-            if self.names else np.zeros(0)
+        self.grad = (
+            np.concatenate([gradients[n].astype(np.float64).ravel() for n in self.names]) if self.names else np.zeros(0)
+        )
+        self.value = (
+            np.concatenate(
+                [
+                    np.asarray(inputs[n], dtype=np.float64).ravel()
+                    if n in inputs
+                    else np.full(gradients[n].size, np.nan)
+                    for n in self.names
+                ]
+            )
+            if self.names
+            else np.zeros(0)
+        )
         self.offsets = np.cumsum([0] + [int(np.prod(s)) for s in self.shapes])
 
     def where(self, i: int) -> dict[str, Any]:
         k = int(np.searchsorted(self.offsets, i, side="right") - 1)
         v = float(self.value[i])
-        return _locate(self.names[k], self.shapes[k], i - int(self.offsets[k]), float(self.grad[i]),
-                       None if math.isnan(v) else v)
+        return _locate(
+            self.names[k], self.shapes[k], i - int(self.offsets[k]), float(self.grad[i]), None if math.isnan(v) else v
+        )
 
     def mask(self, per_input: Mapping[str, np.ndarray]) -> np.ndarray:
-        parts = [np.broadcast_to(per_input[n], s).ravel() if n in per_input else np.zeros(int(np.prod(s)), bool)
-                 for n, s in zip(self.names, self.shapes)]
+        parts = [
+            np.broadcast_to(per_input[n], s).ravel() if n in per_input else np.zeros(int(np.prod(s)), bool)
+            for n, s in zip(self.names, self.shapes)
+        ]
         return np.concatenate(parts) if parts else np.zeros(0, bool)
 
 
@@ -122,8 +138,13 @@ def _finding(kind: str, mask: np.ndarray, flat: _Flat, message: str) -> dict[str
     idx = np.flatnonzero(mask)
     if idx.size == 0:
         return None
-    return {"kind": kind, "count": int(idx.size), "fraction": idx.size / max(mask.size, 1),
-            "message": message, "examples": [flat.where(int(i)) for i in idx[:EXAMPLES]]}
+    return {
+        "kind": kind,
+        "count": int(idx.size),
+        "fraction": idx.size / max(mask.size, 1),
+        "message": message,
+        "examples": [flat.where(int(i)) for i in idx[:EXAMPLES]],
+    }
 
 
 def stable_norm(values: np.ndarray) -> float:
@@ -168,8 +189,13 @@ def histogram(per_sample_abs: np.ndarray, zeros: int, nonfinite: int, max_bins: 
     step = max(1, math.ceil((hi - lo) / max_bins))
     edges = np.arange(lo, hi + step, step, dtype=np.float64)
     counts, _ = np.histogram(logs, bins=edges)
-    return {"scale": "per-sample", "edges": edges.tolist(), "counts": counts.astype(int).tolist(),
-            "zeros": zeros, "nonfinite": nonfinite}
+    return {
+        "scale": "per-sample",
+        "edges": edges.tolist(),
+        "counts": counts.astype(int).tolist(),
+        "zeros": zeros,
+        "nonfinite": nonfinite,
+    }
 
 
 def diagnose(
@@ -211,19 +237,35 @@ def diagnose(
 
     findings = [
         _finding("nonfinite", ~finite, flat, "gradient is NaN or ±inf"),
-        _finding("dead", finite & (g == 0), flat,
-                 "gradient exactly 0: these elements teach the model nothing (a zero residual under "
-                 "MAE, a met hinge margin, a clamp, an ignored target)"),
+        _finding(
+            "dead",
+            finite & (g == 0),
+            flat,
+            "gradient exactly 0: these elements teach the model nothing (a zero residual under "
+            "MAE, a met hinge margin, a clamp, an ignored target)",
+        ),
     ]
     if ev.spec.saturation is not None and inputs:
         masks = ev.spec.saturation(inputs, ev.params, ev.dtype, saturation_eps)
-        findings.append(_finding("saturated", flat.mask(masks), flat,
-                                 f"input at or within {saturation_eps:g} of 0/1 (probabilities) or past "
-                                 "the point where the sigmoid/softmax rounds to 0/1 (logits)"))
+        findings.append(
+            _finding(
+                "saturated",
+                flat.mask(masks),
+                flat,
+                f"input at or within {saturation_eps:g} of 0/1 (probabilities) or past "
+                "the point where the sigmoid/softmax rounds to 0/1 (logits)",
+            )
+        )
     if reference is not None and reference.gradients:
         ref = _Flat(reference.gradients, inputs).grad
-        findings.append(_finding("underflow", (g == 0) & (ref != 0) & np.isfinite(ref), flat,
-                                 f"gradient is 0 in {ev.dtype} but not in {reference.dtype}: it underflowed"))
+        findings.append(
+            _finding(
+                "underflow",
+                (g == 0) & (ref != 0) & np.isfinite(ref),
+                flat,
+                f"gradient is 0 in {ev.dtype} but not in {reference.dtype}: it underflowed",
+            )
+        )
 
     k = min(top, g.size)
     key = np.where(finite, absg, np.inf)  # non-finite elements rank as the largest

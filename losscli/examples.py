@@ -29,8 +29,7 @@ THREE_CLASS = Example(("logits_3class.csv", "labels_3class.csv"), what="3-class 
 DEFAULT_LOSS = "bce"
 DEFAULT = Example(
     ("explain_probs.csv", "explain_labels.csv"),
-    what="BCE on 8 probabilities, two of them saturated: 1e-12 for a positive label and 1 - 1e-10 for a "
-    "negative one",
+    what="BCE on 8 probabilities, two of them saturated: 1e-12 for a positive label and 1 - 1e-10 for a negative one",
 )
 
 EXAMPLES: dict[str, Example] = {
@@ -43,8 +42,9 @@ EXAMPLES: dict[str, Example] = {
     "sparse-cross-entropy": THREE_CLASS,
     "multi-margin": THREE_CLASS,
     "kl-div": Example(("kl_preds.csv", "kl_targets.csv"), what="predicted and true distributions over 4 classes"),
-    "gan-discriminator": Example(("gan_real_logits.csv", "gan_fake_logits.csv"),
-                                 what="discriminator logits on 16 real and 12 generated samples"),
+    "gan-discriminator": Example(
+        ("gan_real_logits.csv", "gan_fake_logits.csv"), what="discriminator logits on 16 real and 12 generated samples"
+    ),
     "gan-generator": Example(("gan_fake_logits.csv",), what="discriminator logits on 12 generated samples"),
     "wasserstein-critic": Example(("gan_real_logits.csv", "gan_fake_logits.csv"), what="critic scores"),
     "wasserstein-generator": Example(("gan_fake_logits.csv",), what="critic scores on generated samples"),
@@ -56,8 +56,9 @@ EXAMPLES: dict[str, Example] = {
     "iou": Example(("dice_probs.csv", "dice_mask.csv"), what="a 16 x 16 probability map and its mask"),
     "tversky": Example(("dice_probs.csv", "dice_mask.csv"), what="a 16 x 16 probability map and its mask"),
     "ssim": Example(("img_distorted.png", "img_reference.png"), what="a blurred, noisy image and its reference"),
-    "triplet": Example(("triplet_anchor.csv", "triplet_positive.csv", "triplet_negative.csv"),
-                       what="8 embedding triplets of width 4"),
+    "triplet": Example(
+        ("triplet_anchor.csv", "triplet_positive.csv", "triplet_negative.csv"), what="8 embedding triplets of width 4"
+    ),
     "contrastive": Example(("contrastive_pairs.json",), what="embedding pairs with similar/dissimilar labels"),
     "bpr": Example(("bpr_scores.csv",), what="scores of observed and sampled items"),
 }

@@ -8,7 +8,8 @@ Needs the torch evaluation made with ``keep_graph=True``.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -68,8 +69,9 @@ def choose_element(ev: Evaluation, name: str, element: tuple[int, ...] | None) -
     return tuple(int(i) for i in np.unravel_index(int(np.argmax(key)), g.shape))
 
 
-def finite_difference(ev: Evaluation, inputs: Mapping[str, np.ndarray], name: str,
-                      index: tuple[int, ...]) -> tuple[float, float]:
+def finite_difference(
+    ev: Evaluation, inputs: Mapping[str, np.ndarray], name: str, index: tuple[int, ...]
+) -> tuple[float, float]:
     """(central difference, step h) of the loss with respect to ``inputs[name][index]``, on numpy.
 
     h = 1e-6·max(1, |x|); where x ± h leaves the loss's domain (a probability next to 0 or
@@ -101,45 +103,72 @@ def _remedies(ev: Evaluation, health: Health, lang: str) -> list[str]:
     kinds = health.kinds()
     out = []
     if name == "bce" and not p.get("from_logits") and "saturated" in kinds:
-        out.append("BCE 對機率的梯度是 (p - y)/(p(1 - p))：機率越接近 0 或 1，它就越大（p = 1e-12 時約為 1e12/N）；"
-                   "機率恰為 0 或 1 時，torch 把 log 截斷在 -100、把 p(1 - p) 截斷在 1e-12，梯度只是約定值。"
-                   "上游的 sigmoid 會再乘上 p(1 - p) ≈ 0，兩者相抵時就會失去精度。" if zh else
-                   "BCE's gradient on probabilities is (p - y)/(p(1 - p)): it grows without bound as p nears "
-                   "0 or 1 (about 1e12/N at p = 1e-12), and at exactly 0 or 1 torch clamps the log at -100 "
-                   "and p(1 - p) at 1e-12, so the gradient there is a convention. Upstream, the sigmoid "
-                   "multiplies it by p(1 - p) ≈ 0, and the two cancel in rounding error.")
+        out.append(
+            "BCE 對機率的梯度是 (p - y)/(p(1 - p))：機率越接近 0 或 1，它就越大（p = 1e-12 時約為 1e12/N）；"
+            "機率恰為 0 或 1 時，torch 把 log 截斷在 -100、把 p(1 - p) 截斷在 1e-12，梯度只是約定值。"
+            "上游的 sigmoid 會再乘上 p(1 - p) ≈ 0，兩者相抵時就會失去精度。"
+            if zh
+            else "BCE's gradient on probabilities is (p - y)/(p(1 - p)): it grows without bound as p nears "
+            "0 or 1 (about 1e12/N at p = 1e-12), and at exactly 0 or 1 torch clamps the log at -100 "
+            "and p(1 - p) at 1e-12, so the gradient there is a convention. Upstream, the sigmoid "
+            "multiplies it by p(1 - p) ≈ 0, and the two cancel in rounding error."
+        )
     if name == "bce" and not p.get("from_logits") and ("saturated" in kinds or health.status != "ok"):
-        out.append("BCE 作用在機率上會飽和：請改傳 logits 並加上 -p from_logits=true（即 BCEWithLogitsLoss），"
-                   "它在損失內部穩定地計算 σ，梯度 σ(x) - y 永遠有界。" if zh else
-                   "BCE on probabilities saturates: pass logits with -p from_logits=true (BCEWithLogitsLoss), "
-                   "which computes σ inside the loss stably; its gradient σ(x) - y is always bounded.")
+        out.append(
+            "BCE 作用在機率上會飽和：請改傳 logits 並加上 -p from_logits=true（即 BCEWithLogitsLoss），"
+            "它在損失內部穩定地計算 σ，梯度 σ(x) - y 永遠有界。"
+            if zh
+            else "BCE on probabilities saturates: pass logits with -p from_logits=true (BCEWithLogitsLoss), "
+            "which computes σ inside the loss stably; its gradient σ(x) - y is always bounded."
+        )
     if name in ("mse", "rmse") and health.status == "exploding":
-        out.append("MSE 的梯度與殘差成正比，離群值會主導：改用 huber 或 smooth-l1，或在訓練時裁剪梯度"
-                   "（torch.nn.utils.clip_grad_norm_）。" if zh else
-                   "MSE's gradient grows with the residual, so outliers dominate: use huber or smooth-l1, "
-                   "or clip gradients in training (torch.nn.utils.clip_grad_norm_).")
+        out.append(
+            "MSE 的梯度與殘差成正比，離群值會主導：改用 huber 或 smooth-l1，或在訓練時裁剪梯度"
+            "（torch.nn.utils.clip_grad_norm_）。"
+            if zh
+            else "MSE's gradient grows with the residual, so outliers dominate: use huber or smooth-l1, "
+            "or clip gradients in training (torch.nn.utils.clip_grad_norm_)."
+        )
     if name == "rmse" and health.status == "nonfinite":
-        out.append("RMSE 的導數是 (p - y) / (N·L)；當所有殘差都是 0 時 L = 0，變成 0/0，自動微分得到 NaN。"
-                   "訓練時請用 MSE（它在該處的梯度是 0），或在根號內加上小的 ε。" if zh else
-                   "RMSE's derivative is (p - y) / (N·L); when every residual is 0, L = 0 and that is 0/0, "
-                   "so autograd gives NaN. Train on MSE (its gradient there is 0) or add a small ε inside "
-                   "the square root.")
-    if health.status == "vanishing" and name in ("bce", "focal", "cross-entropy", "sparse-cross-entropy") \
-            and p.get("from_logits", True):
-        out.append("模型對這些樣本既有信心又正確：沒有東西可學，梯度自然很小。若你預期會有錯誤，請檢查標籤。" if zh else
-                   "The model is confidently right on these samples: there is nothing left to learn, so "
-                   "the gradient is tiny. If you expected mistakes, check the labels.")
+        out.append(
+            "RMSE 的導數是 (p - y) / (N·L)；當所有殘差都是 0 時 L = 0，變成 0/0，自動微分得到 NaN。"
+            "訓練時請用 MSE（它在該處的梯度是 0），或在根號內加上小的 ε。"
+            if zh
+            else "RMSE's derivative is (p - y) / (N·L); when every residual is 0, L = 0 and that is 0/0, "
+            "so autograd gives NaN. Train on MSE (its gradient there is 0) or add a small ε inside "
+            "the square root."
+        )
+    if (
+        health.status == "vanishing"
+        and name in ("bce", "focal", "cross-entropy", "sparse-cross-entropy")
+        and p.get("from_logits", True)
+    ):
+        out.append(
+            "模型對這些樣本既有信心又正確：沒有東西可學，梯度自然很小。若你預期會有錯誤，請檢查標籤。"
+            if zh
+            else "The model is confidently right on these samples: there is nothing left to learn, so "
+            "the gradient is tiny. If you expected mistakes, check the labels."
+        )
     if health.status == "exploding" and not out:
-        out.append("降低學習率、裁剪梯度，或把輸入與目標標準化。" if zh else
-                   "Lower the learning rate, clip gradients, or normalise inputs and targets.")
+        out.append(
+            "降低學習率、裁剪梯度，或把輸入與目標標準化。"
+            if zh
+            else "Lower the learning rate, clip gradients, or normalise inputs and targets."
+        )
     if health.status == "nonfinite" and name != "rmse":
-        out.append("找出輸入中的 NaN/inf，或是 log(0)、sqrt(0) 之類的運算。" if zh else
-                   "Look for NaN/inf in the inputs, or an operation such as log(0) or sqrt(0).")
+        out.append(
+            "找出輸入中的 NaN/inf，或是 log(0)、sqrt(0) 之類的運算。"
+            if zh
+            else "Look for NaN/inf in the inputs, or an operation such as log(0) or sqrt(0)."
+        )
     if "dead" in kinds:
-        out.append("梯度恰為 0 的元素不會教模型任何東西：hinge 超過邊界、MAE 殘差為 0、被截斷的 log 或被忽略的目標。"
-                   "若這是設計使然（例如 SVM 式的邊界）則無妨。" if zh else
-                   "Elements with a gradient of exactly 0 teach the model nothing: a met hinge margin, a zero "
-                   "MAE residual, a clamped log or an ignored target. Fine when by design (SVM-style margins).")
+        out.append(
+            "梯度恰為 0 的元素不會教模型任何東西：hinge 超過邊界、MAE 殘差為 0、被截斷的 log 或被忽略的目標。"
+            "若這是設計使然（例如 SVM 式的邊界）則無妨。"
+            if zh
+            else "Elements with a gradient of exactly 0 teach the model nothing: a met hinge margin, a zero "
+            "MAE residual, a clamped log or an ignored target. Fine when by design (SVM-style margins)."
+        )
     raw_small = ev.reduction == "mean" and health.status == "ok" and health.norm < health.vanishing_threshold * 10
     if raw_small or (ev.reduction == "mean" and health.status == "ok" and health.scale > 100):
         out.append(msg(lang, "scale_note", scale=health.scale, norm=health.norm))
@@ -153,22 +182,36 @@ LOOP = """for x, y in loader:
     optimizer.step()             # uses .grad to update the parameters"""
 
 
-def narrative(ev: Evaluation, health: Health, inputs: Mapping[str, np.ndarray], *, lang: str = "en",
-              element: tuple[int, ...] | None = None, header: str | None = None) -> list[Section]:
+def narrative(
+    ev: Evaluation,
+    health: Health,
+    inputs: Mapping[str, np.ndarray],
+    *,
+    lang: str = "en",
+    element: tuple[int, ...] | None = None,
+    header: str | None = None,
+) -> list[Section]:
     """The six sections of ``--explain`` for an evaluation made with ``keep_graph=True``."""
     spec = ev.spec
     sections: list[Section] = []
     if header:
         sections.append(("", header))
     inputs_line = ", ".join(f"{i.name} ({i.shape})" for i in spec.inputs)
-    sections.append((msg(lang, "s1"), "\n".join([
-        f"{spec.name}: {loss_text(spec, 'summary', lang)}",
-        f"L = {spec.formula}" if not spec.formula.startswith(("L", "ℓ")) else spec.formula,
-        loss_text(spec, "derivative", lang),
-        f"inputs: {inputs_line}",
-        f"convention: {loss_text(spec, 'convention', lang)}",
-        f"value: {np.sum(ev.value):.12g} (reduction {ev.reduction}, {ev.dtype})",
-    ])))
+    sections.append(
+        (
+            msg(lang, "s1"),
+            "\n".join(
+                [
+                    f"{spec.name}: {loss_text(spec, 'summary', lang)}",
+                    f"L = {spec.formula}" if not spec.formula.startswith(("L", "ℓ")) else spec.formula,
+                    loss_text(spec, "derivative", lang),
+                    f"inputs: {inputs_line}",
+                    f"convention: {loss_text(spec, 'convention', lang)}",
+                    f"value: {np.sum(ev.value):.12g} (reduction {ev.reduction}, {ev.dtype})",
+                ]
+            ),
+        )
+    )
     leaf_names = {id(t): n for n, t in ev.leaves.items()}
     sections.append((msg(lang, "s2"), "\n".join(graph_lines(ev.graph, leaf_names)) + "\n\n" + msg(lang, "s2_note")))
 
@@ -190,8 +233,9 @@ def narrative(ev: Evaluation, health: Health, inputs: Mapping[str, np.ndarray], 
         body.append(f"{msg(lang, 'autograd')}: {grad:.15g}")
         # the hand derivation runs in float64; autograd ran in ev.dtype
         rel = 1e-12 if ev.dtype == "float64" else 1e-5
-        same = diff <= rel * max(abs(grad), abs(product)) or (math.isnan(product) and math.isnan(grad)) \
-            or product == grad
+        same = (
+            diff <= rel * max(abs(grad), abs(product)) or (math.isnan(product) and math.isnan(grad)) or product == grad
+        )
         body.append(msg(lang, "agree" if same else "disagree", diff=0.0 if product == grad else diff))
     else:
         body.append(msg(lang, "no_chain", loss=spec.name))
@@ -207,14 +251,30 @@ def narrative(ev: Evaluation, health: Health, inputs: Mapping[str, np.ndarray], 
         verdict = "fd_good" if err < 1e-7 else ("fd_bad" if err > 1e-2 else "fd_ok")
         sections.append((msg(lang, "s4"), msg(lang, "fd", h=h, fd=fd, err=err) + "\n" + msg(lang, verdict)))
 
-    status = msg(lang, f"status_{health.status}", rms=health.per_sample_rms, lo=health.vanishing_threshold,
-                 hi=health.exploding_threshold, count=health.nonfinite)
+    status = msg(
+        lang,
+        f"status_{health.status}",
+        rms=health.per_sample_rms,
+        lo=health.vanishing_threshold,
+        hi=health.exploding_threshold,
+        count=health.nonfinite,
+    )
     lines = [status]
     for f in health.findings:
-        where = ", ".join(f"{e['input']}[{e['row']}]" + (f" = {e['value']:.6g}" if "value" in e else "")
-                          for e in f["examples"])
-        lines.append(msg(lang, "finding", kind=f["kind"], count=f["count"], fraction=f["fraction"],
-                         message=msg(lang, f"finding_{f['kind']}")) + f" [{where}]")
+        where = ", ".join(
+            f"{e['input']}[{e['row']}]" + (f" = {e['value']:.6g}" if "value" in e else "") for e in f["examples"]
+        )
+        lines.append(
+            msg(
+                lang,
+                "finding",
+                kind=f["kind"],
+                count=f["count"],
+                fraction=f["fraction"],
+                message=msg(lang, f"finding_{f['kind']}"),
+            )
+            + f" [{where}]"
+        )
     remedies = _remedies(ev, health, lang)
     if remedies:
         lines.append("")
@@ -243,9 +303,10 @@ def render_narrative(sections: list[Section], out: Any = None, *, as_json: bool 
 
         dump_json({"sections": [{"title": t, "body": b} for t, b in sections]}, out or sys.stdout)
         return
-    from losscli.render import rich_console
     from rich.panel import Panel
     from rich.text import Text
+
+    from losscli.render import rich_console
 
     out_console = rich_console(out or sys.stdout)
     for title, body in sections:

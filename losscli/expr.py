@@ -42,8 +42,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from losscli import losses
 from losscli.errors import UsageError
@@ -68,6 +69,7 @@ _HINTS = {
 
 
 # ----------------------------------------------------------------------------- results
+
 
 @dataclass
 class Term:
@@ -154,8 +156,10 @@ class Expression:
                     group = 2
                 else:
                     group = 0
-                entry = info.setdefault(data, {"group": group, "order": len(info), "required": False,
-                                               "differentiable": False, "used_by": []})
+                entry = info.setdefault(
+                    data,
+                    {"group": group, "order": len(info), "required": False, "differentiable": False, "used_by": []},
+                )
                 entry["group"] = min(entry["group"], group)
                 entry["required"] |= inp.required
                 entry["differentiable"] |= inp.differentiable
@@ -208,6 +212,7 @@ def _format_value(value: Any) -> str:
 
 
 # ----------------------------------------------------------------------------- tokens
+
 
 @dataclass(frozen=True)
 class _Token:
@@ -266,6 +271,7 @@ def tokenize(text: str) -> list[_Token]:
 
 
 # ----------------------------------------------------------------------------- parser
+
 
 @dataclass
 class _Proto:
@@ -344,8 +350,12 @@ class _Parser:
         if any(not form.is_const for _, form in parts):
             for _, form in parts:
                 if form.is_const:
-                    raise _error(self.text, form.pos, "a number cannot be added to losses",
-                                 after=": it has no gradient; use it as a weight, e.g. 0.5*mse")
+                    raise _error(
+                        self.text,
+                        form.pos,
+                        "a number cannot be added to losses",
+                        after=": it has no gradient; use it as a weight, e.g. 0.5*mse",
+                    )
             total = _Form(0.0, {}, parts[0][1].pos)
             for sign, form in parts:
                 for key, (coef, proto) in form.terms.items():
@@ -361,8 +371,11 @@ class _Parser:
             star = self.take()
             right = self.unary(depth)
             if not form.is_const and not right.is_const:
-                raise self.fail(star, "a product of two losses is not supported",
-                                ": one side of '*' must be a number (an expression is a weighted sum of losses)")
+                raise self.fail(
+                    star,
+                    "a product of two losses is not supported",
+                    ": one side of '*' must be a number (an expression is a weighted sum of losses)",
+                )
             if form.is_const and right.is_const:
                 form = _Form(self.finite(form.const * right.const, star, "the product"), {}, form.pos)
             elif form.is_const:
@@ -438,8 +451,11 @@ class _Parser:
         seen.add(name)
         if name in spec.input_names:
             if kind != "word":
-                raise self.fail(vtok, f"input {name} of {spec.name} must be bound to a data name, not a number",
-                                f" (e.g. {name}=my_{name})")
+                raise self.fail(
+                    vtok,
+                    f"input {name} of {spec.name} must be bound to a data name, not a number",
+                    f" (e.g. {name}=my_{name})",
+                )
             if value != name:
                 bindings[name] = value
             return
@@ -447,8 +463,11 @@ class _Parser:
         if param is None:
             valid_p = ", ".join(p.name for p in spec.params) or "none"
             valid_i = ", ".join(spec.input_names)
-            raise self.fail(name_tok, f"{spec.name} has no parameter or input {name_tok.text!r}",
-                            f"; parameters: {valid_p}; inputs: {valid_i}")
+            raise self.fail(
+                name_tok,
+                f"{spec.name} has no parameter or input {name_tok.text!r}",
+                f"; parameters: {valid_p}; inputs: {valid_i}",
+            )
         if kind == "list" and param.kind != "floats":
             raise self.fail(vtok, f"parameter {name} of {spec.name} takes one value, not a list")
         try:
@@ -496,8 +515,9 @@ def _scaled(form: _Form, k: float, parser: _Parser, tok: _Token, pos: int) -> _F
 
 def _lookup(text: str, tok: _Token) -> LossSpec:
     if len(tok.text) > 64:
-        raise UsageError(f"unknown loss {_shown(text, tok.pos, tok.text)} at character {tok.pos + 1} "
-                         "(see 'losscli list')")
+        raise UsageError(
+            f"unknown loss {_shown(text, tok.pos, tok.text)} at character {tok.pos + 1} (see 'losscli list')"
+        )
     try:
         return losses.get(tok.text)
     except UsageError as exc:
@@ -511,6 +531,7 @@ def _lookup(text: str, tok: _Token) -> LossSpec:
 
 
 # ----------------------------------------------------------------------------- entry point
+
 
 def parse(text: str) -> Expression:
     """Parse a loss expression (see the module docstring) into folded, validated terms.
@@ -528,8 +549,14 @@ def parse(text: str) -> Expression:
     if form.is_const:
         raise UsageError("the expression has no loss in it: weight a loss, e.g. '0.5*mse'")
     terms = [
-        Term(expr=key, weight=float(coef), spec=proto.spec, params=proto.params, bindings=proto.bindings,
-             position=proto.pos + 1)
+        Term(
+            expr=key,
+            weight=float(coef),
+            spec=proto.spec,
+            params=proto.params,
+            bindings=proto.bindings,
+            position=proto.pos + 1,
+        )
         for key, (coef, proto) in form.terms.items()
     ]
     return Expression(text=" ".join(text.split()), terms=terms)

@@ -20,8 +20,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "s1": "1. The loss and its derivative",
         "s2": "2. The autograd graph (from loss.grad_fn down to the leaves)",
         "s2_note": "Each node is a backward function torch recorded in the forward pass; backward() walks "
-                   "this graph from the top, multiplying local derivatives, and AccumulateGrad adds the "
-                   "result into the leaf's .grad.",
+        "this graph from the top, multiplying local derivatives, and AccumulateGrad adds the "
+        "result into the leaf's .grad.",
         "s3": "3. One element by hand: {input}[{index}]",
         "s3_why": "Chosen because it has the largest |gradient| (pick another with --element ROW[,COL]).",
         "forward": "forward values",
@@ -32,39 +32,39 @@ MESSAGES: dict[str, dict[str, str]] = {
         "agree": "difference {diff:.3g}: they agree",
         "disagree": "difference {diff:.3g}: they DISAGREE",
         "no_chain": "No hand derivation is written for {loss}; the finite-difference check below "
-                    "verifies autograd's value instead.",
+        "verifies autograd's value instead.",
         "s4": "4. Finite-difference check of that element",
         "fd": "central difference (L(x+h) - L(x-h)) / 2h with h = {h:.1e}: {fd:.12g}; relative error {err:.2e}",
         "fd_none": "no finite-difference check here: x = {x:.6g} sits on the edge of the loss's domain, so "
-                   "x ± h leaves it (at a probability of exactly 0 or 1 torch's gradient is a convention, "
-                   "not a derivative)",
+        "x ± h leaves it (at a probability of exactly 0 or 1 torch's gradient is a convention, "
+        "not a derivative)",
         "fd_good": "below 1e-7: autograd's gradient is right",
         "fd_ok": "between 1e-7 and 1e-2: acceptable near a kink or with float32, suspicious otherwise",
         "fd_bad": "above 1e-2: the gradient is wrong here (or the loss is not differentiable at this point)",
         "s5": "5. Gradient health, in plain words",
         "s6": "6. Gradients accumulate in .grad",
         "accum": "backward() adds into .grad; it does not overwrite it. After a second backward() without "
-                 "zeroing, {input}[{index}] went from {first:.12g} to {second:.12g} (x{ratio:.6g}).",
+        "zeroing, {input}[{index}] went from {first:.12g} to {second:.12g} (x{ratio:.6g}).",
         "accum_zero": "backward() adds into .grad; it does not overwrite it. {input}[{index}] has a zero "
-                      "gradient, so a second backward() leaves it at 0; every non-zero element doubled.",
+        "gradient, so a second backward() leaves it at 0; every non-zero element doubled.",
         "loop": "That is why a training loop zeroes gradients before each backward pass:",
         "status_ok": "Status ok: the per-sample gradient RMS is {rms:.3g}, inside [{lo:g}, {hi:g}].",
         "status_vanishing": "Status vanishing: the per-sample gradient RMS is {rms:.3g}, below {lo:g}; "
-                            "updates will barely move the model.",
+        "updates will barely move the model.",
         "status_exploding": "Status exploding: the per-sample gradient RMS is {rms:.3g}, above {hi:g}; "
-                            "one step of gradient descent would overshoot.",
+        "one step of gradient descent would overshoot.",
         "status_nonfinite": "Status nonfinite: {count} gradient element(s) are NaN or infinite; one such "
-                            "element poisons every weight it reaches.",
+        "element poisons every weight it reaches.",
         "scale_note": "With reduction=mean every gradient carries a 1/{scale:g} factor: the raw L2 norm "
-                      "{norm:.3g} looks small only because of the mean. Per sample (x{scale:g}) the figures "
-                      "above are what matters, and they do not change with the number of rows.",
+        "{norm:.3g} looks small only because of the mean. Per sample (x{scale:g}) the figures "
+        "above are what matters, and they do not change with the number of rows.",
         "finding": "{kind}: {count} element(s) ({fraction:.1%}). {message}",
         "remedies": "What to do",
         "finding_nonfinite": "gradient is NaN or ±inf",
         "finding_dead": "gradient exactly 0: these elements teach the model nothing (a zero residual under MAE, "
-                        "a met hinge margin, a clamp, an ignored target)",
+        "a met hinge margin, a clamp, an ignored target)",
         "finding_saturated": "input at or next to 0/1 (probabilities) or past the point where the "
-                             "sigmoid/softmax rounds to 0/1 (logits)",
+        "sigmoid/softmax rounds to 0/1 (logits)",
         "finding_underflow": "gradient is 0 in float32 but not in float64: it underflowed",
         "lbl_family": "family: {family}",
         "lbl_aliases": "; aliases: {aliases}",
@@ -81,7 +81,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "lbl_others": "others:      {text}",
         "lbl_use": "use it for:  {text}",
         "lbl_sample_weights": "sample weights (--sample-weights): weighted mean Σ sᵢℓᵢ / Σ sᵢ; Keras divides "
-                              "by the batch size instead.",
+        "by the batch size instead.",
     },
     "zh-TW": {
         "bundled": "內建範例：{what}。傳入你自己的檔案即可解說你的資料。",
@@ -89,7 +89,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "s1": "1. 損失函數與其導數",
         "s2": "2. 自動微分計算圖（從 loss.grad_fn 往下走到葉節點）",
         "s2_note": "每個節點是 torch 在前向計算時記錄的反向函數；backward() 從最上層開始走訪此圖，"
-                   "逐步相乘局部導數，最後由 AccumulateGrad 把結果累加到葉節點的 .grad。",
+        "逐步相乘局部導數，最後由 AccumulateGrad 把結果累加到葉節點的 .grad。",
         "s3": "3. 手算一個元素：{input}[{index}]",
         "s3_why": "選它是因為它的梯度絕對值最大（可用 --element ROW[,COL] 指定其他元素）。",
         "forward": "前向計算的值",
@@ -103,26 +103,26 @@ MESSAGES: dict[str, dict[str, str]] = {
         "s4": "4. 該元素的有限差分檢查",
         "fd": "中央差分 (L(x+h) - L(x-h)) / 2h，h = {h:.1e}：{fd:.12g}；相對誤差 {err:.2e}",
         "fd_none": "此處無法做有限差分檢查：x = {x:.6g} 位於損失定義域的邊界，x ± h 會超出定義域"
-                   "（機率恰為 0 或 1 時，torch 的梯度是一種約定，而非導數）",
+        "（機率恰為 0 或 1 時，torch 的梯度是一種約定，而非導數）",
         "fd_good": "低於 1e-7：自動微分的梯度正確",
         "fd_ok": "介於 1e-7 與 1e-2 之間：在不可微點附近或使用 float32 時可以接受，否則值得懷疑",
         "fd_bad": "高於 1e-2：此處梯度有誤（或損失在此點不可微）",
         "s5": "5. 梯度健康狀態（白話說明）",
         "s6": "6. 梯度會在 .grad 中累加",
         "accum": "backward() 會把梯度加進 .grad，而不是覆寫。未先歸零就再呼叫一次 backward() 後，"
-                 "{input}[{index}] 從 {first:.12g} 變成 {second:.12g}（x{ratio:.6g}）。",
+        "{input}[{index}] 從 {first:.12g} 變成 {second:.12g}（x{ratio:.6g}）。",
         "accum_zero": "backward() 會把梯度加進 .grad，而不是覆寫。{input}[{index}] 的梯度為 0，"
-                      "所以再呼叫一次 backward() 後仍是 0；所有非零元素都變成兩倍。",
+        "所以再呼叫一次 backward() 後仍是 0；所有非零元素都變成兩倍。",
         "loop": "所以訓練迴圈在每次反向傳播前都要先把梯度歸零：",
         "status_ok": "狀態 ok：每樣本梯度的均方根為 {rms:.3g}，落在 [{lo:g}, {hi:g}] 之內。",
         "status_vanishing": "狀態 vanishing（梯度消失）：每樣本梯度的均方根為 {rms:.3g}，低於 {lo:g}；"
-                            "參數更新幾乎不會移動模型。",
+        "參數更新幾乎不會移動模型。",
         "status_exploding": "狀態 exploding（梯度爆炸）：每樣本梯度的均方根為 {rms:.3g}，高於 {hi:g}；"
-                            "一步梯度下降就會衝過頭。",
+        "一步梯度下降就會衝過頭。",
         "status_nonfinite": "狀態 nonfinite（非有限值）：有 {count} 個梯度元素是 NaN 或無限大；"
-                            "這樣的元素會污染它所影響的每一個權重。",
+        "這樣的元素會污染它所影響的每一個權重。",
         "scale_note": "使用 reduction=mean 時，每個梯度都帶有 1/{scale:g} 的因子：原始 L2 範數 {norm:.3g} "
-                      "看起來很小只是因為取了平均。請看每樣本（x{scale:g}）的數字，它們不會隨資料列數改變。",
+        "看起來很小只是因為取了平均。請看每樣本（x{scale:g}）的數字，它們不會隨資料列數改變。",
         "finding": "{kind}：{count} 個元素（{fraction:.1%}）。{message}",
         "remedies": "建議做法",
         "finding_nonfinite": "梯度為 NaN 或 ±inf",

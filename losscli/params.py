@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from losscli.errors import UsageError
 from losscli.spec import LossSpec, Param
@@ -43,9 +44,7 @@ def _check_range(param: Param, value: float, spec: LossSpec) -> None:
     too_low = param.low is not None and (value <= param.low if param.low_open else value < param.low)
     too_high = param.high is not None and (value >= param.high if param.high_open else value > param.high)
     if too_low or too_high:
-        raise UsageError(
-            f"parameter {param.name} of {spec.name} must be {param.describe_range()}, got {value:g}"
-        )
+        raise UsageError(f"parameter {param.name} of {spec.name} must be {param.describe_range()}, got {value:g}")
 
 
 def convert(param: Param, text: str, spec: LossSpec) -> Any:
@@ -60,7 +59,9 @@ def convert(param: Param, text: str, spec: LossSpec) -> Any:
         raise UsageError(f"parameter {param.name} of {spec.name} must be true or false, got {text!r}")
     if param.kind == "choice":
         if text not in param.choices:
-            raise UsageError(f"parameter {param.name} of {spec.name} must be one of {param.describe_range()}, got {text!r}")
+            raise UsageError(
+                f"parameter {param.name} of {spec.name} must be one of {param.describe_range()}, got {text!r}"
+            )
         return text
     if param.kind == "str":
         if not text:

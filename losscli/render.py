@@ -10,7 +10,8 @@ import io
 import json
 import math
 import sys
-from typing import Any, Iterable, TextIO
+from collections.abc import Iterable
+from typing import Any, TextIO
 
 from losscli.params import format_default
 from losscli.spec import LossSpec
@@ -19,6 +20,7 @@ FORMATS = ("table", "json", "csv", "plain")
 
 
 # ------------------------------------------------------------------------ JSON helpers
+
 
 def jsonable(value: Any, notes: list[str], where: str) -> Any:
     """``value`` with numpy arrays as nested lists and NaN/±inf as None (noted once per ``where``)."""
@@ -33,7 +35,7 @@ def jsonable(value: Any, notes: list[str], where: str) -> Any:
         before = len(notes)
         out = [jsonable(v, notes, where) for v in value]
         if len(notes) > before + 1:
-            del notes[before + 1:]
+            del notes[before + 1 :]
             notes[before] = f"{where}: non-finite values written as null"
         return out
     if isinstance(value, dict):
@@ -73,6 +75,7 @@ def rich_console(out: TextIO) -> Any:
 
 
 # ------------------------------------------------------------------------ compute
+
 
 def evaluation_dict(ev: Any, notes: list[str]) -> dict[str, Any]:
     """The ``compute`` JSON object (keys: loss, value, reduction, params, n, dtype)."""
@@ -118,9 +121,8 @@ def render_compute(result: Any, fmt: str, out: TextIO | None = None, err: TextIO
         else:
             write_csv(out, ["loss", "reduction", "n", "value"], [(ev.spec.name, ev.reduction, ev.n, repr(ev.value))])
         return
-    from rich.table import Table
-
     import numpy as np
+    from rich.table import Table
 
     table = Table(title=ev.spec.name, title_justify="left")
     table.add_column("quantity")
@@ -156,6 +158,7 @@ def render_compute(result: Any, fmt: str, out: TextIO | None = None, err: TextIO
 
 
 # ------------------------------------------------------------------------ grad
+
 
 def health_dict(h: Any, notes: list[str]) -> dict[str, Any]:
     """The ``health`` JSON object: status, raw and per-sample figures, findings, extremes, histogram."""
@@ -201,8 +204,13 @@ def _element_table(title: str, rows: list[dict[str, Any]]) -> Any:
         table.add_column(col, justify="right")
     for e in rows:
         value = e.get("value")
-        table.add_row(e["input"], str(e["row"]), str(e["column"]), fmt_number(e["grad"]),
-                      "" if value is None else fmt_number(value))
+        table.add_row(
+            e["input"],
+            str(e["row"]),
+            str(e["column"]),
+            fmt_number(e["grad"]),
+            "" if value is None else fmt_number(value),
+        )
     return table
 
 
@@ -249,8 +257,9 @@ def render_grad(result: Any, health: Any, fmt: str, *, top: int = 5, out: TextIO
             shares.add_column(col, justify="right")
         for sh in result.composite.shares:
             frac = sh["fraction"]
-            shares.add_row(sh["expr"], fmt_number(sh["weight"]), fmt_number(sh["grad_norm"]),
-                           "" if frac is None else f"{frac:.1%}")
+            shares.add_row(
+                sh["expr"], fmt_number(sh["weight"]), fmt_number(sh["grad_norm"]), "" if frac is None else f"{frac:.1%}"
+            )
         console.print(shares)
     if top:
         console.print(_element_table("first elements (rows and columns are 0-based)", health.first))
@@ -270,17 +279,21 @@ def render_grad(result: Any, health: Any, fmt: str, *, top: int = 5, out: TextIO
     console.print(summary)
     lines = histogram_lines(health.histogram)
     if lines:
-        console.print(Panel("\n".join(lines), title="log10 |grad| per sample", title_align="left",
-                            expand=False))
+        console.print(Panel("\n".join(lines), title="log10 |grad| per sample", title_align="left", expand=False))
     for f in health.findings:
         where = ", ".join(f"{e['input']}[{e['row']},{e['column']}]" for e in f["examples"])
-        console.print(f"[bold yellow]{f['kind']}[/]: {f['count']} element(s) ({f['fraction']:.1%}) — "
-                      f"{f['message']}; e.g. {where}", markup=True, highlight=False)
+        console.print(
+            f"[bold yellow]{f['kind']}[/]: {f['count']} element(s) ({f['fraction']:.1%}) — "
+            f"{f['message']}; e.g. {where}",
+            markup=True,
+            highlight=False,
+        )
     colour = {"ok": "green", "vanishing": "yellow", "exploding": "red", "nonfinite": "red"}[health.status]
     console.print(f"status: [bold {colour}]{health.status}[/] ({health.reason()})")
 
 
 # ------------------------------------------------------------------------ compare
+
 
 def render_compare(rows: list[dict[str, Any]], fmt: str, with_grad: bool, out: TextIO | None = None) -> None:
     """One row per loss: value, and with --grad the gradient norm, outlier share and health."""
@@ -315,16 +328,21 @@ def render_compare(rows: list[dict[str, Any]], fmt: str, with_grad: bool, out: T
 
     table = Table(title=f"{len(rows)} losses on the same data (n = {rows[0]['n']})", title_justify="left")
     for col in cols:
-        table.add_column("loss" if col == "expr" else col.replace("_", " "), justify="left" if col == "expr" else "right")
+        table.add_column(
+            "loss" if col == "expr" else col.replace("_", " "), justify="left" if col == "expr" else "right"
+        )
     for row in rows:
         table.add_row(*(cell(row, c) for c in cols))
     rich_console(out).print(table)
     if with_grad:
-        rich_console(out).print("outlier share: the part of Σ|∂L/∂preds| that goes to the 1% of rows with the "
-                            "largest |preds - targets|", highlight=False)
+        rich_console(out).print(
+            "outlier share: the part of Σ|∂L/∂preds| that goes to the 1% of rows with the largest |preds - targets|",
+            highlight=False,
+        )
 
 
 # ------------------------------------------------------------------------ list / explain
+
 
 def loss_summary(spec: LossSpec, lang: str = "en") -> dict[str, Any]:
     """The metadata of a loss as a JSON-ready dict (texts in ``lang``)."""
@@ -335,10 +353,13 @@ def loss_summary(spec: LossSpec, lang: str = "en") -> dict[str, Any]:
         "aliases": list(spec.aliases),
         "family": spec.family,
         "summary": loss_text(spec, "summary", lang),
-        "inputs": [{"name": i.name, "shape": i.shape, "differentiable": i.differentiable, "help": i.help}
-                   for i in spec.inputs],
-        "params": [{"name": p.name, "type": p.kind, "default": p.default, "valid": p.describe_range(),
-                    "help": p.help} for p in spec.params],
+        "inputs": [
+            {"name": i.name, "shape": i.shape, "differentiable": i.differentiable, "help": i.help} for i in spec.inputs
+        ],
+        "params": [
+            {"name": p.name, "type": p.kind, "default": p.default, "valid": p.describe_range(), "help": p.help}
+            for p in spec.params
+        ],
         "formula": spec.formula,
         "derivative": loss_text(spec, "derivative", lang),
         "convention": loss_text(spec, "convention", lang),
@@ -354,8 +375,11 @@ def render_list(groups: dict[str, list[LossSpec]], fmt: str, out: TextIO | None 
         dump_json({"losses": [loss_summary(s) for specs in groups.values() for s in specs]}, out)
         return
     if fmt == "csv":
-        write_csv(out, ["name", "family", "summary"],
-                  ((s.name, s.family, s.summary) for specs in groups.values() for s in specs))
+        write_csv(
+            out,
+            ["name", "family", "summary"],
+            ((s.name, s.family, s.summary) for specs in groups.values() for s in specs),
+        )
         return
     if fmt == "plain":
         out.write("".join(f"{s.name}\n" for specs in groups.values() for s in specs))
@@ -382,19 +406,25 @@ def render_explain(spec: LossSpec, fmt: str, out: TextIO | None = None, lang: st
 
     lines = [
         f"{spec.name}: {info['summary']}",
-        m("lbl_family", family=spec.family) + (m("lbl_aliases", aliases=", ".join(spec.aliases)) if spec.aliases else ""),
+        m("lbl_family", family=spec.family)
+        + (m("lbl_aliases", aliases=", ".join(spec.aliases)) if spec.aliases else ""),
         "",
         m("lbl_formula", text=spec.formula),
         m("lbl_derivative", text=info["derivative"]),
         m("lbl_reduction", element=spec.element_note, mean=spec.mean_note),
         "",
         m("lbl_inputs"),
-        *[f"  {i.name:<10} {i.shape:<14} {i.help}{'' if i.differentiable else m('lbl_no_gradient')}"
-          f"{'' if i.required else m('lbl_optional')}" for i in spec.inputs],
+        *[
+            f"  {i.name:<10} {i.shape:<14} {i.help}{'' if i.differentiable else m('lbl_no_gradient')}"
+            f"{'' if i.required else m('lbl_optional')}"
+            for i in spec.inputs
+        ],
         "",
         m("lbl_params") if spec.params else m("lbl_no_params"),
-        *[f"  {p.name:<16} {m('lbl_default')} {format_default(p.default):<8} {p.describe_range():<14} {p.help}"
-          for p in spec.params],
+        *[
+            f"  {p.name:<16} {m('lbl_default')} {format_default(p.default):<8} {p.describe_range():<14} {p.help}"
+            for p in spec.params
+        ],
         "",
         m("lbl_convention", text=info["convention"]),
         m("lbl_others", text=info["differs"]),

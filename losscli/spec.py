@@ -6,8 +6,10 @@ A :class:`LossSpec` is pure data plus the loss function.  ``list``, ``explain`` 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
+
 
 @dataclass(frozen=True)
 class Param:

@@ -7,8 +7,9 @@ through the one compute core (a single loss directly, an expression term by term
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -33,8 +34,11 @@ class Result:
 
         notes: list[str] = []
         if self.composite is None:
-            obj = grad_dict(self.evaluation, health, notes) if health is not None else evaluation_dict(
-                self.evaluation, notes)
+            obj = (
+                grad_dict(self.evaluation, health, notes)
+                if health is not None
+                else evaluation_dict(self.evaluation, notes)
+            )
         else:
             obj = self.composite.to_dict()
             notes = obj.pop("notes", [])
@@ -68,19 +72,45 @@ class Target:
             return [i.name for i in self.spec.inputs if i.required]
         return self.expression.required_inputs()
 
-    def run(self, arrays: Mapping[str, np.ndarray], *, backend: str, reduction: str = "mean",
-            dtype: str = "float64", sources: Mapping[str, str] | None = None,
-            sample_weights: np.ndarray | None = None, keep_graph: bool = False) -> Result:
+    def run(
+        self,
+        arrays: Mapping[str, np.ndarray],
+        *,
+        backend: str,
+        reduction: str = "mean",
+        dtype: str = "float64",
+        sources: Mapping[str, str] | None = None,
+        sample_weights: np.ndarray | None = None,
+        keep_graph: bool = False,
+    ) -> Result:
         """Evaluate on ``arrays`` (keyed by ``input_names``)."""
         if self.spec is not None:
-            return Result(evaluate(self.spec, arrays, self.params, reduction=reduction, dtype=dtype, backend=backend,
-                                   sources=sources, sample_weights=sample_weights, keep_graph=keep_graph))
+            return Result(
+                evaluate(
+                    self.spec,
+                    arrays,
+                    self.params,
+                    reduction=reduction,
+                    dtype=dtype,
+                    backend=backend,
+                    sources=sources,
+                    sample_weights=sample_weights,
+                    keep_graph=keep_graph,
+                )
+            )
         if keep_graph:
             raise UsageError("--explain takes a single loss, not an expression")
         from losscli.composite import evaluate_expression
 
-        cev = evaluate_expression(self.expression, arrays, reduction=reduction, dtype=dtype, backend=backend,
-                                  sources=sources, sample_weights=sample_weights)
+        cev = evaluate_expression(
+            self.expression,
+            arrays,
+            reduction=reduction,
+            dtype=dtype,
+            backend=backend,
+            sources=sources,
+            sample_weights=sample_weights,
+        )
         return Result(cev.as_evaluation(), cev)
 
 
@@ -92,6 +122,7 @@ def resolve(text: str, param_items: Sequence[str] = ()) -> Target:
         term = expression.terms[0]
         return Target(text, spec=term.spec, params=parse_params(term.spec, param_items, base=term.params))
     if param_items:
-        raise UsageError("-p applies to a single loss; in an expression give parameters per term: "
-                         "'0.5*huber(delta=2) + mse'")
+        raise UsageError(
+            "-p applies to a single loss; in an expression give parameters per term: '0.5*huber(delta=2) + mse'"
+        )
     return Target(text, expression=expression)

@@ -7,7 +7,7 @@ residuals, hinge margins) so finite differences are meaningful.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -96,27 +96,39 @@ CASES: dict[str, list[tuple[str, list[str], Factory]]] = {
     "rmse": [("vector", [], regression), ("matrix", [], regression_matrix)],
     "mae": [("vector", [], regression), ("matrix", [], regression_matrix)],
     "huber": [("delta1", [], regression), ("delta0.5", ["delta=0.5"], regression_matrix)],
-    "smooth-l1": [("beta1", [], regression), ("beta0.3", ["beta=0.3"], regression_matrix),
-                  ("beta0", ["beta=0"], regression)],
+    "smooth-l1": [
+        ("beta1", [], regression),
+        ("beta0.3", ["beta=0.3"], regression_matrix),
+        ("beta0", ["beta=0"], regression),
+    ],
     "log-cosh": [("vector", [], regression), ("matrix", [], regression_matrix)],
     "quantile": [("q0.5", [], regression), ("q0.9", ["q=0.9"], regression_matrix), ("q0.1", ["q=0.1"], regression)],
-    "bce": [("probs", [], binary_probs), ("soft", [], binary_soft),
-            ("logits", ["from_logits=true"], binary_logits),
-            ("pos_weight", ["from_logits=true", "pos_weight=2.5"], binary_logits),
-            ("pos_weight_cols", ["from_logits=true", "pos_weight=0.5,1,3"], multilabel_logits)],
-    "cross-entropy": [("index", [], class_logits), ("ignored", [], class_logits_ignored),
-                      ("smooth", ["label_smoothing=0.1"], class_logits_ignored),
-                      ("weighted", ["weight=0.2,1,2,0.7"], class_logits_ignored),
-                      ("weighted_smooth", ["weight=0.2,1,2,0.7", "label_smoothing=0.15"], class_logits_ignored),
-                      ("soft", [], class_soft_targets),
-                      ("soft_weighted_smooth", ["weight=0.2,1,2,0.7", "label_smoothing=0.05"], class_soft_targets),
-                      ("probs", ["from_logits=false"], class_probs)],
+    "bce": [
+        ("probs", [], binary_probs),
+        ("soft", [], binary_soft),
+        ("logits", ["from_logits=true"], binary_logits),
+        ("pos_weight", ["from_logits=true", "pos_weight=2.5"], binary_logits),
+        ("pos_weight_cols", ["from_logits=true", "pos_weight=0.5,1,3"], multilabel_logits),
+    ],
+    "cross-entropy": [
+        ("index", [], class_logits),
+        ("ignored", [], class_logits_ignored),
+        ("smooth", ["label_smoothing=0.1"], class_logits_ignored),
+        ("weighted", ["weight=0.2,1,2,0.7"], class_logits_ignored),
+        ("weighted_smooth", ["weight=0.2,1,2,0.7", "label_smoothing=0.15"], class_logits_ignored),
+        ("soft", [], class_soft_targets),
+        ("soft_weighted_smooth", ["weight=0.2,1,2,0.7", "label_smoothing=0.05"], class_soft_targets),
+        ("probs", ["from_logits=false"], class_probs),
+    ],
     "sparse-cross-entropy": [("index", [], class_logits), ("weighted", ["weight=1,2,3,4"], class_logits_ignored)],
     "multi-margin": [("p1", [], margin_scores), ("p2_m0.5", ["p=2", "margin=0.5"], margin_scores)],
     "hinge": [("pm1", [], pm_scores), ("zero_one", [], zero_one_scores)],
     "squared-hinge": [("pm1", [], pm_scores), ("zero_one", [], zero_one_scores)],
-    "focal": [("default", [], binary_logits), ("no_alpha", ["alpha=-1", "gamma=1.5"], multilabel_logits),
-              ("gamma0", ["alpha=0.6", "gamma=0"], binary_logits)],
+    "focal": [
+        ("default", [], binary_logits),
+        ("no_alpha", ["alpha=-1", "gamma=1.5"], multilabel_logits),
+        ("gamma0", ["alpha=0.6", "gamma=0"], binary_logits),
+    ],
     "kl-div": [("probs", [], distributions), ("log_input", ["log_input=true"], log_distributions)],
 }
 

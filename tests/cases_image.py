@@ -15,7 +15,7 @@ import atexit
 import os
 import shutil
 import tempfile
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -23,6 +23,7 @@ Factory = Callable[[np.random.Generator], dict[str, np.ndarray]]
 
 
 # ----------------------------------------------------------------------------- region
+
 
 def _probs(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     return rng.uniform(0.02, 0.98, size=shape)
@@ -75,6 +76,7 @@ REGION_CASES: list[tuple[str, list[str], Factory]] = [
 
 
 # ----------------------------------------------------------------------------- SSIM
+
 
 def _smooth_image(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     """Gradients plus a blob plus noise, in [0, 1]."""
@@ -185,7 +187,8 @@ def perceptual_chw(rng: np.random.Generator) -> dict[str, np.ndarray]:
 FAMILY_CASES: dict[str, list[tuple[str, list[str], Factory]]] = {
     "dice": REGION_CASES,
     "iou": REGION_CASES,
-    "tversky": REGION_CASES + [
+    "tversky": REGION_CASES
+    + [
         ("fn_heavy", ["alpha=0.3", "beta=0.7"], classes_4d),
         ("logits_a0.8", ["alpha=0.8", "beta=0.2", "from_logits=true"], logits_4d),
     ],

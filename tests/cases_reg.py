@@ -9,7 +9,8 @@ until losscli/losses/__init__.py registers them itself (it is a no-op after that
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

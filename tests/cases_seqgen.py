@@ -7,7 +7,7 @@ corners of triplet/contrastive, ties of triplet's swap, zero residuals of MAE).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -24,6 +24,7 @@ def away_from_zero(rng: np.random.Generator, shape, low: float = 0.1, high: floa
 
 
 # ------------------------------------------------------------------------- generative
+
 
 def gan_unequal(rng: np.random.Generator) -> dict[str, np.ndarray]:
     return {"real": rng.normal(1.0, 1.5, size=7), "fake": rng.normal(-1.0, 1.5, size=5)}
@@ -47,9 +48,12 @@ def recon_real(rng: np.random.Generator) -> dict[str, np.ndarray]:
 
 
 def recon_probs(rng: np.random.Generator) -> dict[str, np.ndarray]:
-    return {"preds": rng.uniform(0.05, 0.95, size=(4, 6)),
-            "targets": np.where(rng.uniform(size=(4, 6)) < 0.3, rng.uniform(size=(4, 6)),
-                                rng.integers(0, 2, size=(4, 6)).astype(float))}
+    return {
+        "preds": rng.uniform(0.05, 0.95, size=(4, 6)),
+        "targets": np.where(
+            rng.uniform(size=(4, 6)) < 0.3, rng.uniform(size=(4, 6)), rng.integers(0, 2, size=(4, 6)).astype(float)
+        ),
+    }
 
 
 def recon_vector(rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -67,37 +71,48 @@ def mmd_vector(rng: np.random.Generator) -> dict[str, np.ndarray]:
 
 # --------------------------------------------------------------------------- sequence
 
+
 def ctc_single(rng: np.random.Generator) -> dict[str, np.ndarray]:
-    return {"log_probs": log_softmax(rng.normal(0, 1.5, size=(8, 5))),
-            "targets": np.array([2.0, 2.0, 4.0])}  # a repeat needs a blank between
+    return {
+        "log_probs": log_softmax(rng.normal(0, 1.5, size=(8, 5))),
+        "targets": np.array([2.0, 2.0, 4.0]),
+    }  # a repeat needs a blank between
 
 
 def ctc_batch_lengths(rng: np.random.Generator) -> dict[str, np.ndarray]:
-    return {"log_probs": log_softmax(rng.normal(0, 1.5, size=(9, 3, 5))),
-            # beyond target_lengths the values are ignored (7 and 3 are not labels there)
-            "targets": np.array([[1.0, 3.0, 3.0, 2.0], [4.0, 1.0, 7.0, 7.0], [2.0, 3.0, 3.0, 0.0]]),
-            "input_lengths": np.array([9.0, 6.0, 5.0]),
-            "target_lengths": np.array([4.0, 2.0, 0.0])}
+    return {
+        "log_probs": log_softmax(rng.normal(0, 1.5, size=(9, 3, 5))),
+        # beyond target_lengths the values are ignored (7 and 3 are not labels there)
+        "targets": np.array([[1.0, 3.0, 3.0, 2.0], [4.0, 1.0, 7.0, 7.0], [2.0, 3.0, 3.0, 0.0]]),
+        "input_lengths": np.array([9.0, 6.0, 5.0]),
+        "target_lengths": np.array([4.0, 2.0, 0.0]),
+    }
 
 
 def ctc_batch_padding(rng: np.random.Generator) -> dict[str, np.ndarray]:
-    return {"log_probs": log_softmax(rng.normal(0, 1.5, size=(7, 2, 4))),
-            "targets": np.array([[1.0, 2.0, 3.0], [3.0, -1.0, -1.0]])}
+    return {
+        "log_probs": log_softmax(rng.normal(0, 1.5, size=(7, 2, 4))),
+        "targets": np.array([[1.0, 2.0, 3.0], [3.0, -1.0, -1.0]]),
+    }
 
 
 def ctc_logits_blank_last(rng: np.random.Generator) -> dict[str, np.ndarray]:
-    return {"log_probs": rng.normal(0, 2.0, size=(6, 2, 4)),
-            "targets": np.array([[0.0, 1.0, 1.0], [2.0, 0.0, 3.0]]),  # 3 = blank = padding
-            "input_lengths": np.array([6.0, 4.0])}
+    return {
+        "log_probs": rng.normal(0, 2.0, size=(6, 2, 4)),
+        "targets": np.array([[0.0, 1.0, 1.0], [2.0, 0.0, 3.0]]),  # 3 = blank = padding
+        "input_lengths": np.array([6.0, 4.0]),
+    }
 
 
 def ctc_impossible(rng: np.random.Generator) -> dict[str, np.ndarray]:
     # sequence 2: 1,1,1 needs 5 frames (blanks between repeats) but has 4;
     # sequence 3: 3 labels in 2 frames
-    return {"log_probs": log_softmax(rng.normal(0, 1.5, size=(6, 3, 4))),
-            "targets": np.array([[1.0, 2.0, 0.0], [1.0, 1.0, 1.0], [3.0, 2.0, 1.0]]),
-            "input_lengths": np.array([6.0, 4.0, 2.0]),
-            "target_lengths": np.array([2.0, 3.0, 3.0])}
+    return {
+        "log_probs": log_softmax(rng.normal(0, 1.5, size=(6, 3, 4))),
+        "targets": np.array([[1.0, 2.0, 0.0], [1.0, 1.0, 1.0], [3.0, 2.0, 1.0]]),
+        "input_lengths": np.array([6.0, 4.0, 2.0]),
+        "target_lengths": np.array([2.0, 3.0, 3.0]),
+    }
 
 
 def seq_batch(rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -119,6 +134,7 @@ def seq_pad_zero(rng: np.random.Generator) -> dict[str, np.ndarray]:
 
 
 # ----------------------------------------------------------------------------- metric
+
 
 def contrastive_pairs(rng: np.random.Generator, margin: float = 1.0) -> dict[str, np.ndarray]:
     n, d = 10, 3
@@ -182,24 +198,34 @@ FAMILY_CASES: dict[str, list[tuple[str, list[str], Factory]]] = {
     "gan-generator": [("non_saturating", [], gan_fake), ("minimax", ["mode=minimax"], gan_fake)],
     "wasserstein-critic": [("unequal", [], critic_unequal), ("equal", [], gan_equal)],
     "wasserstein-generator": [("default", [], gan_fake)],
-    "reconstruction": [("mse", [], recon_real),
-                       ("mae_mean", ["kind=mae", "feature_reduction=mean"], recon_real),
-                       ("bce", ["kind=bce"], recon_probs),
-                       ("mse_vector", [], recon_vector)],
-    "mmd": [("biased", ["gamma=0.5"], mmd_points),
-            ("unbiased", ["gamma=0.2", "estimator=unbiased"], mmd_points),
-            ("one_dim", ["gamma=1"], mmd_vector)],
-    "ctc": [("single", [], ctc_single),
-            ("batch_lengths", [], ctc_batch_lengths),
-            ("batch_padding", [], ctc_batch_padding),
-            ("logits_blank_last", ["from_logits=true", "blank=3"], ctc_logits_blank_last),
-            ("zero_infinity", ["zero_infinity=true"], ctc_impossible)],
-    "seq2seq": [("batch", [], seq_batch),
-                ("flat_smooth", ["label_smoothing=0.1"], seq_flat),
-                ("pad_zero", ["ignore_index=0"], seq_pad_zero)],
+    "reconstruction": [
+        ("mse", [], recon_real),
+        ("mae_mean", ["kind=mae", "feature_reduction=mean"], recon_real),
+        ("bce", ["kind=bce"], recon_probs),
+        ("mse_vector", [], recon_vector),
+    ],
+    "mmd": [
+        ("biased", ["gamma=0.5"], mmd_points),
+        ("unbiased", ["gamma=0.2", "estimator=unbiased"], mmd_points),
+        ("one_dim", ["gamma=1"], mmd_vector),
+    ],
+    "ctc": [
+        ("single", [], ctc_single),
+        ("batch_lengths", [], ctc_batch_lengths),
+        ("batch_padding", [], ctc_batch_padding),
+        ("logits_blank_last", ["from_logits=true", "blank=3"], ctc_logits_blank_last),
+        ("zero_infinity", ["zero_infinity=true"], ctc_impossible),
+    ],
+    "seq2seq": [
+        ("batch", [], seq_batch),
+        ("flat_smooth", ["label_smoothing=0.1"], seq_flat),
+        ("pad_zero", ["ignore_index=0"], seq_pad_zero),
+    ],
     "contrastive": [("margin1", [], contrastive_pairs), ("margin2", ["margin=2"], contrastive_margin2)],
-    "triplet": [("default", [], triplet_default),
-                ("p1_swap", ["p=1", "swap=true", "margin=0.5"], triplet_p1_swap),
-                ("p3", ["p=3"], triplet_p3)],
+    "triplet": [
+        ("default", [], triplet_default),
+        ("p1_swap", ["p=1", "swap=true", "margin=0.5"], triplet_p1_swap),
+        ("p3", ["p=3"], triplet_p3),
+    ],
     "bpr": [("pairs", [], bpr_pairs), ("k_negatives", [], bpr_k_negatives)],
 }

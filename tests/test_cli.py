@@ -27,6 +27,7 @@ def one_error_line(result) -> str:
 
 # ------------------------------------------------------------------ compute
 
+
 def test_compute_mse_on_sample_data_plain(cli):
     p, t = sample_regression()
     r = cli("compute", "mse", SAMPLE / "preds.csv", SAMPLE / "targets.csv", "--format", "plain")
@@ -51,7 +52,11 @@ def test_compute_reports_every_default_param(cli):
     r = cli("compute", "ce", SAMPLE / "logits_3class.csv", SAMPLE / "labels_3class.csv", "--json")
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["params"] == {
-        "from_logits": True, "label_smoothing": 0.0, "ignore_index": -100, "weight": None}
+        "from_logits": True,
+        "label_smoothing": 0.0,
+        "ignore_index": -100,
+        "weight": None,
+    }
 
 
 def test_compute_reduction_none_json_is_array(cli):
@@ -125,6 +130,7 @@ def test_nan_value_is_null_in_json(cli, write):
 
 # ------------------------------------------------------------------ grad
 
+
 def test_grad_json_contract_and_values(cli):
     r = cli("grad", "mse", SAMPLE / "preds.csv", SAMPLE / "targets.csv", "--json")
     assert r.exit_code == 0, r.stderr
@@ -195,8 +201,7 @@ def test_verdict_does_not_depend_on_row_count(cli, write, repeat):
     t = write("t.csv", np.tile(base_t, repeat))
     obj = json.loads(cli("grad", "mse", p, t, "--json").stdout)
     assert obj["health"]["status"] == "ok"
-    assert obj["health"]["per_sample_rms"] == pytest.approx(
-        np.sqrt(np.mean((2 * (base_p - base_t)) ** 2)), rel=1e-9)
+    assert obj["health"]["per_sample_rms"] == pytest.approx(np.sqrt(np.mean((2 * (base_p - base_t)) ** 2)), rel=1e-9)
 
 
 @pytest.mark.parametrize("ext", ["csv", "npy", "json"])
@@ -225,6 +230,7 @@ def test_grad_csv_stdout_one_row_per_element(cli):
 
 
 # ------------------------------------------------------------------ list / explain / version
+
 
 def test_list_json_has_every_loss(cli):
     from losscli import losses
@@ -257,6 +263,7 @@ def test_version(cli):
 
 
 # ------------------------------------------------------------------ bad input: one line, exit 2
+
 
 @pytest.mark.parametrize(
     "args, expected",
@@ -326,6 +333,7 @@ def test_loss_shape_and_range_errors(cli, write):
 
 # ------------------------------------------------------------------ real processes
 
+
 def run_losscli(*args: str, importtime: bool = False) -> subprocess.CompletedProcess:
     cmd = [sys.executable, *(["-X", "importtime"] if importtime else []), "-m", "losscli", *map(str, args)]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
@@ -364,8 +372,12 @@ def test_installed_entry_point():
 
     exe = shutil.which("losscli")
     assert exe, "losscli is not installed on PATH (pip install -e .)"
-    r = subprocess.run([exe, "compute", "mse", SAMPLE / "preds.csv", SAMPLE / "targets.csv", "--json"],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [exe, "compute", "mse", SAMPLE / "preds.csv", SAMPLE / "targets.csv", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0 and json.loads(r.stdout)["loss"] == "mse"
     r = subprocess.run([exe, "compute", "nope", "x"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
@@ -375,10 +387,14 @@ def test_installed_entry_point():
         assert r.stderr.count("\n") == 1 and r.stderr.startswith("losscli: error: "), (args, r.stderr)
 
 
-@pytest.mark.parametrize("args", [["grad", "mse", SAMPLE / "preds.csv", SAMPLE / "targets.csv", "-f", "csv"],
-                                  ["compute", "mse", SAMPLE / "preds.csv", SAMPLE / "targets.csv", "-r", "none",
-                                   "-f", "plain"]],
-                         ids=["grad-csv-polars", "compute-plain"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["grad", "mse", SAMPLE / "preds.csv", SAMPLE / "targets.csv", "-f", "csv"],
+        ["compute", "mse", SAMPLE / "preds.csv", SAMPLE / "targets.csv", "-r", "none", "-f", "plain"],
+    ],
+    ids=["grad-csv-polars", "compute-plain"],
+)
 def test_closed_pipe_exits_0_quietly(args, tmp_path):
     """`losscli ... | head -1` on 100,000 rows (megabytes, more than a pipe buffers): no
     traceback, exit 0 (1 is kept for failed checks)."""
@@ -386,8 +402,9 @@ def test_closed_pipe_exits_0_quietly(args, tmp_path):
     np.savetxt(big, np.random.default_rng(0).normal(size=100_000))
     args = [big if a == SAMPLE / "preds.csv" else a for a in args]
     args = [big if a == SAMPLE / "targets.csv" else a for a in args]
-    proc = subprocess.Popen([sys.executable, "-m", "losscli", *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "losscli", *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     proc.stdout.readline()
     proc.stdout.close()
     stderr = proc.stderr.read().decode()

@@ -22,14 +22,16 @@ def value(cli, *args) -> dict:
 
 # ------------------------------------------------------------------ named inputs
 
+
 def triplet_files():
     return [SAMPLE / f"triplet_{n}.csv" for n in ("anchor", "positive", "negative")]
 
 
 def test_triplet_by_name_equals_positional_and_torch(cli):
     a, p, n = triplet_files()
-    by_name = value(cli, "grad", "triplet", "--input", f"anchor={a}", "--input", f"positive={p}",
-                    "--input", f"negative={n}")
+    by_name = value(
+        cli, "grad", "triplet", "--input", f"anchor={a}", "--input", f"positive={p}", "--input", f"negative={n}"
+    )
     positional = value(cli, "compute", "triplet", a, p, n)
     arrays = [torch.tensor(np.loadtxt(f, delimiter=",", skiprows=1), requires_grad=True) for f in (a, p, n)]
     ref = F.triplet_margin_loss(*arrays)
@@ -76,8 +78,12 @@ def test_ctc_batch_from_one_json_object(cli):
     obj = json.loads((SAMPLE / "ctc_batch.json").read_text())
     got = value(cli, "grad", "ctc", SAMPLE / "ctc_batch.json")
     lp = torch.tensor(obj["log_probs"], dtype=torch.float64)
-    ref = F.ctc_loss(lp, torch.tensor(obj["targets"]).long(), torch.tensor(obj["input_lengths"]).long(),
-                     torch.tensor(obj["target_lengths"]).long())
+    ref = F.ctc_loss(
+        lp,
+        torch.tensor(obj["targets"]).long(),
+        torch.tensor(obj["input_lengths"]).long(),
+        torch.tensor(obj["target_lengths"]).long(),
+    )
     assert got["value"] == pytest.approx(ref.item(), rel=1e-12)
     assert set(got["gradients"]) == {"log_probs"}
 
@@ -89,6 +95,7 @@ def test_ctc_target_longer_than_input(cli, write):
 
 
 # ------------------------------------------------------------------ images
+
 
 def test_ssim_from_png_matches_pytorch_msssim(cli):
     pytest.importorskip("pytorch_msssim")
@@ -122,12 +129,14 @@ def test_perceptual_needs_a_torchscript_file(cli, write):
     r = cli("compute", "perceptual", SAMPLE / "img_distorted.png", SAMPLE / "img_reference.png")
     assert r.exit_code == 2 and "torch.jit" in one_error_line(r)
     bogus = write("net.pt", "not a network")
-    r = cli("compute", "perceptual", SAMPLE / "img_distorted.png", SAMPLE / "img_reference.png",
-            "-p", f"features={bogus}")
+    r = cli(
+        "compute", "perceptual", SAMPLE / "img_distorted.png", SAMPLE / "img_reference.png", "-p", f"features={bogus}"
+    )
     assert r.exit_code == 2 and "TorchScript" in one_error_line(r)
 
 
 # ------------------------------------------------------------------ expressions
+
 
 def test_weighted_expression_equals_weighted_terms(cli):
     files = [SAMPLE / "binary_probs.csv", SAMPLE / "binary_labels.csv"]
@@ -135,9 +144,11 @@ def test_weighted_expression_equals_weighted_terms(cli):
     bce = value(cli, "grad", "bce", *files)
     dice = value(cli, "grad", "dice", *files)
     assert total["value"] == pytest.approx(0.7 * bce["value"] + 0.3 * dice["value"], rel=1e-14)
-    np.testing.assert_allclose(total["gradients"]["preds"],
-                               0.7 * np.array(bce["gradients"]["preds"]) + 0.3 * np.array(dice["gradients"]["preds"]),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        total["gradients"]["preds"],
+        0.7 * np.array(bce["gradients"]["preds"]) + 0.3 * np.array(dice["gradients"]["preds"]),
+        rtol=1e-12,
+    )
     assert [t["expr"] for t in total["terms"]] == ["bce", "dice"]
     assert sum(s["fraction"] for s in total["shares"]) == pytest.approx(1.0)
     assert total["health"]["status"] in ("ok", "vanishing", "exploding", "nonfinite")
@@ -145,11 +156,16 @@ def test_weighted_expression_equals_weighted_terms(cli):
 
 def test_multi_task_bindings_from_one_json(cli, write):
     rng = np.random.default_rng(1)
-    data = {"cls_logits": rng.normal(size=(5, 3)).tolist(), "cls_labels": [0, 2, 1, 1, 0],
-            "box_pred": rng.normal(size=5).tolist(), "box_true": rng.normal(size=5).tolist()}
+    data = {
+        "cls_logits": rng.normal(size=(5, 3)).tolist(),
+        "cls_labels": [0, 2, 1, 1, 0],
+        "box_pred": rng.normal(size=5).tolist(),
+        "box_true": rng.normal(size=5).tolist(),
+    }
     f = write("batch.json", data)
-    got = value(cli, "compute",
-                "ce(preds=cls_logits, targets=cls_labels) + 0.5*mse(preds=box_pred, targets=box_true)", f)
+    got = value(
+        cli, "compute", "ce(preds=cls_logits, targets=cls_labels) + 0.5*mse(preds=box_pred, targets=box_true)", f
+    )
     ce = F.cross_entropy(torch.tensor(data["cls_logits"]), torch.tensor(data["cls_labels"])).item()
     mse = float(np.mean((np.array(data["box_pred"]) - np.array(data["box_true"])) ** 2))
     assert got["value"] == pytest.approx(ce + 0.5 * mse, rel=1e-6)
@@ -157,8 +173,15 @@ def test_multi_task_bindings_from_one_json(cli, write):
 
 def test_regulariser_and_its_gradient(cli):
     w = np.loadtxt(SAMPLE / "weights.csv", delimiter=",")
-    got = value(cli, "grad", "mse + 0.01*l2", SAMPLE / "preds.csv", SAMPLE / "targets.csv",
-                "--input", f"weights={SAMPLE / 'weights.csv'}")
+    got = value(
+        cli,
+        "grad",
+        "mse + 0.01*l2",
+        SAMPLE / "preds.csv",
+        SAMPLE / "targets.csv",
+        "--input",
+        f"weights={SAMPLE / 'weights.csv'}",
+    )
     mse = value(cli, "compute", "mse", SAMPLE / "preds.csv", SAMPLE / "targets.csv")["value"]
     assert got["value"] == pytest.approx(mse + 0.01 * np.sum(w**2), rel=1e-14)
     np.testing.assert_allclose(got["gradients"]["weights"], 0.02 * w, rtol=1e-14)
@@ -169,13 +192,16 @@ def test_l2_without_weights_is_one_line(cli):
     assert r.exit_code == 2 and "weights" in one_error_line(r)
 
 
-@pytest.mark.parametrize("expr, expected", [
-    ("0.5*", "character"),
-    ("mse * mae", "product of two losses"),
-    ("msee + mae", "did you mean"),
-    ("mse.__class__", "character"),
-    ("(" * 10_000 + "mse" + ")" * 10_000, "characters"),
-])
+@pytest.mark.parametrize(
+    "expr, expected",
+    [
+        ("0.5*", "character"),
+        ("mse * mae", "product of two losses"),
+        ("msee + mae", "did you mean"),
+        ("mse.__class__", "character"),
+        ("(" * 10_000 + "mse" + ")" * 10_000, "characters"),
+    ],
+)
 def test_bad_expressions(cli, expr, expected):
     r = cli("compute", expr, SAMPLE / "preds.csv", SAMPLE / "targets.csv")
     assert r.exit_code == 2
@@ -191,23 +217,33 @@ def test_code_in_an_expression_is_never_run(cli, tmp_path):
 
 # ------------------------------------------------------------------ sample weights
 
+
 def test_sample_weights_file(cli):
     p = np.loadtxt(SAMPLE / "preds.csv", skiprows=1)
     t = np.loadtxt(SAMPLE / "targets.csv", skiprows=1)
     s = np.loadtxt(SAMPLE / "sample_weights.csv", skiprows=1)
-    got = value(cli, "grad", "mse", SAMPLE / "preds.csv", SAMPLE / "targets.csv",
-                "--sample-weights", SAMPLE / "sample_weights.csv")
+    got = value(
+        cli,
+        "grad",
+        "mse",
+        SAMPLE / "preds.csv",
+        SAMPLE / "targets.csv",
+        "--sample-weights",
+        SAMPLE / "sample_weights.csv",
+    )
     assert got["value"] == pytest.approx(np.sum(s * (p - t) ** 2) / np.sum(s), rel=1e-14)
     np.testing.assert_allclose(got["gradients"]["preds"], 2 * s * (p - t) / np.sum(s), rtol=1e-13)
 
 
 def test_sample_weights_of_the_wrong_length(cli, write):
-    r = cli("compute", "mse", SAMPLE / "preds.csv", SAMPLE / "targets.csv", "--sample-weights",
-            write("w.csv", np.ones(7)))
+    r = cli(
+        "compute", "mse", SAMPLE / "preds.csv", SAMPLE / "targets.csv", "--sample-weights", write("w.csv", np.ones(7))
+    )
     assert r.exit_code == 2 and "expected 40 sample weights" in one_error_line(r)
 
 
 # ------------------------------------------------------------------ compare
+
 
 def test_compare_json_is_a_list_of_compute_objects(cli):
     r = cli("compare", "mse,mae,huber(delta=0.5)", SAMPLE / "preds.csv", SAMPLE / "targets.csv", "--json")
@@ -234,8 +270,16 @@ def test_compare_grad_shows_outliers_dominating_mse(cli, write):
 def test_compare_rows_are_labelled_as_given_and_classification_has_no_outlier_share(cli, write):
     csv = cli("compare", "huber(delta=0.5),huber(delta=2)", SAMPLE / "preds.csv", SAMPLE / "targets.csv", "-f", "csv")
     assert [line.split(",")[0] for line in csv.stdout.splitlines()] == ["loss", "huber(delta=0.5)", "huber(delta=2)"]
-    rows = json.loads(cli("compare", "bce(from_logits=true),focal", SAMPLE / "binary_logits.csv",
-                          SAMPLE / "binary_labels.csv", "--grad", "--json").stdout)
+    rows = json.loads(
+        cli(
+            "compare",
+            "bce(from_logits=true),focal",
+            SAMPLE / "binary_logits.csv",
+            SAMPLE / "binary_labels.csv",
+            "--grad",
+            "--json",
+        ).stdout
+    )
     assert [r["outlier_share"] for r in rows] == [None, None]
     data = write("mt.json", {"cls_logits": [[1.0, 2.0], [0.5, -1.0]], "cls_labels": [1, 0]})
     r = cli("compare", "ce(preds=cls_logits, targets=cls_labels)", data, "--grad", "--json")

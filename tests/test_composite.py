@@ -53,6 +53,7 @@ def regression():
 
 # ------------------------------------------------------------------------------ values
 
+
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 def test_value_is_the_weighted_sum_of_the_individual_evaluations(binary, backend, reduction):
@@ -60,22 +61,28 @@ def test_value_is_the_weighted_sum_of_the_individual_evaluations(binary, backend
     bce = single("bce", binary, reduction=reduction).value
     mse = single("mse", binary, reduction=reduction).value
     assert cev.value == pytest.approx(0.7 * bce + 0.3 * mse, rel=RTOL)
-    assert cev.terms == [{"expr": "bce", "weight": 0.7, "value": pytest.approx(bce, rel=RTOL)},
-                         {"expr": "mse", "weight": 0.3, "value": pytest.approx(mse, rel=RTOL)}]
+    assert cev.terms == [
+        {"expr": "bce", "weight": 0.7, "value": pytest.approx(bce, rel=RTOL)},
+        {"expr": "mse", "weight": 0.3, "value": pytest.approx(mse, rel=RTOL)},
+    ]
     assert cev.n == 20 and cev.scale == (20.0 if reduction == "mean" else 1.0)
 
 
 @pytest.mark.skipif("dice" not in losses.REGISTRY, reason="dice is registered by the image-loss work")
 def test_the_issue_example_bce_plus_dice():
     rng = np.random.default_rng(7)
-    data = {"preds": rng.uniform(0.05, 0.95, size=(2, 1, 4, 4)),
-            "targets": rng.integers(0, 2, size=(2, 1, 4, 4)).astype(float)}
+    data = {
+        "preds": rng.uniform(0.05, 0.95, size=(2, 1, 4, 4)),
+        "targets": rng.integers(0, 2, size=(2, 1, 4, 4)).astype(float),
+    }
     for backend in ("numpy", "torch"):
         cev = evaluate_expression(parse("0.7*bce + 0.3*dice"), data, backend=backend)
         ref = 0.7 * single("bce", data).value + 0.3 * single("dice", data).value
         assert cev.value == pytest.approx(ref, rel=RTOL)
-    g = 0.7 * single("bce", data, backend="torch").gradients["preds"] \
+    g = (
+        0.7 * single("bce", data, backend="torch").gradients["preds"]
         + 0.3 * single("dice", data, backend="torch").gradients["preds"]
+    )
     np.testing.assert_allclose(cev.gradients["preds"], g, rtol=1e-12)
 
 
@@ -85,8 +92,11 @@ def test_per_term_params_and_folded_weights(regression):
     h2 = single("huber", regression, ["delta=2"]).value
     lc = single("log-cosh", regression).value
     assert cev.value == pytest.approx(2 * h05 - 0.5 * h2 + lc, rel=RTOL)
-    assert [(d["expr"], d["weight"]) for d in cev.terms] == [("huber(delta=0.5)", 2.0), ("huber(delta=2)", -0.5),
-                                                            ("log-cosh", 1.0)]
+    assert [(d["expr"], d["weight"]) for d in cev.terms] == [
+        ("huber(delta=0.5)", 2.0),
+        ("huber(delta=2)", -0.5),
+        ("log-cosh", 1.0),
+    ]
 
 
 def test_reduction_none_adds_elements_of_the_same_shape(regression):
@@ -97,12 +107,16 @@ def test_reduction_none_adds_elements_of_the_same_shape(regression):
 
 def test_reduction_none_refuses_terms_of_different_shapes(regression):
     data = {**regression, "weights": np.ones(4)}
-    with pytest.raises(UsageError, match=r"--reduction none needs every term to have the same element shape: "
-                                         r"mse gives 10 x 3, l2 gives 4"):
+    with pytest.raises(
+        UsageError,
+        match=r"--reduction none needs every term to have the same element shape: "
+        r"mse gives 10 x 3, l2 gives 4",
+    ):
         evaluate_expression(parse("mse + l2"), data, reduction="none")
 
 
 # --------------------------------------------------------------------------- gradients
+
 
 def test_gradient_equals_autograd_of_the_hand_built_sum(binary):
     cev = evaluate_expression(parse("0.7*bce + 0.3*mse"), binary, backend="torch")
@@ -199,8 +213,11 @@ def test_multi_task_terms_read_their_own_inputs(multitask, backend):
 
 def test_multi_task_missing_data_names_the_term(multitask):
     del multitask["box_pred"]
-    with pytest.raises(UsageError, match=r"term 'mse\(preds=box_pred, targets=box_true\)' needs data 'box_pred' "
-                                         r"\(its input preds\); give it with --input box_pred=FILE"):
+    with pytest.raises(
+        UsageError,
+        match=r"term 'mse\(preds=box_pred, targets=box_true\)' needs data 'box_pred' "
+        r"\(its input preds\); give it with --input box_pred=FILE",
+    ):
         evaluate_expression(parse(MULTI), multitask)
 
 
@@ -211,16 +228,21 @@ def test_bound_input_errors_name_the_data_source():
 
 
 def test_to_dict_is_strict_json(multitask):
-    cev = evaluate_expression(parse("2*" + MULTI.replace("ce(", "ce(label_smoothing=0.1, ")), multitask,
-                              backend="torch")
+    cev = evaluate_expression(
+        parse("2*" + MULTI.replace("ce(", "ce(label_smoothing=0.1, ")), multitask, backend="torch"
+    )
     obj = cev.to_dict()
     text = json.dumps(obj, allow_nan=False)
     assert set(obj) == {"loss", "value", "reduction", "params", "n", "dtype", "terms", "gradients", "shares"}
-    assert obj["loss"] == "2*ce(label_smoothing=0.1, preds=cls_logits, targets=cls_labels) + 0.5*mse(preds=box_pred, targets=box_true)"
+    assert (
+        obj["loss"]
+        == "2*ce(label_smoothing=0.1, preds=cls_logits, targets=cls_labels) + 0.5*mse(preds=box_pred, targets=box_true)"
+    )
     assert obj["terms"][0]["expr"] == "cross-entropy(preds=cls_logits, targets=cls_labels, label_smoothing=0.1)"
     assert obj["terms"][0]["weight"] == 2.0 and obj["terms"][1]["weight"] == 0.5
-    assert obj["params"] == {obj["terms"][0]["expr"]: {"from_logits": True, "label_smoothing": 0.1,
-                                                       "ignore_index": -100, "weight": None}}
+    assert obj["params"] == {
+        obj["terms"][0]["expr"]: {"from_logits": True, "label_smoothing": 0.1, "ignore_index": -100, "weight": None}
+    }
     assert np.asarray(obj["gradients"]["box_pred"]).shape == (5, 4)
     assert set(obj["shares"][0]) == {"expr", "weight", "grad_norm", "fraction"}
     assert "NaN" not in text
@@ -251,16 +273,20 @@ def test_as_evaluation_feeds_diagnose(regression):
 
 # ---------------------------------------------------------------------- regularisation
 
+
 @pytest.fixture
 def w():
     return np.array([[0.5, -1.5, 2.0], [-0.25, 3.0, -0.75]])
 
 
-@pytest.mark.parametrize("name, value, grad", [
-    ("l2", lambda w: (w**2).sum(), lambda w: 2 * w),
-    ("l2-half", lambda w: (w**2).sum() / 2, lambda w: w),
-    ("l1", lambda w: np.abs(w).sum(), lambda w: np.sign(w)),
-])
+@pytest.mark.parametrize(
+    "name, value, grad",
+    [
+        ("l2", lambda w: (w**2).sum(), lambda w: 2 * w),
+        ("l2-half", lambda w: (w**2).sum() / 2, lambda w: w),
+        ("l1", lambda w: np.abs(w).sum(), lambda w: np.sign(w)),
+    ],
+)
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_regularisers_give_the_sum_and_their_gradients(w, name, value, grad, backend):
     for reduction in ("mean", "sum"):
@@ -335,6 +361,7 @@ def test_cases_reg_cover_every_penalty():
 
 
 # ---------------------------------------------------------------------------- compare
+
 
 @pytest.fixture
 def outliers():

@@ -12,7 +12,7 @@ from losscli import losses
 from losscli.chains import worked_element
 from losscli.core import evaluate
 from losscli.diagnose import diagnose
-from losscli.explain import choose_element, finite_difference, graph_lines, narrative
+from losscli.explain import choose_element, finite_difference, graph_lines
 from losscli.params import parse_params
 from tests.cases import CASES
 from tests.conftest import SAMPLE
@@ -21,8 +21,13 @@ from tests.conftest import SAMPLE
 # Gaussian filters per pixel and perceptual through a user's network. Their --explain
 # shows autograd's value and the finite-difference check instead.
 NO_HAND_DERIVATION = {"ssim", "perceptual"}
-TWO_INPUT = [(name, cid, params, fac) for name, cases in CASES.items() if len(losses.get(name).inputs) == 2
-             for cid, params, fac in cases if name not in NO_HAND_DERIVATION]
+TWO_INPUT = [
+    (name, cid, params, fac)
+    for name, cases in CASES.items()
+    if len(losses.get(name).inputs) == 2
+    for cid, params, fac in cases
+    if name not in NO_HAND_DERIVATION
+]
 
 
 def test_every_two_input_loss_is_covered():
@@ -31,8 +36,12 @@ def test_every_two_input_loss_is_covered():
 
 
 # One- and three-input losses with a hand derivation (triplet only for p = 2 without swap).
-OTHER_ARITY = [(name, cid, params, fac) for name in ("gan-generator", "wasserstein-generator", "contrastive", "triplet")
-               for cid, params, fac in CASES[name] if not (name == "triplet" and cid != "default")]
+OTHER_ARITY = [
+    (name, cid, params, fac)
+    for name in ("gan-generator", "wasserstein-generator", "contrastive", "triplet")
+    for cid, params, fac in CASES[name]
+    if not (name == "triplet" and cid != "default")
+]
 
 
 @pytest.mark.parametrize("case", TWO_INPUT + OTHER_ARITY, ids=lambda c: f"{c[0]}-{c[1]}")
@@ -79,8 +88,14 @@ def run_explain(cli, *args):
 def test_bundled_example_has_six_sections(cli):
     out = run_explain(cli)
     assert out.startswith("Bundled example")
-    for title in ("1. The loss", "2. The autograd graph", "3. One element by hand", "4. Finite-difference",
-                  "5. Gradient health", "6. Gradients accumulate"):
+    for title in (
+        "1. The loss",
+        "2. The autograd graph",
+        "3. One element by hand",
+        "4. Finite-difference",
+        "5. Gradient health",
+        "6. Gradients accumulate",
+    ):
         assert title in out
     assert "they agree" in out and "AccumulateGrad" in out and "from_logits=true" in out
     assert "x2" in out  # the gradient doubled after a second backward()
@@ -114,6 +129,7 @@ def test_explain_refuses_expressions(cli):
 
 
 # ------------------------------------------------------------------ crafted verdicts (issue 3)
+
 
 def health(cli, *args):
     r = cli("grad", *args, "--json")

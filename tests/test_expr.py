@@ -36,6 +36,7 @@ def refused(text: str) -> str:
 
 # ------------------------------------------------------------------------------ grammar
 
+
 def test_plain_name_is_one_term_of_weight_one():
     ex = parse("mse")
     assert len(ex.terms) == 1 and ex.is_plain
@@ -52,50 +53,67 @@ def test_plain_name_with_params_keeps_every_default():
     assert ce.params == {"from_logits": True, "label_smoothing": 0.0, "ignore_index": -100, "weight": None}
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("mse + 2*mae", {"mse": 1, "mae": 2}),
-    ("2*mse + mae*3", {"mse": 2, "mae": 3}),
-    ("mse + 2*mae*3", {"mse": 1, "mae": 6}),
-    ("(mse + mae)*2", {"mse": 2, "mae": 2}),
-    ("2*(mse + 0.5*mae)", {"mse": 2, "mae": 1}),
-    ("2*(3*(mse + mae) - mae)", {"mse": 6, "mae": 4}),
-    ("mse - 2*mae + huber", {"mse": 1, "mae": -2, "huber": 1}),
-    ("mse - (mae - huber)", {"mse": 1, "mae": -1, "huber": 1}),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("mse + 2*mae", {"mse": 1, "mae": 2}),
+        ("2*mse + mae*3", {"mse": 2, "mae": 3}),
+        ("mse + 2*mae*3", {"mse": 1, "mae": 6}),
+        ("(mse + mae)*2", {"mse": 2, "mae": 2}),
+        ("2*(mse + 0.5*mae)", {"mse": 2, "mae": 1}),
+        ("2*(3*(mse + mae) - mae)", {"mse": 6, "mae": 4}),
+        ("mse - 2*mae + huber", {"mse": 1, "mae": -2, "huber": 1}),
+        ("mse - (mae - huber)", {"mse": 1, "mae": -1, "huber": 1}),
+    ],
+)
 def test_precedence_and_parentheses(text, expected):
     assert weights(text) == expected
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("-mse", {"mse": -1}),
-    ("+mse", {"mse": 1}),
-    ("--mse", {"mse": 1}),
-    ("mse - -mae", {"mse": 1, "mae": 1}),
-    ("-2*-mse", {"mse": 2}),
-    ("-(mse - 2*mae)", {"mse": -1, "mae": 2}),
-    ("2*-(mae)", {"mae": -2}),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("-mse", {"mse": -1}),
+        ("+mse", {"mse": 1}),
+        ("--mse", {"mse": 1}),
+        ("mse - -mae", {"mse": 1, "mae": 1}),
+        ("-2*-mse", {"mse": 2}),
+        ("-(mse - 2*mae)", {"mse": -1, "mae": 2}),
+        ("2*-(mae)", {"mae": -2}),
+    ],
+)
 def test_unary_minus(text, expected):
     assert weights(text) == expected
 
 
-@pytest.mark.parametrize("text, weight", [
-    ("(1 + 2)*mse", 3.0),
-    ("(2 - 0.5)*(mse)", 1.5),
-    ("0.5*2*mse", 1.0),
-    ("2*3*4*mse", 24.0),
-    ("((((2))))*mse", 2.0),
-    ("mse*(1 - 0.25)", 0.75),
-    ("-(1 - 3)*mse", 2.0),
-])
+@pytest.mark.parametrize(
+    "text, weight",
+    [
+        ("(1 + 2)*mse", 3.0),
+        ("(2 - 0.5)*(mse)", 1.5),
+        ("0.5*2*mse", 1.0),
+        ("2*3*4*mse", 24.0),
+        ("((((2))))*mse", 2.0),
+        ("mse*(1 - 0.25)", 0.75),
+        ("-(1 - 3)*mse", 2.0),
+    ],
+)
 def test_constant_folding(text, weight):
     assert weights(text) == {"mse": weight}
 
 
-@pytest.mark.parametrize("text, weight", [
-    ("1e-3*mse", 1e-3), ("2.5E+2*mse", 250.0), (".5*mse", 0.5), ("5.*mse", 5.0),
-    ("1E3*mse", 1000.0), ("0.0001*mse", 1e-4), ("12e-1*mse", 1.2),
-])
+@pytest.mark.parametrize(
+    "text, weight",
+    [
+        ("1e-3*mse", 1e-3),
+        ("2.5E+2*mse", 250.0),
+        (".5*mse", 0.5),
+        ("5.*mse", 5.0),
+        ("1E3*mse", 1000.0),
+        ("0.0001*mse", 1e-4),
+        ("12e-1*mse", 1.2),
+    ],
+)
 def test_scientific_notation_numbers(text, weight):
     assert weights(text) == {"mse": pytest.approx(weight, rel=1e-15)}
 
@@ -103,7 +121,9 @@ def test_scientific_notation_numbers(text, weight):
 def test_whitespace_anywhere_and_text_is_collapsed():
     a = parse("0.7*bce+0.3*mse")
     b = parse(" \t0.7 *\n bce +\r\n 0.3\t* mse ")
-    assert [(t.expr, t.weight) for t in a.terms] == [(t.expr, t.weight) for t in b.terms] == [("bce", 0.7), ("mse", 0.3)]
+    assert (
+        [(t.expr, t.weight) for t in a.terms] == [(t.expr, t.weight) for t in b.terms] == [("bce", 0.7), ("mse", 0.3)]
+    )
     assert b.text == "0.7 * bce + 0.3 * mse"
     assert parse("huber( delta = 2 )").terms[0].params == {"delta": 2.0}
 
@@ -134,6 +154,7 @@ def test_normalised_form():
 
 # ------------------------------------------------------------------------- parameters
 
+
 def test_parameter_values_of_every_kind():
     p = parse("ce(weight=[1, 2, 3.5], label_smoothing=0.1, from_logits=false, ignore_index=-1)").terms[0].params
     assert p == {"weight": (1.0, 2.0, 3.5), "label_smoothing": 0.1, "from_logits": False, "ignore_index": -1}
@@ -149,7 +170,9 @@ def test_parameter_values_of_every_kind():
 def test_parameters_are_per_term():
     ex = parse("huber(delta=0.5) + 0.1*huber(delta=5)")
     assert [(t.expr, t.weight, t.params["delta"]) for t in ex.terms] == [
-        ("huber(delta=0.5)", 1.0, 0.5), ("huber(delta=5)", 0.1, 5.0)]
+        ("huber(delta=0.5)", 1.0, 0.5),
+        ("huber(delta=5)", 0.1, 5.0),
+    ]
 
 
 # --------------------------------------------------------------------------- bindings
@@ -160,10 +183,17 @@ MULTI = "ce(preds=cls_logits, targets=cls_labels) + 0.5*mse(preds=box_pred, targ
 def test_bindings_of_a_multi_task_expression():
     ex = parse(MULTI)
     a, b = ex.terms
-    assert (a.expr, a.weight, a.spec.name) == ("cross-entropy(preds=cls_logits, targets=cls_labels)", 1.0, "cross-entropy")
+    assert (a.expr, a.weight, a.spec.name) == (
+        "cross-entropy(preds=cls_logits, targets=cls_labels)",
+        1.0,
+        "cross-entropy",
+    )
     assert a.bindings == {"preds": "cls_logits", "targets": "cls_labels"}
-    assert (b.expr, b.weight, b.bindings) == ("mse(preds=box_pred, targets=box_true)", 0.5,
-                                              {"preds": "box_pred", "targets": "box_true"})
+    assert (b.expr, b.weight, b.bindings) == (
+        "mse(preds=box_pred, targets=box_true)",
+        0.5,
+        {"preds": "box_pred", "targets": "box_true"},
+    )
     assert b.data_names() == {"preds": "box_pred", "targets": "box_true"}
     assert ex.input_names() == ["cls_logits", "cls_labels", "box_pred", "box_true"]
     info = {d.name: d for d in ex.inputs()}
@@ -191,8 +221,11 @@ def test_check_inputs_names_the_term_and_how_to_supply_it():
     parse("mse + 0.01*l2").check_inputs(["preds", "targets", "weights"])
     with pytest.raises(UsageError, match=r"term 'l2' needs data 'weights'; give it with --input weights=FILE"):
         parse("mse + 0.01*l2").check_inputs(["preds", "targets"])
-    with pytest.raises(UsageError, match=r"term 'mse\(preds=box_pred, targets=box_true\)' needs data "
-                                         r"'box_pred' \(its input preds\)"):
+    with pytest.raises(
+        UsageError,
+        match=r"term 'mse\(preds=box_pred, targets=box_true\)' needs data "
+        r"'box_pred' \(its input preds\)",
+    ):
         parse(MULTI).check_inputs(["cls_logits", "cls_labels", "box_true"])
 
 
@@ -231,8 +264,11 @@ ERRORS = [
     ("huber(delta=-1)", "parameter delta of huber must be > 0, got -1 at character 13", 13),
     ("huber(delta=big)", "parameter delta of huber must be a number, got 'big' at character 13", 13),
     ("bce(from_logits=maybe)", "must be true or false, got 'maybe' at character 17", 17),
-    ("huber(deltaa=1)", "huber has no parameter or input 'deltaa' at character 7 ('deltaa'); parameters: delta; "
-                        "inputs: preds, targets", 7),
+    (
+        "huber(deltaa=1)",
+        "huber has no parameter or input 'deltaa' at character 7 ('deltaa'); parameters: delta; inputs: preds, targets",
+        7,
+    ),
     ("mse(delta=1)", "mse has no parameter or input 'delta' at character 5", 5),
     ("huber(delta=[1, 2])", "parameter delta of huber takes one value, not a list at character 13 ('[')", 13),
     ("ce(weight=[1, 2)", "expected ',' or ']' in a list of numbers at character 16 (')')", 16),
@@ -275,29 +311,33 @@ def test_long_tokens_are_shortened_in_messages():
 
 # --------------------------------------------------------------------------- security
 
+
 def test_import_call_is_refused_and_nothing_runs(tmp_path: Path):
     target = tmp_path / "x"
     message = refused(f"__import__('os').system('touch {target}')")
     assert "names containing '__' are not allowed at character 1 ('__import__')" in message
     assert not target.exists()
-    message = refused(f"mse + exec('open(\"{target}\", \"w\")')")
+    message = refused(f'mse + exec(\'open("{target}", "w")\')')
     assert "unknown loss 'exec'" in message or "quoted text" in message
     assert not target.exists()
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ("mse.__class__", "attribute access is not supported at character 4 ('.')"),
-    ("__class__", "names containing '__' are not allowed at character 1 ('__class__')"),
-    ("mse + __builtins__", "names containing '__' are not allowed at character 7"),
-    ("mse(preds=__dict__)", "names containing '__' are not allowed at character 11"),
-    ("huber(__init__=1)", "names containing '__' are not allowed at character 7"),
-    ("mse.real", "attribute access is not supported at character 4"),
-    ("mse['a']", "quoted text is not supported at character 5"),
-    ("(lambda: 0)()", "at character 8 (':')"),
-    ("mse if 1 else mae", "at character 5 ('if')"),
-    ("[mse]", "expected a loss name, a number or '(' at character 1 ('[')"),
-    ("mse\x00", "unexpected character at character 4 ('\\x00')"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("mse.__class__", "attribute access is not supported at character 4 ('.')"),
+        ("__class__", "names containing '__' are not allowed at character 1 ('__class__')"),
+        ("mse + __builtins__", "names containing '__' are not allowed at character 7"),
+        ("mse(preds=__dict__)", "names containing '__' are not allowed at character 11"),
+        ("huber(__init__=1)", "names containing '__' are not allowed at character 7"),
+        ("mse.real", "attribute access is not supported at character 4"),
+        ("mse['a']", "quoted text is not supported at character 5"),
+        ("(lambda: 0)()", "at character 8 (':')"),
+        ("mse if 1 else mae", "at character 5 ('if')"),
+        ("[mse]", "expected a loss name, a number or '(' at character 1 ('[')"),
+        ("mse\x00", "unexpected character at character 4 ('\\x00')"),
+    ],
+)
 def test_python_syntax_is_not_an_expression(text, fragment):
     assert fragment in refused(text)
 

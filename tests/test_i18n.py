@@ -26,9 +26,29 @@ PROSE_FIELDS = ("summary", "differs", "when")
 # Lower-case words of derivative/convention texts that are code, maths or library names,
 # not English prose (so a formula-only field may stay as it is in English).
 IDENTIFIERS = {
-    "torch", "optax", "keras", "scipy", "skimage", "kornia", "torchgan", "torchvision",
-    "softmax", "softplus", "sigmoid", "logsigmoid", "tanh", "sqrt", "sign", "cosh", "mean", "median",
-    "batchmean", "minimax", "none", "true", "false",
+    "torch",
+    "optax",
+    "keras",
+    "scipy",
+    "skimage",
+    "kornia",
+    "torchgan",
+    "torchvision",
+    "softmax",
+    "softplus",
+    "sigmoid",
+    "logsigmoid",
+    "tanh",
+    "sqrt",
+    "sign",
+    "cosh",
+    "mean",
+    "median",
+    "batchmean",
+    "minimax",
+    "none",
+    "true",
+    "false",
 }
 
 NAMES = sorted(losses.REGISTRY)
@@ -48,13 +68,13 @@ def chinese(name: str, field: str) -> str:
 
 def prose_words(text: str) -> list[str]:
     """English prose words (4+ letters) of ``text`` once code, calls, quotes and names are removed."""
-    t = re.sub(r"'[^']*'", " ", text)                      # quoted strings: 'mean', 'multilabel'
+    t = re.sub(r"'[^']*'", " ", text)  # quoted strings: 'mean', 'multilabel'
     previous = None
-    while previous != t:                                    # calls, innermost first: f(a, g(b))
+    while previous != t:  # calls, innermost first: f(a, g(b))
         previous = t
         t = re.sub(r"[A-Za-z_][\w.]*\([^()]*\)", " ", t)
-    t = re.sub(r"\w+=\S+", " ", t)                          # key=value
-    t = DOTTED.sub(" ", t)                                  # torch.nn.MSELoss
+    t = re.sub(r"\w+=\S+", " ", t)  # key=value
+    t = DOTTED.sub(" ", t)  # torch.nn.MSELoss
     words = re.findall(r"(?<![\w\-./])[A-Za-z]{4,}(?![\w\-./(])", t)
     # Capitalised words are names (Keras, Hadsell, LeCun); the rest must not be known identifiers.
     return [w for w in words if w[0].islower() and w not in IDENTIFIERS]
@@ -161,9 +181,12 @@ def test_dotted_code_names_are_kept(name, field):
 
 def test_extractors():
     assert numbers("[1e-7, 1 - 1e-7], alpha=0.25, ~710, -100") == Counter(
-        {"1e-7": 2, "1": 1, "0.25": 1, "710": 1, "100": 1})
+        {"1e-7": 2, "1": 1, "0.25": 1, "710": 1, "100": 1}
+    )
     assert dotted_names("torch.nn.BCELoss (e.g. VGG16); optax.l2_loss(w) summed.") == {
-        "torch.nn.BCELoss", "optax.l2_loss"}
+        "torch.nn.BCELoss",
+        "optax.l2_loss",
+    }
 
 
 # ----------------------------------------------------------------------- 5. CLI

@@ -249,7 +249,7 @@ def test_every_format_is_known():
     "data",
     [
         b"preds,targets\n0.5,1\n",
-        b"  \n{\"preds\": [0.5], \"targets\": [1]}",
+        b'  \n{"preds": [0.5], "targets": [1]}',
         b'{"preds": 0.5, "targets": 1}\n{"preds": 0.25, "targets": 0}\n',
         npz_bytes(preds=np.array([0.5]), targets=np.array([1.0])),
         parquet_bytes(pl.DataFrame({"preds": [0.5], "targets": [1]})),
@@ -415,7 +415,7 @@ def test_ndjson_errors_are_located(tmp_path):
     cases = {
         '{"preds": 1}\n{"preds": 2,}\n': "line 2, column 13: invalid JSON: Expecting property name enclosed in "
         "double quotes",
-        '{"preds": 1}\n\n{"preds": "x"}\n': "line 3, column preds: expected a number, got \"x\"",
+        '{"preds": 1}\n\n{"preds": "x"}\n': 'line 3, column preds: expected a number, got "x"',
         '{"preds": 1}\n{"other": 2}\n': "line 2, column preds: missing value",
         '{"preds": [1, 2]}\n{"preds": [3]}\n': "line 2, column preds: ragged array: 1 elements where 2 were expected",
         "[1, 2]\n[3, 4]\n": "line 1: expected a JSON object, got [1, 2]",

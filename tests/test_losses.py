@@ -81,6 +81,7 @@ def test_float32_close_to_float64(case):
 
 # ------------------------------------------------------------------ references
 
+
 def t(a: np.ndarray, grad: bool = False) -> torch.Tensor:
     return torch.tensor(a, dtype=torch.float64, requires_grad=grad)
 
@@ -104,21 +105,31 @@ TORCH_REFERENCES = {
     "smooth-l1": lambda x, d, p: F.smooth_l1_loss(x, t(d["targets"]), beta=p["beta"]),
     "bce": lambda x, d, p: (
         F.binary_cross_entropy_with_logits(
-            x, t(d["targets"]), pos_weight=None if p["pos_weight"] is None else t(np.array(p["pos_weight"])))
-        if p["from_logits"] else F.binary_cross_entropy(x, t(d["targets"]))
+            x, t(d["targets"]), pos_weight=None if p["pos_weight"] is None else t(np.array(p["pos_weight"]))
+        )
+        if p["from_logits"]
+        else F.binary_cross_entropy(x, t(d["targets"]))
     ),
-    "cross-entropy": lambda x, d, p: F.nll_loss(
-        torch.log(x), torch.tensor(d["targets"]).long(),
-        weight=None if p["weight"] is None else t(np.array(p["weight"])), ignore_index=p["ignore_index"])
-    if not p["from_logits"] else F.cross_entropy(
-        x,
-        t(d["targets"]) if d["targets"].ndim == 2 else torch.tensor(d["targets"]).long(),
-        weight=None if p["weight"] is None else t(np.array(p["weight"])),
-        ignore_index=p["ignore_index"], label_smoothing=p["label_smoothing"]),
-    "multi-margin": lambda x, d, p: F.multi_margin_loss(x, torch.tensor(d["targets"]).long(), p=p["p"],
-                                                        margin=p["margin"]),
-    "kl-div": lambda x, d, p: F.kl_div(x if p["log_input"] else torch.log(x), t(d["targets"]),
-                                       reduction="batchmean"),
+    "cross-entropy": lambda x, d, p: (
+        F.nll_loss(
+            torch.log(x),
+            torch.tensor(d["targets"]).long(),
+            weight=None if p["weight"] is None else t(np.array(p["weight"])),
+            ignore_index=p["ignore_index"],
+        )
+        if not p["from_logits"]
+        else F.cross_entropy(
+            x,
+            t(d["targets"]) if d["targets"].ndim == 2 else torch.tensor(d["targets"]).long(),
+            weight=None if p["weight"] is None else t(np.array(p["weight"])),
+            ignore_index=p["ignore_index"],
+            label_smoothing=p["label_smoothing"],
+        )
+    ),
+    "multi-margin": lambda x, d, p: F.multi_margin_loss(
+        x, torch.tensor(d["targets"]).long(), p=p["p"], margin=p["margin"]
+    ),
+    "kl-div": lambda x, d, p: F.kl_div(x if p["log_input"] else torch.log(x), t(d["targets"]), reduction="batchmean"),
     "focal": lambda x, d, p: torchvision_sigmoid_focal_loss(x, t(d["targets"]), p["alpha"], p["gamma"]),
 }
 TORCH_REFERENCES["sparse-cross-entropy"] = TORCH_REFERENCES["cross-entropy"]
@@ -149,6 +160,7 @@ def test_against_torch(case):
 
 
 # Independent non-torch references (scikit-learn, scipy, a formula by hand).
+
 
 def test_rmse_against_sklearn():
     d = CASES["rmse"][0][2](np.random.default_rng(5))
@@ -206,8 +218,10 @@ def test_bce_clamps_log_at_minus_100_as_torch():
 def test_bce_gradient_is_torch_backward_at_and_near_the_bounds():
     """torch's BCELoss backward is (p - y)/max(p(1-p), 1e-12): finite at p = 0 or 1 and not
     the derivative of the clamped forward; losscli reports the same numbers."""
-    d = {"preds": np.array([0.0, 0.0, 1.0, 1.0, 1e-20, 1e-13, 0.5]),
-         "targets": np.array([0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0])}
+    d = {
+        "preds": np.array([0.0, 0.0, 1.0, 1.0, 1e-20, 1e-13, 0.5]),
+        "targets": np.array([0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0]),
+    }
     x = t(d["preds"], grad=True)
     ref = F.binary_cross_entropy(x, t(d["targets"]))
     ref.backward()
@@ -291,8 +305,16 @@ def test_weighted_mean_denominator_and_scale():
 
 # ------------------------------------------------------------------ sample weights
 
-@pytest.mark.parametrize("case", [c for c in CASE_LIST if c[1] in ("vector", "index", "ignored", "weighted", "probs")
-                                  and losses.get(c[0]).family != "regularization"], ids=case_id)
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        c
+        for c in CASE_LIST
+        if c[1] in ("vector", "index", "ignored", "weighted", "probs") and losses.get(c[0]).family != "regularization"
+    ],
+    ids=case_id,
+)
 def test_sample_weights_weighted_mean(case):
     """Σ sᵢ ℓᵢ / Σ sᵢ wᵢ against the unreduced loss weighted by hand, on both backends."""
     loss, _, params, factory = case
@@ -328,8 +350,9 @@ def test_logit_gradients_keep_their_digits_for_confident_logits(loss, params):
     """σ(x) - y as a difference loses every digit at x = -40, y = 0 (1 - σ(40) = 0); the
     gradient must be σ(-40)/N, as torch's BCEWithLogits gives, in float32 too."""
     d = {"preds": np.array([-40.0, -110.0, 40.0, -20.0]), "targets": np.array([0.0, 0.0, 1.0, 0.0])}
-    expected = np.array([1 / (1 + np.exp(40.0)), 1 / (1 + np.exp(110.0)), -1 / (1 + np.exp(40.0)),
-                         1 / (1 + np.exp(20.0))]) / 4
+    expected = (
+        np.array([1 / (1 + np.exp(40.0)), 1 / (1 + np.exp(110.0)), -1 / (1 + np.exp(40.0)), 1 / (1 + np.exp(20.0))]) / 4
+    )
     np.testing.assert_allclose(run(loss, params, d, "torch").gradients["preds"], expected, rtol=1e-12)
     g32 = run(loss, params, d, "torch", dtype="float32").gradients["preds"]
     np.testing.assert_allclose(g32[[0, 2, 3]], expected[[0, 2, 3]], rtol=1e-5)

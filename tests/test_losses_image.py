@@ -46,6 +46,7 @@ def one_line(exc: pytest.ExceptionInfo) -> str:
 
 # ============================================================================ region losses
 
+
 def classes_last(a: np.ndarray) -> np.ndarray:
     """Independent class-axis rule: an M x C matrix (rows = every batch/pixel position)."""
     if a.ndim <= 2:
@@ -81,6 +82,7 @@ def smp_loss(loss: str, y_pred: torch.Tensor, y_true: torch.Tensor, prm: dict) -
     as their source computes them (score functions with clamp_min(eps), dims=(0, 2) on an
     N x C x -1 view, from_logits by logsigmoid().exp()), minus the absent-class masking, which the
     caller checks is a no-op.  Layouts other than N x C x H x W are first put in that form."""
+
     def nchw(a: torch.Tensor) -> torch.Tensor:
         if a.ndim <= 2:
             return a.reshape(1, 1, 1, -1)
@@ -99,8 +101,7 @@ def smp_loss(loss: str, y_pred: torch.Tensor, y_true: torch.Tensor, prm: dict) -
     if loss == "tversky":
         fp = torch.sum(output * (1.0 - target), dim=dims)
         fn = torch.sum((1 - output) * target, dim=dims)
-        score = (intersection + smooth) / (intersection + prm["alpha"] * fp + prm["beta"] * fn
-                                           + smooth).clamp_min(eps)
+        score = (intersection + smooth) / (intersection + prm["alpha"] * fp + prm["beta"] * fn + smooth).clamp_min(eps)
     else:
         cardinality = torch.sum(output + target, dim=dims)
         if loss == "dice":
@@ -181,11 +182,13 @@ def test_tversky_identities(cid):
         np.testing.assert_allclose(t0, d0, rtol=RTOL)
         # α = β = 1 is IoU with the same smoothing; at s = 0, IoU = Dice / (2 - Dice) per class
         t1 = run("tversky", logits + ["alpha=1", "beta=1", "smooth=0.3"], d, backend, reduction="none").value
-        np.testing.assert_allclose(t1, run("iou", logits + ["smooth=0.3"], d, backend, reduction="none").value,
-                                   rtol=RTOL)
+        np.testing.assert_allclose(
+            t1, run("iou", logits + ["smooth=0.3"], d, backend, reduction="none").value, rtol=RTOL
+        )
         dice_c = 1 - d0
-        np.testing.assert_allclose(1 - run("iou", logits + ["smooth=0"], d, backend, reduction="none").value,
-                                   dice_c / (2 - dice_c), rtol=1e-12)
+        np.testing.assert_allclose(
+            1 - run("iou", logits + ["smooth=0"], d, backend, reduction="none").value, dice_c / (2 - dice_c), rtol=1e-12
+        )
     g_t = run("tversky", logits + ["smooth=0"], d, "torch").gradients["preds"]
     g_d = run("dice", logits + ["smooth=0"], d, "torch").gradients["preds"]
     np.testing.assert_allclose(g_t, g_d, rtol=1e-12, atol=1e-17)
@@ -245,11 +248,13 @@ def test_dice_sample_files():
     assert sp.shape == sm.shape == (2, 3, 16, 16)
     np.testing.assert_allclose(sp.sum(axis=1), 1.0, atol=1e-5)
     ev = run("dice", [], {"preds": sp, "targets": sm}, reduction="none")
-    np.testing.assert_allclose(ev.value, region_by_hand("dice", sp, sm, {"smooth": 1.0, "from_logits": False}),
-                               rtol=RTOL)
+    np.testing.assert_allclose(
+        ev.value, region_by_hand("dice", sp, sm, {"smooth": 1.0, "from_logits": False}), rtol=RTOL
+    )
 
 
 # ============================================================================ SSIM
+
 
 def gauss_1d(dtype=torch.float64) -> torch.Tensor:
     coords = torch.arange(11, dtype=dtype) - 5
@@ -298,8 +303,7 @@ def test_ssim_against_conv2d_reference(cid):
         assert run("ssim", params, d, backend).value == pytest.approx(1 - per.mean().item(), rel=RTOL)
     ev = run("ssim", params, d, "torch")
     assert ev.extras["ssim"] == pytest.approx(per.mean().item(), rel=RTOL)
-    np.testing.assert_allclose(ev.gradients["preds"], x.grad.numpy().reshape(d["preds"].shape),
-                               rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(ev.gradients["preds"], x.grad.numpy().reshape(d["preds"].shape), rtol=1e-9, atol=1e-15)
 
 
 @pytest.mark.parametrize("cid", SSIM_CASES)
@@ -332,8 +336,9 @@ def test_ssim_against_skimage(cid):
     kw = dict(gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=r)
     x, y = nchw(d["preds"]), nchw(d["targets"])
     # skimage filters with reflect padding and crops the 5-pixel border: the valid region, same value
-    ref = np.mean([[metrics.structural_similarity(x[n, c], y[n, c], **kw) for c in range(x.shape[1])]
-                   for n in range(x.shape[0])])
+    ref = np.mean(
+        [[metrics.structural_similarity(x[n, c], y[n, c], **kw) for c in range(x.shape[1])] for n in range(x.shape[0])]
+    )
     assert run("ssim", params, d).value == pytest.approx(1 - ref, rel=1e-12)
 
 
@@ -344,8 +349,9 @@ def test_ssim_sample_images():
     ev = run("ssim", [], {"preds": dist, "targets": ref})
     assert 0.2 < ev.extras["ssim"] < 0.9
     metrics = pytest.importorskip("skimage.metrics")
-    sk = metrics.structural_similarity(dist, ref, gaussian_weights=True, sigma=1.5,
-                                       use_sample_covariance=False, data_range=1.0, channel_axis=0)
+    sk = metrics.structural_similarity(
+        dist, ref, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1.0, channel_axis=0
+    )
     assert ev.extras["ssim"] == pytest.approx(sk, rel=1e-12)
 
 
@@ -390,6 +396,7 @@ def test_ssim_bad_inputs():
 
 
 # ============================================================================ perceptual
+
 
 @pytest.fixture(scope="module")
 def nets(tmp_path_factory):
@@ -479,8 +486,9 @@ def test_perceptual_cli_compute(tmp_path, nets, cli):
     p = y + rng.normal(0, 0.1, size=y.shape)
     np.save(tmp_path / "p.npy", p)
     np.save(tmp_path / "y.npy", y)
-    res = cli("compute", "perceptual", tmp_path / "p.npy", tmp_path / "y.npy", "-p", f"features={path}",
-              "--format", "plain")
+    res = cli(
+        "compute", "perceptual", tmp_path / "p.npy", tmp_path / "y.npy", "-p", f"features={path}", "--format", "plain"
+    )
     assert res.exit_code == 0, res.output
     assert float(res.stdout.strip()) == pytest.approx(perceptual_direct(module, p, y, "mse")[0], rel=1e-12)
     res = cli("compute", "perceptual", tmp_path / "p.npy", tmp_path / "y.npy")
@@ -497,7 +505,8 @@ def test_cli_reads_png_images(cli):
     dist = read_image(str(DATA / "img_distorted.png"))
     assert '"ssim"' in res.stdout
     assert run("ssim", [], {"preds": dist, "targets": ref}).value == pytest.approx(
-        __import__("json").loads(res.stdout)["value"], rel=1e-12)
+        __import__("json").loads(res.stdout)["value"], rel=1e-12
+    )
 
 
 def test_compute_of_numpy_image_losses_never_imports_torch():
@@ -515,12 +524,17 @@ def test_compute_of_numpy_image_losses_never_imports_torch():
         "read_image(sys.argv[1])\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
-    out = subprocess.run([sys.executable, "-c", code, str(DATA / "img_reference.png")],
-                         capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(DATA / "img_reference.png")],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
     assert out.returncode == 0, out.stderr
 
 
 # ============================================================================ read_image
+
 
 def test_read_image_modes(tmp_path):
     rng = np.random.default_rng(10)
@@ -546,8 +560,7 @@ def test_read_image_modes(tmp_path):
     np.testing.assert_array_equal(read_image(str(tmp_path / "bw.png")), (gray > 127) * 1.0)
     Image.fromarray(rgb, "RGB").convert("P").save(tmp_path / "p.png")
     pal = Image.open(tmp_path / "p.png").convert("RGB")
-    np.testing.assert_array_equal(read_image(str(tmp_path / "p.png")),
-                                  np.moveaxis(np.asarray(pal), -1, 0) / 255.0)
+    np.testing.assert_array_equal(read_image(str(tmp_path / "p.png")), np.moveaxis(np.asarray(pal), -1, 0) / 255.0)
     for name, im in (("c.jpg", Image.fromarray(rgb, "RGB")), ("g.jpeg", Image.fromarray(gray, "L"))):
         im.save(tmp_path / name, quality=95)
         out = read_image(str(tmp_path / name))

@@ -54,8 +54,7 @@ def check(name: str, params: list[str], inputs: dict[str, np.ndarray], ref_fn, r
     spec = losses.get(name)
     worst = [0.0, 0.0]
     for reduction in reductions:
-        tensors = {k: t(v, grad=any(i.name == k and i.differentiable for i in spec.inputs))
-                   for k, v in inputs.items()}
+        tensors = {k: t(v, grad=any(i.name == k and i.differentiable for i in spec.inputs)) for k, v in inputs.items()}
         ref = ref_fn(tensors, reduction)
         ref.sum().backward()
         for backend in BACKENDS:
@@ -91,6 +90,7 @@ def reduce(x: torch.Tensor, reduction: str) -> torch.Tensor:
 
 
 # ------------------------------------------------------------------------------- GAN
+
 
 @cases("gan-discriminator")
 def test_gan_discriminator_against_bce_with_logits(case):
@@ -163,6 +163,7 @@ def test_wasserstein_generator_by_formula():
 
 # --------------------------------------------------------------------- reconstruction
 
+
 @cases("reconstruction")
 def test_reconstruction_against_torch(case):
     d = case[2](np.random.default_rng(24))
@@ -221,13 +222,15 @@ def sklearn_mmd(x: np.ndarray, y: np.ndarray, gamma: float, estimator: str) -> f
     kxx, kyy, kxy = rbf_kernel(x, x, gamma=gamma), rbf_kernel(y, y, gamma=gamma), rbf_kernel(x, y, gamma=gamma)
     n, m = len(x), len(y)
     if estimator == "unbiased":
-        return ((kxx.sum() - np.trace(kxx)) / (n * (n - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1))
-                - 2 * kxy.mean())
+        return (
+            (kxx.sum() - np.trace(kxx)) / (n * (n - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1)) - 2 * kxy.mean()
+        )
     return kxx.mean() + kyy.mean() - 2 * kxy.mean()
 
 
 def torch_mmd(x: torch.Tensor, y: torch.Tensor, gamma: float, estimator: str) -> torch.Tensor:
     """An independent torch formulation (Gram-matrix distances), for gradients."""
+
     def k(a, b):
         d2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T
         return torch.exp(-gamma * d2)
@@ -235,8 +238,11 @@ def torch_mmd(x: torch.Tensor, y: torch.Tensor, gamma: float, estimator: str) ->
     kxx, kyy, kxy = k(x, x), k(y, y), k(x, y)
     n, m = x.shape[0], y.shape[0]
     if estimator == "unbiased":
-        return ((kxx.sum() - kxx.diagonal().sum()) / (n * (n - 1))
-                + (kyy.sum() - kyy.diagonal().sum()) / (m * (m - 1)) - 2 * kxy.mean())
+        return (
+            (kxx.sum() - kxx.diagonal().sum()) / (n * (n - 1))
+            + (kyy.sum() - kyy.diagonal().sum()) / (m * (m - 1))
+            - 2 * kxy.mean()
+        )
     return kxx.mean() + kyy.mean() - 2 * kxy.mean()
 
 
@@ -274,13 +280,15 @@ def test_mmd_median_heuristic_excludes_the_diagonal_and_is_reported():
 def test_mmd_identical_samples_and_bad_inputs():
     x = np.random.default_rng(28).normal(size=(4, 2))
     assert run("mmd", ["gamma=0.7"], {"x": x, "y": x}).value == pytest.approx(0.0, abs=1e-15)
-    refuses("mmd", ["gamma=1"], {"x": x, "y": np.ones((3, 3))}, "same dimension d",
-            sources={"x": "x.csv", "y": "y.csv"})
+    refuses(
+        "mmd", ["gamma=1"], {"x": x, "y": np.ones((3, 3))}, "same dimension d", sources={"x": "x.csv", "y": "y.csv"}
+    )
     refuses("mmd", ["gamma=1", "estimator=unbiased"], {"x": x, "y": np.ones((1, 2))}, "at least 2 points")
     refuses("mmd", [], {"x": np.zeros((3, 2)), "y": np.zeros((2, 2))}, "median heuristic")
 
 
 # ------------------------------------------------------------------------------- CTC
+
 
 def ctc_torch_args(d: dict[str, np.ndarray], p: dict, lp: torch.Tensor):
     """torch.nn.functional.ctc_loss arguments for a losscli ctc input (explicit lengths)."""
@@ -295,8 +303,12 @@ def ctc_torch_args(d: dict[str, np.ndarray], p: dict, lp: torch.Tensor):
         tl = (~pad).sum(axis=1)
     labels = np.where(np.arange(tg.shape[1])[None, :] < tl[:, None], tg, p["blank"]).astype(np.int64)
     il = d["input_lengths"].astype(int) if "input_lengths" in d else np.full(n, t_max)
-    return lp, torch.from_numpy(labels), torch.from_numpy(np.asarray(il, dtype=np.int64)), \
-        torch.from_numpy(np.asarray(tl, dtype=np.int64))
+    return (
+        lp,
+        torch.from_numpy(labels),
+        torch.from_numpy(np.asarray(il, dtype=np.int64)),
+        torch.from_numpy(np.asarray(tl, dtype=np.int64)),
+    )
 
 
 def ctc_reference(d, params, reduction):
@@ -341,8 +353,9 @@ def test_ctc_gradient_against_torch(case):
         per = F.ctc_loss(t(lp), tg, il_t, tl, blank=p["blank"], reduction="none").detach().numpy()
         weight = np.where(np.isinf(per), 0.0, weight)
     shift = np.exp(lp) * used[:, :, None] * weight[None, :, None]
-    np.testing.assert_allclose(ours.reshape(lp.shape) + shift, x.grad.numpy().reshape(lp.shape),
-                               rtol=GRAD_RTOL, atol=GRAD_ATOL)
+    np.testing.assert_allclose(
+        ours.reshape(lp.shape) + shift, x.grad.numpy().reshape(lp.shape), rtol=GRAD_RTOL, atol=GRAD_ATOL
+    )
 
 
 def test_ctc_through_log_softmax_matches_torch_on_a_larger_batch():
@@ -380,8 +393,9 @@ def test_ctc_impossible_alignment_is_inf_as_torch_and_zero_infinity_gives_zero_g
     rng = np.random.default_rng(34)
     lp = log_softmax(rng.normal(size=(4, 2, 3)))
     d = {"log_probs": lp, "targets": np.array([[1.0, 1.0, 1.0], [2.0, 1.0, 0.0]])}  # 1,1,1 needs 5 frames
-    ref = F.ctc_loss(t(lp), torch.tensor([[1, 1, 1], [2, 1, 0]]), torch.tensor([4, 4]), torch.tensor([3, 2]),
-                     reduction="none")
+    ref = F.ctc_loss(
+        t(lp), torch.tensor([[1, 1, 1], [2, 1, 0]]), torch.tensor([4, 4]), torch.tensor([3, 2]), reduction="none"
+    )
     assert torch.isinf(ref[0])
     for backend in BACKENDS:
         ev = run("ctc", [], d, backend, reduction="none")
@@ -391,8 +405,9 @@ def test_ctc_impossible_alignment_is_inf_as_torch_and_zero_infinity_gives_zero_g
     assert not np.any(np.isnan(ev.gradients["log_probs"]))
     zi = run("ctc", ["zero_infinity=true"], d, "torch")
     x = t(lp, grad=True)
-    ref = F.ctc_loss(x, torch.tensor([[1, 1, 1], [2, 1, 0]]), torch.tensor([4, 4]), torch.tensor([3, 2]),
-                     zero_infinity=True)
+    ref = F.ctc_loss(
+        x, torch.tensor([[1, 1, 1], [2, 1, 0]]), torch.tensor([4, 4]), torch.tensor([3, 2]), zero_infinity=True
+    )
     ref.backward()
     assert zi.value == pytest.approx(ref.item(), rel=RTOL)
     g = zi.gradients["log_probs"]
@@ -415,13 +430,23 @@ def test_ctc_minus_inf_log_probs_give_torch_value_and_no_nan_gradient():
 def test_ctc_zero_infinity_accepts_a_target_longer_than_its_input():
     rng = np.random.default_rng(35)
     lp = log_softmax(rng.normal(size=(5, 2, 4)))
-    d = {"log_probs": lp, "targets": np.array([[1.0, 2.0, 3.0, 1.0], [3.0, 2.0, 0.0, 0.0]]),
-         "input_lengths": np.array([3.0, 5.0])}
-    ref = F.ctc_loss(t(lp), torch.tensor([[1, 2, 3, 1], [3, 2, 0, 0]]), torch.tensor([3, 5]), torch.tensor([4, 2]),
-                     reduction="none", zero_infinity=True)
+    d = {
+        "log_probs": lp,
+        "targets": np.array([[1.0, 2.0, 3.0, 1.0], [3.0, 2.0, 0.0, 0.0]]),
+        "input_lengths": np.array([3.0, 5.0]),
+    }
+    ref = F.ctc_loss(
+        t(lp),
+        torch.tensor([[1, 2, 3, 1], [3, 2, 0, 0]]),
+        torch.tensor([3, 5]),
+        torch.tensor([4, 2]),
+        reduction="none",
+        zero_infinity=True,
+    )
     for backend in BACKENDS:
-        np.testing.assert_allclose(run("ctc", ["zero_infinity=true"], d, backend, reduction="none").value,
-                                   ref.numpy(), rtol=RTOL)
+        np.testing.assert_allclose(
+            run("ctc", ["zero_infinity=true"], d, backend, reduction="none").value, ref.numpy(), rtol=RTOL
+        )
     assert np.all(np.isfinite(run("ctc", ["zero_infinity=true"], d, "torch").gradients["log_probs"]))
 
 
@@ -439,23 +464,44 @@ def test_ctc_float32_is_close_and_blank_can_be_any_class():
 CTC_LP = log_softmax(np.random.default_rng(37).normal(size=(5, 2, 4)))
 
 
-@pytest.mark.parametrize("inputs, params, match", [
-    ({"targets": np.array([[1.0, 2.0, 3.0, 1.0, 2.0, 3.0], [1.0, -1, -1, -1, -1, -1]])}, [],
-     r"target length 6 exceeds input length 5.*zero_infinity"),
-    ({"targets": np.array([[1.0, 4.0], [2.0, 1.0]])}, [], r"data row 1, column 2: targets must be a label index in \[0, 3\]"),
-    ({"targets": np.array([[1.0, 1.5], [2.0, 1.0]])}, [], "whole label indices"),
-    ({"targets": np.array([[1.0, 0.0, 2.0], [2.0, 1.0, 0.0]])}, [], r"data row 1, column 3: targets has label 2 after padding"),
-    ({"targets": np.array([[1.0, 2.0], [2.0, 3.0]]), "target_lengths": np.array([2.0, 2.0])}, ["blank=2"],
-     r"a label other than the blank \(2\)"),
-    ({"targets": np.array([1.0, 2.0, 1.0])}, [], "targets must be 2 x S"),
-    ({"targets": np.array([[1.0, 2.0], [2.0, 1.0], [1.0, 1.0]])}, [], "targets has 3 rows but log_probs holds 2"),
-    ({"targets": np.array([[1.0], [2.0]]), "input_lengths": np.array([5.0, 6.0])}, [], r"input_lengths must be in \[1, 5\]"),
-    ({"targets": np.array([[1.0], [2.0]]), "target_lengths": np.array([1.0])}, [], "target_lengths has 1 value"),
-    ({"targets": np.array([[1.0], [2.0]])}, ["blank=4"], "blank = 4 is not a class"),
-    ({"log_probs": -CTC_LP, "targets": np.array([[1.0], [2.0]])}, [], "from_logits=true"),
-    ({"log_probs": CTC_LP[0], "targets": np.array([[1.0], [2.0]])}, [], "targets has 2 rows but log_probs holds 1"),
-    ({"log_probs": np.zeros((5, 2, 4, 1)), "targets": np.array([[1.0], [2.0]])}, [], "T x N x C"),
-])
+@pytest.mark.parametrize(
+    "inputs, params, match",
+    [
+        (
+            {"targets": np.array([[1.0, 2.0, 3.0, 1.0, 2.0, 3.0], [1.0, -1, -1, -1, -1, -1]])},
+            [],
+            r"target length 6 exceeds input length 5.*zero_infinity",
+        ),
+        (
+            {"targets": np.array([[1.0, 4.0], [2.0, 1.0]])},
+            [],
+            r"data row 1, column 2: targets must be a label index in \[0, 3\]",
+        ),
+        ({"targets": np.array([[1.0, 1.5], [2.0, 1.0]])}, [], "whole label indices"),
+        (
+            {"targets": np.array([[1.0, 0.0, 2.0], [2.0, 1.0, 0.0]])},
+            [],
+            r"data row 1, column 3: targets has label 2 after padding",
+        ),
+        (
+            {"targets": np.array([[1.0, 2.0], [2.0, 3.0]]), "target_lengths": np.array([2.0, 2.0])},
+            ["blank=2"],
+            r"a label other than the blank \(2\)",
+        ),
+        ({"targets": np.array([1.0, 2.0, 1.0])}, [], "targets must be 2 x S"),
+        ({"targets": np.array([[1.0, 2.0], [2.0, 1.0], [1.0, 1.0]])}, [], "targets has 3 rows but log_probs holds 2"),
+        (
+            {"targets": np.array([[1.0], [2.0]]), "input_lengths": np.array([5.0, 6.0])},
+            [],
+            r"input_lengths must be in \[1, 5\]",
+        ),
+        ({"targets": np.array([[1.0], [2.0]]), "target_lengths": np.array([1.0])}, [], "target_lengths has 1 value"),
+        ({"targets": np.array([[1.0], [2.0]])}, ["blank=4"], "blank = 4 is not a class"),
+        ({"log_probs": -CTC_LP, "targets": np.array([[1.0], [2.0]])}, [], "from_logits=true"),
+        ({"log_probs": CTC_LP[0], "targets": np.array([[1.0], [2.0]])}, [], "targets has 2 rows but log_probs holds 1"),
+        ({"log_probs": np.zeros((5, 2, 4, 1)), "targets": np.array([[1.0], [2.0]])}, [], "T x N x C"),
+    ],
+)
 def test_ctc_bad_inputs(inputs, params, match):
     d = {"log_probs": CTC_LP, **inputs}
     message = refuses("ctc", params, d, match, sources={k: "batch.json" for k in d})
@@ -463,6 +509,7 @@ def test_ctc_bad_inputs(inputs, params, match):
 
 
 # --------------------------------------------------------------------------- seq2seq
+
 
 @cases("seq2seq")
 def test_seq2seq_against_torch_cross_entropy(case):
@@ -473,8 +520,9 @@ def test_seq2seq_against_torch_cross_entropy(case):
 
     def ref(x, reduction):
         z = x["preds"].reshape(-1, x["preds"].shape[-1])
-        out = F.cross_entropy(z, tg, ignore_index=p["ignore_index"], label_smoothing=p["label_smoothing"],
-                              reduction=reduction)
+        out = F.cross_entropy(
+            z, tg, ignore_index=p["ignore_index"], label_smoothing=p["label_smoothing"], reduction=reduction
+        )
         return out[keep] if reduction == "none" else out
 
     check("seq2seq", case[1], d, ref, reductions=("mean", "sum", "none"))
@@ -493,19 +541,26 @@ def test_seq2seq_reuses_cross_entropy_on_flattened_tokens():
     assert np.all(g[d["targets"] == -100] == 0.0)
 
 
-@pytest.mark.parametrize("inputs, match", [
-    ({"targets": np.full((2, 3), -100.0)}, "every target token equals ignore_index -100"),
-    ({"targets": np.array([[1.0, 2.0, 5.0], [0.0, 1.0, -100.0]])}, r"data row 1, column 3: targets must be a token id in \[0, 3\]"),
-    ({"targets": np.array([[1.0, 2.0], [0.0, 1.0]])}, "targets has shape 2 x 2 but preds has shape 2 x 3 x 4"),
-    ({"targets": np.array([[1.0, 2.5, 1.0], [0.0, 1.0, 1.0]])}, "whole token ids"),
-    ({"preds": np.zeros((2, 3, 1)), "targets": np.zeros((2, 3))}, "at least 2"),
-])
+@pytest.mark.parametrize(
+    "inputs, match",
+    [
+        ({"targets": np.full((2, 3), -100.0)}, "every target token equals ignore_index -100"),
+        (
+            {"targets": np.array([[1.0, 2.0, 5.0], [0.0, 1.0, -100.0]])},
+            r"data row 1, column 3: targets must be a token id in \[0, 3\]",
+        ),
+        ({"targets": np.array([[1.0, 2.0], [0.0, 1.0]])}, "targets has shape 2 x 2 but preds has shape 2 x 3 x 4"),
+        ({"targets": np.array([[1.0, 2.5, 1.0], [0.0, 1.0, 1.0]])}, "whole token ids"),
+        ({"preds": np.zeros((2, 3, 1)), "targets": np.zeros((2, 3))}, "at least 2"),
+    ],
+)
 def test_seq2seq_bad_inputs(inputs, match):
     d = {"preds": np.zeros((2, 3, 4)), **inputs}
     refuses("seq2seq", [], d, match, sources={"preds": "batch.json", "targets": "batch.json"})
 
 
 # ----------------------------------------------------------------------------- metric
+
 
 @cases("contrastive")
 def test_contrastive_by_formula(case):
@@ -515,7 +570,7 @@ def test_contrastive_by_formula(case):
     def ref(x, reduction):
         dist = torch.linalg.vector_norm(x["x1"] - x["x2"], dim=1)
         y = x["label"]
-        per = 0.5 * (y * dist ** 2 + (1 - y) * torch.clamp(margin - dist, min=0) ** 2)
+        per = 0.5 * (y * dist**2 + (1 - y) * torch.clamp(margin - dist, min=0) ** 2)
         return reduce(per, reduction)
 
     check("contrastive", case[1], d, ref, reductions=("mean", "sum", "none"))
@@ -532,8 +587,13 @@ def test_contrastive_identical_pairs_have_finite_gradients():
 
 def test_contrastive_bad_inputs():
     x = np.zeros((3, 2))
-    refuses("contrastive", [], {"x1": x, "x2": x + 1, "label": np.array([1.0, 2.0, 0.0])},
-            r"data row 2: label must be 1 \(similar\) or 0 \(dissimilar\)", sources={"label": "pairs.json"})
+    refuses(
+        "contrastive",
+        [],
+        {"x1": x, "x2": x + 1, "label": np.array([1.0, 2.0, 0.0])},
+        r"data row 2: label must be 1 \(similar\) or 0 \(dissimilar\)",
+        sources={"label": "pairs.json"},
+    )
     refuses("contrastive", [], {"x1": x, "x2": np.zeros((3, 3)), "label": np.ones(3)}, "same width")
     refuses("contrastive", [], {"x1": x, "x2": x, "label": np.ones(2)}, "one label per pair")
 
@@ -544,8 +604,16 @@ def test_triplet_against_torch(case):
     p = parse_params(losses.get("triplet"), case[1])
 
     def ref(x, reduction):
-        return F.triplet_margin_loss(x["anchor"], x["positive"], x["negative"], margin=p["margin"], p=p["p"],
-                                     eps=p["eps"], swap=p["swap"], reduction=reduction)
+        return F.triplet_margin_loss(
+            x["anchor"],
+            x["positive"],
+            x["negative"],
+            margin=p["margin"],
+            p=p["p"],
+            eps=p["eps"],
+            swap=p["swap"],
+            reduction=reduction,
+        )
 
     check("triplet", case[1], d, ref, reductions=("mean", "sum", "none"))
 
@@ -555,15 +623,26 @@ def test_triplet_default_is_torch_module_default_with_eps_inside_the_norm():
     d = {"anchor": rng.normal(size=(5, 3)), "positive": rng.normal(size=(5, 3)), "negative": rng.normal(size=(5, 3))}
     ref = torch.nn.TripletMarginLoss()(*(t(d[k]) for k in ("anchor", "positive", "negative"))).item()
     assert run("triplet", [], d).value == pytest.approx(ref, rel=RTOL)
-    by_hand = np.mean(np.maximum(np.linalg.norm(d["anchor"] - d["positive"] + 1e-6, axis=1)
-                                 - np.linalg.norm(d["anchor"] - d["negative"] + 1e-6, axis=1) + 1.0, 0))
+    by_hand = np.mean(
+        np.maximum(
+            np.linalg.norm(d["anchor"] - d["positive"] + 1e-6, axis=1)
+            - np.linalg.norm(d["anchor"] - d["negative"] + 1e-6, axis=1)
+            + 1.0,
+            0,
+        )
+    )
     assert run("triplet", [], d).value == pytest.approx(by_hand, rel=1e-13)
 
 
 def test_triplet_bad_inputs():
     a = np.zeros((4, 3))
-    refuses("triplet", [], {"anchor": a, "positive": a, "negative": np.zeros((3, 3))},
-            "anchor has 4 rows .* but negative has 3", sources={"anchor": "a.csv", "negative": "n.csv"})
+    refuses(
+        "triplet",
+        [],
+        {"anchor": a, "positive": a, "negative": np.zeros((3, 3))},
+        "anchor has 4 rows .* but negative has 3",
+        sources={"anchor": "a.csv", "negative": "n.csv"},
+    )
     refuses("triplet", [], {"anchor": a, "positive": np.zeros((4, 2)), "negative": a}, "same width")
 
 
@@ -588,6 +667,7 @@ def test_bpr_is_stable_for_large_score_gaps():
 
 
 # ----------------------------------------------------------------------- sample data
+
 
 def test_metadata_for_every_new_loss():
     for name in FAMILY_CASES:

@@ -47,7 +47,7 @@ def read_image(path: str) -> np.ndarray:
         raise InputError(f"cannot decode the image ({reason})", source=path) from None
 
 
-def _to_array(im: "object", path: str) -> np.ndarray:
+def _to_array(im: object, path: str) -> np.ndarray:
     mode = im.mode  # type: ignore[attr-defined]
     if mode == "1":
         return np.asarray(im, dtype=np.float64)  # bool pixels -> 0.0 / 1.0
@@ -58,12 +58,10 @@ def _to_array(im: "object", path: str) -> np.ndarray:
     if mode in _GRAY_16 or mode == "I":
         a = np.asarray(im).astype(np.float64)
         if a.size and (a.min() < 0 or a.max() > 65535):
-            raise InputError(f"{mode} image has values outside 0..65535; expected a 16-bit image",
-                             source=path)
+            raise InputError(f"{mode} image has values outside 0..65535; expected a 16-bit image", source=path)
         return a / 65535.0
     if mode == "F":
-        raise InputError("floating-point images are not supported; expected an 8- or 16-bit PNG/JPEG",
-                         source=path)
+        raise InputError("floating-point images are not supported; expected an 8- or 16-bit PNG/JPEG", source=path)
     rgb = im if mode == "RGB" else im.convert("RGB")  # type: ignore[attr-defined]
     a = np.asarray(rgb, dtype=np.uint8).astype(np.float64) / 255.0  # H x W x 3
     return np.ascontiguousarray(np.moveaxis(a, -1, 0))

@@ -89,9 +89,7 @@ def _check_options(
         raise UsageError(f"the delimiter must be a single character, got {delimiter!r}")
 
 
-def _bind(
-    input_names: list[str], files: list[str], named_files: dict[str, str], required: list[str]
-) -> list[Binding]:
+def _bind(input_names: list[str], files: list[str], named_files: dict[str, str], required: list[str]) -> list[Binding]:
     """Which file carries which inputs."""
     free = [name for name in input_names if name not in named_files]
     if len(files) > len(free):

@@ -7,7 +7,7 @@ Checks run on the numpy arrays before any loss is evaluated, and raise
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -38,9 +38,7 @@ def fail_at(sources: Sources, name: str, arr: np.ndarray, bad: np.ndarray, expec
     value = arr.ravel()[first]
     more = f" ({flat.size} such values)" if flat.size > 1 else ""
     where = f"data row {row}" + ("" if col is None else f", column {col}")
-    raise InputError(
-        f"{where}: {name} must be {expected}, got {value:g}{more}", source=_src(sources, name)
-    )
+    raise InputError(f"{where}: {name} must be {expected}, got {value:g}{more}", source=_src(sources, name))
 
 
 def same_shape(inputs: Mapping[str, np.ndarray], sources: Sources, a: str, b: str) -> None:
@@ -59,9 +57,7 @@ def non_empty(inputs: Mapping[str, np.ndarray], sources: Sources) -> None:
             raise InputError(f"{name} is empty", source=_src(sources, name))
 
 
-def in_range(
-    inputs: Mapping[str, np.ndarray], sources: Sources, name: str, low: float, high: float
-) -> None:
+def in_range(inputs: Mapping[str, np.ndarray], sources: Sources, name: str, low: float, high: float) -> None:
     """Every value of ``inputs[name]`` must lie in [low, high] (NaN passes: checked elsewhere)."""
     arr = inputs[name]
     fail_at(sources, name, arr, (arr < low) | (arr > high), f"in [{low:g}, {high:g}]")
@@ -70,9 +66,7 @@ def in_range(
 def ndim_in(inputs: Mapping[str, np.ndarray], sources: Sources, name: str, allowed: tuple[int, ...], what: str) -> None:
     arr = inputs[name]
     if arr.ndim not in allowed:
-        raise InputError(
-            f"{name} must be {what}, got shape {_fmt_shape(arr.shape)}", source=_src(sources, name)
-        )
+        raise InputError(f"{name} must be {what}, got shape {_fmt_shape(arr.shape)}", source=_src(sources, name))
 
 
 def _fmt_shape(shape: tuple[int, ...]) -> str:

@@ -7,7 +7,8 @@ Multi-class shapes: ``preds`` (N, C); ``targets`` (N,) class indices or (N, C) r
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +27,7 @@ FROM_LOGITS_FALSE = Param("from_logits", "bool", False, "preds are logits instea
 
 
 # ----------------------------------------------------------------------------- binary
+
 
 def _binary_labels(xp: Any, y: Arr) -> Arr:
     """Hinge labels: {0, 1} becomes {-1, 1} when every label is 0 or 1 (Keras), else as given."""
@@ -135,6 +137,7 @@ def _ce_saturation(inputs: Inputs, params: Params, dtype: str, eps: float) -> di
 
 # ------------------------------------------------------------------------- multi-class
 
+
 def _log_probs(xp: Any, preds: Arr, from_logits: bool) -> Arr:
     return log_softmax(xp, preds, axis=-1) if from_logits else safe_log(xp, preds)
 
@@ -168,8 +171,9 @@ def _validate_ce(inputs: Inputs, params: Params, sources: Sources, *, sparse: bo
     _checks.ndim_in(inputs, sources, "preds", (2,), "an N x C matrix of scores (one column per class)")
     n, c = z.shape
     if c < 2:
-        raise InputError(f"preds has {c} column; cross-entropy needs one column per class (>= 2)",
-                         source=sources.get("preds"))
+        raise InputError(
+            f"preds has {c} column; cross-entropy needs one column per class (>= 2)", source=sources.get("preds")
+        )
     if not params["from_logits"]:
         _checks.in_range(inputs, sources, "preds", 0.0, 1.0)
     w = params["weight"]
@@ -182,19 +186,26 @@ def _validate_ce(inputs: Inputs, params: Params, sources: Sources, *, sparse: bo
         return
     _checks.ndim_in(inputs, sources, "targets", (1,), "N class indices" + ("" if sparse else " or an N x C matrix"))
     if t.shape[0] != n:
-        raise InputError(f"preds has {n} rows ({sources.get('preds', 'preds')}) but targets has "
-                         f"{t.shape[0]} ({sources.get('targets', 'targets')}); they must match")
+        raise InputError(
+            f"preds has {n} rows ({sources.get('preds', 'preds')}) but targets has "
+            f"{t.shape[0]} ({sources.get('targets', 'targets')}); they must match"
+        )
     ignore = params["ignore_index"]
     valid = t != ignore
     _checks.fail_at(sources, "targets", t, valid & (t != np.round(t)), "whole class indices")
-    _checks.fail_at(sources, "targets", t, valid & ((t < 0) | (t >= c)),
-                    f"a class index in [0, {c - 1}] (or ignore_index {ignore})")
+    _checks.fail_at(
+        sources, "targets", t, valid & ((t < 0) | (t >= c)), f"a class index in [0, {c - 1}] (or ignore_index {ignore})"
+    )
     if not valid.any():
-        raise InputError(f"every target equals ignore_index {ignore}: nothing to average "
-                         "(torch would return NaN)", source=sources.get("targets"))
+        raise InputError(
+            f"every target equals ignore_index {ignore}: nothing to average (torch would return NaN)",
+            source=sources.get("targets"),
+        )
     if w is not None and not np.any(np.asarray(w)[t[valid].astype(int)] > 0):
-        raise InputError("the class weights of every target are 0: nothing to average "
-                         "(torch would return NaN)", source=sources.get("targets"))
+        raise InputError(
+            "the class weights of every target are 0: nothing to average (torch would return NaN)",
+            source=sources.get("targets"),
+        )
 
 
 def _validate_sparse_ce(inputs: Inputs, params: Params, sources: Sources) -> None:
@@ -214,8 +225,9 @@ def multi_margin(xp: Any, inputs: Inputs, params: Params) -> Terms:
 
 
 def _validate_multi_margin(inputs: Inputs, params: Params, sources: Sources) -> None:
-    _validate_ce(inputs, {**params, "from_logits": True, "weight": None, "ignore_index": -(10**9)},
-                 sources, sparse=True)
+    _validate_ce(
+        inputs, {**params, "from_logits": True, "weight": None, "ignore_index": -(10**9)}, sources, sparse=True
+    )
 
 
 def kl_div(xp: Any, inputs: Inputs, params: Params) -> Terms:
@@ -247,11 +259,9 @@ BIN_PREDS = Input("preds", "N or N x K", "probabilities in [0, 1], or logits wit
 BIN_TARGETS = Input("targets", "same as preds", "labels in [0, 1] (soft labels allowed)", differentiable=False)
 LOGITS = Input("preds", "N or N x K", "raw scores (logits)")
 SCORES = Input("preds", "N or N x K", "raw scores (decision values)")
-PM_TARGETS = Input("targets", "same as preds", "labels in {-1, 1}, or {0, 1} (mapped to {-1, 1})",
-                   differentiable=False)
+PM_TARGETS = Input("targets", "same as preds", "labels in {-1, 1}, or {0, 1} (mapped to {-1, 1})", differentiable=False)
 CE_PREDS = Input("preds", "N x C", "logits (or probabilities with from_logits=false)")
-CE_TARGETS = Input("targets", "N or N x C", "class indices, or probability / one-hot rows",
-                   differentiable=False)
+CE_TARGETS = Input("targets", "N or N x C", "class indices, or probability / one-hot rows", differentiable=False)
 CE_PARAMS = (
     Param("from_logits", "bool", True, "preds are logits; false for probabilities (log clamped at -100)"),
     Param("label_smoothing", "float", 0.0, "ε: mix targets with the uniform distribution", low=0.0, high=1.0),
@@ -312,8 +322,7 @@ SPECS = [
         summary="cross-entropy that insists on class-index targets",
         inputs=(CE_PREDS, Input("targets", "N", "class indices in [0, C - 1]", differentiable=False)),
         params=CE_PARAMS,
-        formula="ℓᵢ = -(1 - ε) w_{yᵢ} log softmax(zᵢ)_{yᵢ} - (ε / C) Σ_c w_c log softmax(zᵢ)_c;  "
-        "L = Σᵢ ℓᵢ / Σᵢ w_{yᵢ}",
+        formula="ℓᵢ = -(1 - ε) w_{yᵢ} log softmax(zᵢ)_{yᵢ} - (ε / C) Σ_c w_c log softmax(zᵢ)_c;  L = Σᵢ ℓᵢ / Σᵢ w_{yᵢ}",
         derivative="∂ℓᵢ/∂z_{ic} = softmax(zᵢ)_c - ỹ_{ic} (unweighted)",
         convention="torch.nn.functional.cross_entropy with index targets",
         differs="Keras SparseCategoricalCrossentropy takes probabilities by default.",
@@ -329,8 +338,10 @@ SPECS = [
         aliases=("multi-class-hinge", "multimargin"),
         family=FAMILY,
         summary="multi-class hinge loss (Weston-Watkins form, as torch)",
-        inputs=(Input("preds", "N x C", "class scores"),
-                Input("targets", "N", "class indices in [0, C - 1]", differentiable=False)),
+        inputs=(
+            Input("preds", "N x C", "class scores"),
+            Input("targets", "N", "class indices in [0, C - 1]", differentiable=False),
+        ),
         params=(
             Param("margin", "float", 1.0, "margin m", low=0.0),
             Param("p", "int", 1, "1 for hinge, 2 for squared hinge", low=1, high=2),
@@ -400,8 +411,10 @@ SPECS = [
         aliases=("kl", "kl-divergence", "kld"),
         family=FAMILY,
         summary="Kullback-Leibler divergence KL(targets || preds)",
-        inputs=(Input("preds", "N x C (or C)", "predicted distribution q (log q with log_input=true)"),
-                Input("targets", "N x C (or C)", "true distribution p", differentiable=False)),
+        inputs=(
+            Input("preds", "N x C (or C)", "predicted distribution q (log q with log_input=true)"),
+            Input("targets", "N x C (or C)", "true distribution p", differentiable=False),
+        ),
         params=(Param("log_input", "bool", False, "preds are log-probabilities (as torch kl_div expects)"),),
         formula="ℓᵢ = Σ_c p_{ic} (log p_{ic} - log q_{ic}), 0 log 0 = 0;  L = (1/N) Σᵢ ℓᵢ (batchmean)",
         derivative="∂ℓᵢ/∂q_{ic} = -p_{ic} / q_{ic};  with log_input ∂ℓᵢ/∂(log q)_{ic} = -p_{ic}",

@@ -21,7 +21,8 @@ n ≠ m.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -55,6 +56,7 @@ def _validate_nonempty(inputs: Inputs, params: Params, sources: Sources) -> None
 
 
 # ------------------------------------------------------------------------------ GAN
+
 
 def gan_discriminator(xp: Any, inputs: Inputs, params: Params) -> Terms:
     """GAN discriminator loss on logits: BCE-with-logits of real vs 1 plus fake vs 0.
@@ -90,6 +92,7 @@ def wasserstein_generator(xp: Any, inputs: Inputs, params: Params) -> Terms:
 
 
 # --------------------------------------------------------------------- reconstruction
+
 
 def _rows(xp: Any, a: Arr) -> Arr:
     return xp.reshape(a, (-1, 1)) if a.ndim == 1 else xp.reshape(a, (a.shape[0], -1))
@@ -127,6 +130,7 @@ def _validate_reconstruction(inputs: Inputs, params: Params, sources: Sources) -
 
 
 # ------------------------------------------------------------------------------- MMD
+
 
 def _points(a: Arr, xp: Any | None = None) -> Arr:
     if a.ndim == 1:
@@ -228,8 +232,10 @@ def _validate_mmd(inputs: Inputs, params: Params, sources: Sources) -> None:
     if params["estimator"] == "unbiased":
         for name, arr in (("x", x), ("y", y)):
             if arr.shape[0] < 2:
-                raise InputError(f"{name} has {arr.shape[0]} row; the unbiased MMD estimator needs "
-                                 "at least 2 points per sample", source=sources.get(name, name))
+                raise InputError(
+                    f"{name} has {arr.shape[0]} row; the unbiased MMD estimator needs at least 2 points per sample",
+                    source=sources.get(name, name),
+                )
     if params["gamma"] is None:
         raise InputError("mmd: gamma could not be resolved from the data; set -p gamma=VALUE")
 
@@ -273,8 +279,15 @@ SPECS = [
         family=FAMILY,
         summary="GAN generator loss, non-saturating (default) or minimax",
         inputs=(FAKE,),
-        params=(Param("mode", "choice", "non-saturating", "non-saturating: -log D(G(z)); "
-                      "minimax: log(1 - D(G(z)))", choices=("non-saturating", "minimax")),),
+        params=(
+            Param(
+                "mode",
+                "choice",
+                "non-saturating",
+                "non-saturating: -log D(G(z)); minimax: log(1 - D(G(z)))",
+                choices=("non-saturating", "minimax"),
+            ),
+        ),
         formula="non-saturating: L = (1/m) Σⱼ softplus(-D(G(zⱼ)));  "
         "minimax: L = -(1/m) Σⱼ softplus(D(G(zⱼ))) = (1/m) Σⱼ log(1 - σ(D(G(zⱼ))))",
         derivative="non-saturating: ∂L/∂D(G(zⱼ)) = -σ(-D(G(zⱼ))) / m;  minimax: -σ(D(G(zⱼ))) / m",
@@ -333,13 +346,25 @@ SPECS = [
         aliases=("recon", "vae-reconstruction", "reconstruction-loss"),
         family=FAMILY,
         summary="autoencoder / VAE reconstruction loss, summed over features, averaged over samples",
-        inputs=(Input("preds", "N x D", "reconstructions (probabilities in [0, 1] for kind=bce)"),
-                Input("targets", "N x D", "original samples (in [0, 1] for kind=bce)", differentiable=False)),
+        inputs=(
+            Input("preds", "N x D", "reconstructions (probabilities in [0, 1] for kind=bce)"),
+            Input("targets", "N x D", "original samples (in [0, 1] for kind=bce)", differentiable=False),
+        ),
         params=(
-            Param("kind", "choice", "mse", "per-feature error: squared, absolute or binary cross-entropy",
-                  choices=("mse", "mae", "bce")),
-            Param("feature_reduction", "choice", "sum", "how the D feature errors of a row are combined",
-                  choices=("sum", "mean")),
+            Param(
+                "kind",
+                "choice",
+                "mse",
+                "per-feature error: squared, absolute or binary cross-entropy",
+                choices=("mse", "mae", "bce"),
+            ),
+            Param(
+                "feature_reduction",
+                "choice",
+                "sum",
+                "how the D feature errors of a row are combined",
+                choices=("sum", "mean"),
+            ),
         ),
         formula="ℓᵢ = Σ_j e(p_{ij}, y_{ij})  (or (1/D) Σ_j with feature_reduction=mean),  "
         "e = (p - y)² | |p - y| | -[y log p + (1 - y) log(1 - p)] (logs clamped at -100);  L = (1/N) Σᵢ ℓᵢ",
@@ -361,13 +386,27 @@ SPECS = [
         aliases=("mmd2", "maximum-mean-discrepancy"),
         family=FAMILY,
         summary="squared maximum mean discrepancy between two samples (Gaussian kernel)",
-        inputs=(Input("x", "n x d", "first sample, one point per row"),
-                Input("y", "m x d", "second sample, one point per row")),
+        inputs=(
+            Input("x", "n x d", "first sample, one point per row"),
+            Input("y", "m x d", "second sample, one point per row"),
+        ),
         params=(
-            Param("gamma", "float", None, "kernel width γ in exp(-γ ‖a - b‖²); none: median heuristic "
-                  "1 / median of the pooled pairwise squared distances (distinct pairs)", low=0.0, low_open=True),
-            Param("estimator", "choice", "biased", "biased keeps the kernel diagonal (MMD² >= 0); "
-                  "unbiased drops it (can be < 0)", choices=("biased", "unbiased")),
+            Param(
+                "gamma",
+                "float",
+                None,
+                "kernel width γ in exp(-γ ‖a - b‖²); none: median heuristic "
+                "1 / median of the pooled pairwise squared distances (distinct pairs)",
+                low=0.0,
+                low_open=True,
+            ),
+            Param(
+                "estimator",
+                "choice",
+                "biased",
+                "biased keeps the kernel diagonal (MMD² >= 0); unbiased drops it (can be < 0)",
+                choices=("biased", "unbiased"),
+            ),
         ),
         formula="k(a, b) = exp(-γ ‖a - b‖²);  MMD² = (1/n²) Σ_{i,i'} k(xᵢ, xᵢ') + (1/m²) Σ_{j,j'} k(yⱼ, yⱼ') "
         "- (2/nm) Σ_{i,j} k(xᵢ, yⱼ)  (unbiased: the first two sums skip i = i', j = j' and divide by "

@@ -27,7 +27,8 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -44,6 +45,7 @@ Sources = Mapping[str, str]
 
 
 # ----------------------------------------------------------------------------- region
+
 
 def _class_view(xp: Any, a: Arr) -> Arr:
     """Any accepted layout as N x C x M (see the module docstring for the class-axis rule)."""
@@ -113,8 +115,7 @@ def _region_validator(name: str) -> Any:
     def validate(inputs: Mapping[str, np.ndarray], params: Params, sources: Sources) -> None:
         _checks.same_shape(inputs, sources, "preds", "targets")
         _checks.non_empty(inputs, sources)
-        _checks.ndim_in(inputs, sources, "preds", (1, 2, 3, 4),
-                        "a mask (M or H x W), C x H x W or N x C x H x W")
+        _checks.ndim_in(inputs, sources, "preds", (1, 2, 3, 4), "a mask (M or H x W), C x H x W or N x C x H x W")
         _checks.in_range(inputs, sources, "targets", 0.0, 1.0)
         if not params["from_logits"]:
             _checks.in_range(inputs, sources, "preds", 0.0, 1.0)
@@ -125,7 +126,10 @@ def _region_validator(name: str) -> Any:
                 which = "the mask" if den.size == 1 else f"class {int(empty[0])} (0-based)"
                 raise InputError(
                     f"{name} is 0/0 for {which}: preds and targets are empty there and smooth=0; "
-                    "use -p smooth=1 (or any smooth > 0)", source=sources.get("targets"))
+                    "use -p smooth=1 (or any smooth > 0)",
+                    source=sources.get("targets"),
+                )
+
     return validate
 
 
@@ -172,6 +176,7 @@ def _region_report(key: str) -> Any:
         if per_class is not None and per_class.size > 1:
             out[f"{key}_per_class"] = per_class
         return out
+
     return report
 
 
@@ -250,7 +255,9 @@ def _validate_images(inputs: Mapping[str, np.ndarray], sources: Sources, *, min_
     if min(h, w) < min_side:
         raise InputError(
             f"preds is {h} x {w} pixels; SSIM needs images of at least {min_side} x {min_side} "
-            f"(its Gaussian window is {SSIM_WIN} wide and there is no padding)", source=sources.get("preds"))
+            f"(its Gaussian window is {SSIM_WIN} wide and there is no padding)",
+            source=sources.get("preds"),
+        )
 
 
 def _validate_ssim(inputs: Mapping[str, np.ndarray], params: Params, sources: Sources) -> None:
@@ -264,7 +271,8 @@ def _validate_ssim(inputs: Mapping[str, np.ndarray], params: Params, sources: So
             raise InputError(
                 f"targets span {finite.min():g} to {finite.max():g}, wider than data_range {r:g}; "
                 f"pass -p data_range=<max - min possible value> (255 for 8-bit images)",
-                source=sources.get("targets"))
+                source=sources.get("targets"),
+            )
 
 
 def _ssim_report(ev: Any) -> dict[str, Any]:
@@ -289,8 +297,8 @@ def _features_path(params: Params) -> str:
     if path is None or str(path).strip().lower() in ("", "none"):
         raise UsageError(
             "perceptual needs a feature network: -p features=net.pt, a TorchScript module mapping an "
-            "N x C x H x W batch to a tensor or a list of tensors (no network ships with losscli); "
-            + EXPORT_HINT)
+            "N x C x H x W batch to a tensor or a list of tensors (no network ships with losscli); " + EXPORT_HINT
+        )
     return str(path)
 
 
@@ -317,8 +325,9 @@ def load_features(path: str, dtype: Any = None) -> Any:
             net = torch.jit.load(path, map_location="cpu")
     except Exception as exc:  # torch raises RuntimeError/ValueError with a multi-line text
         raise InputError(
-            f"not a TorchScript module ({_first_line(exc)}); save one with "
-            "torch.jit.save(torch.jit.script(net), path)", source=path) from None
+            f"not a TorchScript module ({_first_line(exc)}); save one with torch.jit.save(torch.jit.script(net), path)",
+            source=path,
+        ) from None
     net = net.to(dtype).eval()
     for p in net.parameters():
         p.requires_grad_(False)
@@ -335,17 +344,22 @@ def _feature_maps(net: Any, x: Any, name: str, path: str) -> list[Any]:
         out = net(x)
     except Exception as exc:
         shape = " x ".join(str(s) for s in x.shape)
-        raise InputError(f"the feature network failed on {name} of shape {shape} "
-                         f"(N x C x H x W): {_first_line(exc)}", source=path) from None
+        raise InputError(
+            f"the feature network failed on {name} of shape {shape} (N x C x H x W): {_first_line(exc)}", source=path
+        ) from None
     maps = list(out) if isinstance(out, (list, tuple)) else [out]
     if not maps or not all(isinstance(m, torch.Tensor) for m in maps):
-        raise InputError("the feature network must return a tensor or a list/tuple of tensors, "
-                         f"got {type(out).__name__}", source=path)
+        raise InputError(
+            f"the feature network must return a tensor or a list/tuple of tensors, got {type(out).__name__}",
+            source=path,
+        )
     n = x.shape[0]
     for i, m in enumerate(maps):
         if m.ndim == 0 or m.shape[0] != n:
-            raise InputError(f"feature map {i} has shape {tuple(m.shape)}; its first axis must be the "
-                             f"batch of {n} image(s)", source=path)
+            raise InputError(
+                f"feature map {i} has shape {tuple(m.shape)}; its first axis must be the batch of {n} image(s)",
+                source=path,
+            )
     return maps
 
 
@@ -387,8 +401,9 @@ def _perceptual_report(ev: Any) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------- specs
 
-REGION_PREDS = Input("preds", "M, H x W, C x H x W or N x C x H x W",
-                     "probabilities in [0, 1], or logits with from_logits=true")
+REGION_PREDS = Input(
+    "preds", "M, H x W, C x H x W or N x C x H x W", "probabilities in [0, 1], or logits with from_logits=true"
+)
 REGION_TARGETS = Input("targets", "same as preds", "mask in [0, 1] (0/1, or soft)", differentiable=False)
 IMG_PREDS = Input("preds", "H x W, C x H x W or N x C x H x W", "predicted / distorted image(s)")
 IMG_TARGETS = Input("targets", "same as preds", "reference image(s)", differentiable=False)
@@ -398,8 +413,9 @@ FROM_LOGITS = Param("from_logits", "bool", False, "preds are logits (sigmoid is 
 
 REGION_ELEMENT = "per class (summed over batch and pixels)"
 REGION_MEAN = "mean over classes"
-CLASS_RULE = ("Shapes: 1-D/2-D = one mask; 3-D = C x H x W; 4-D = N x C x H x W (a batch of binary "
-              "masks is N x 1 x H x W).")
+CLASS_RULE = (
+    "Shapes: 1-D/2-D = one mask; 3-D = C x H x W; 4-D = N x C x H x W (a batch of binary masks is N x 1 x H x W)."
+)
 
 SPECS = [
     LossSpec(
@@ -411,8 +427,7 @@ SPECS = [
         params=(SMOOTH, FROM_LOGITS),
         formula="ℓ_c = 1 - (2 Σ p y + s) / (Σ p + Σ y + s), sums over batch and pixels of class c;  "
         "L = mean over classes.  " + CLASS_RULE,
-        derivative="∂ℓ_c/∂p = -(2 y (Σp + Σy + s) - (2 Σpy + s)) / (Σp + Σy + s)²;  "
-        "with logits times σ(x)(1 - σ(x))",
+        derivative="∂ℓ_c/∂p = -(2 y (Σp + Σy + s) - (2 Σpy + s)) / (Σp + Σy + s)²;  with logits times σ(x)(1 - σ(x))",
         convention="segmentation_models_pytorch soft_dice_score (DiceLoss(mode='multilabel', smooth=s): "
         "per-class sums over N, H, W, s in numerator and denominator)",
         differs="smp defaults to smooth=0 with the denominator clamped at eps=1e-7 and zeroes the loss of "
@@ -485,8 +500,11 @@ SPECS = [
         family=FAMILY,
         summary="1 - SSIM (structural similarity), Gaussian window, no padding",
         inputs=(IMG_PREDS, IMG_TARGETS),
-        params=(Param("data_range", "float", 1.0, "R: max - min possible pixel value (255 for 8-bit)",
-                      low=0.0, low_open=True),),
+        params=(
+            Param(
+                "data_range", "float", 1.0, "R: max - min possible pixel value (255 for 8-bit)", low=0.0, low_open=True
+            ),
+        ),
         formula="SSIM = mean over valid positions of (2 μx μy + C1)(2 σxy + C2) / ((μx² + μy² + C1)"
         "(σx² + σy² + C2)), μ, σ² from an 11-wide Gaussian (σ = 1.5) without padding, "
         "C1 = (0.01 R)², C2 = (0.03 R)²;  ℓ_{n,c} = 1 - SSIM of image n, channel c;  L = mean ℓ",
@@ -504,8 +522,10 @@ SPECS = [
         report=_ssim_report,
         element_note="per image and channel (N x C; 1 x 1 for one H x W image)",
         mean_note="mean over images and channels (1 - SSIM)",
-        references=("Wang et al. 2004, Image quality assessment: from error visibility to structural "
-                    "similarity, IEEE TIP 13(4)",),
+        references=(
+            "Wang et al. 2004, Image quality assessment: from error visibility to structural "
+            "similarity, IEEE TIP 13(4)",
+        ),
     ),
     LossSpec(
         name="perceptual",
@@ -534,7 +554,9 @@ SPECS = [
         needs_torch=True,
         element_note="per image and feature map (N x M)",
         mean_note="mean over images and feature maps",
-        references=("Johnson, Alahi & Fei-Fei 2016, Perceptual losses for real-time style transfer and "
-                    "super-resolution (arXiv:1603.08155)",),
+        references=(
+            "Johnson, Alahi & Fei-Fei 2016, Perceptual losses for real-time style transfer and "
+            "super-resolution (arXiv:1603.08155)",
+        ),
     ),
 ]

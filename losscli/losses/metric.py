@@ -7,7 +7,8 @@ Shapes: embeddings are (N, d), one sample per row; a vector is N samples with d 
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -39,14 +40,19 @@ def _validate_embeddings(inputs: Inputs, sources: Sources, names: tuple[str, ...
     for other in names[1:]:
         a, b = _np_rows(inputs[first]), _np_rows(inputs[other])
         if a.shape[0] != b.shape[0]:
-            raise InputError(f"{first} has {a.shape[0]} rows ({sources.get(first, first)}) but {other} has "
-                             f"{b.shape[0]} ({sources.get(other, other)}); they must match")
+            raise InputError(
+                f"{first} has {a.shape[0]} rows ({sources.get(first, first)}) but {other} has "
+                f"{b.shape[0]} ({sources.get(other, other)}); they must match"
+            )
         if a.shape[1] != b.shape[1]:
-            raise InputError(f"{first} has {a.shape[1]} columns ({sources.get(first, first)}) but {other} has "
-                             f"{b.shape[1]} ({sources.get(other, other)}); embeddings must have the same width")
+            raise InputError(
+                f"{first} has {a.shape[1]} columns ({sources.get(first, first)}) but {other} has "
+                f"{b.shape[1]} ({sources.get(other, other)}); embeddings must have the same width"
+            )
 
 
 # ------------------------------------------------------------------------ contrastive
+
 
 def contrastive(xp: Any, inputs: Inputs, params: Params) -> Terms:
     """Contrastive loss (Hadsell, Chopra, LeCun 2006) with label 1 = similar.
@@ -71,12 +77,15 @@ def _validate_contrastive(inputs: Inputs, params: Params, sources: Sources) -> N
     label = inputs["label"].reshape(-1)
     n = _np_rows(inputs["x1"]).shape[0]
     if label.size != n:
-        raise InputError(f"label has {label.size} values but x1 and x2 have {n} rows; one label per pair",
-                         source=sources.get("label", "label"))
+        raise InputError(
+            f"label has {label.size} values but x1 and x2 have {n} rows; one label per pair",
+            source=sources.get("label", "label"),
+        )
     _checks.fail_at(sources, "label", label, ~np.isin(label, (0.0, 1.0)), "1 (similar) or 0 (dissimilar)")
 
 
 # ---------------------------------------------------------------------------- triplet
+
 
 def _pairwise_distance(xp: Any, a: Arr, b: Arr, p: float, eps: float) -> Arr:
     """‖a - b + eps‖_p per row, exactly as torch.nn.functional.pairwise_distance."""
@@ -110,6 +119,7 @@ def _validate_triplet(inputs: Inputs, params: Params, sources: Sources) -> None:
 
 # -------------------------------------------------------------------------------- BPR
 
+
 def bpr(xp: Any, inputs: Inputs, params: Params) -> Terms:
     """Bayesian personalised ranking, ℓᵢ = -log σ(posᵢ - negᵢ) = softplus(negᵢ - posᵢ).
 
@@ -129,9 +139,11 @@ def _validate_bpr(inputs: Inputs, params: Params, sources: Sources) -> None:
         return
     if pos.ndim == 1 and neg.ndim == 2 and neg.shape[0] == pos.shape[0]:
         return
-    raise InputError(f"pos has shape {_checks._fmt_shape(pos.shape)} ({sources.get('pos', 'pos')}) but neg has "
-                     f"shape {_checks._fmt_shape(neg.shape)} ({sources.get('neg', 'neg')}); neg must match pos "
-                     "or be N x K (K negatives per positive)")
+    raise InputError(
+        f"pos has shape {_checks._fmt_shape(pos.shape)} ({sources.get('pos', 'pos')}) but neg has "
+        f"shape {_checks._fmt_shape(neg.shape)} ({sources.get('neg', 'neg')}); neg must match pos "
+        "or be N x K (K negatives per positive)"
+    )
 
 
 # ----------------------------------------------------------------------------- specs

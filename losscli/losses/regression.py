@@ -6,7 +6,8 @@ Shapes: ``preds`` (N,) or (N, D); ``targets`` the same.  r = preds - targets.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from losscli.losses import _checks
 from losscli.losses._ops import softplus
@@ -114,7 +115,9 @@ SPECS = [
     _spec(
         name="huber",
         summary="Huber loss: quadratic near 0, linear beyond delta",
-        params=(Param("delta", "float", 1.0, "threshold between the quadratic and linear parts", low=0.0, low_open=True),),
+        params=(
+            Param("delta", "float", 1.0, "threshold between the quadratic and linear parts", low=0.0, low_open=True),
+        ),
         formula="ℓ = ½ r² if |r| < δ, else δ (|r| - ½ δ);  L = mean ℓ",
         derivative="∂ℓ/∂p = r if |r| < δ, else δ · sign(r)",
         convention="torch.nn.HuberLoss(delta=1.0) (= Keras Huber, optax huber_loss)",
@@ -149,7 +152,9 @@ SPECS = [
         name="quantile",
         aliases=("pinball",),
         summary="quantile (pinball) loss",
-        params=(Param("q", "float", 0.5, "the quantile to estimate", low=0.0, high=1.0, low_open=True, high_open=True),),
+        params=(
+            Param("q", "float", 0.5, "the quantile to estimate", low=0.0, high=1.0, low_open=True, high_open=True),
+        ),
         formula="ℓ = max(q (y - p), (q - 1)(y - p));  L = mean ℓ",
         derivative="∂ℓ/∂p = -q if y > p, (1 - q) if y < p, and at y = p the subgradient torch picks for max",
         convention="scikit-learn mean_pinball_loss(alpha=q)",

@@ -15,7 +15,8 @@ mean`` (the default) and ``--reduction sum`` give Σᵢ penaltyᵢ, with per-sam
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from losscli.losses import _checks
 from losscli.spec import Input, LossSpec, Terms

@@ -13,7 +13,8 @@ Shapes:
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -33,6 +34,7 @@ NEG_INF = -math.inf
 
 
 # ------------------------------------------------------------------------------- CTC
+
 
 def _safe_logsumexp(xp: Any, v: Arr, axis: int) -> Arr:
     """log Σ exp(v) along ``axis``, max-subtracted, and -inf (not NaN) when every term is -inf.
@@ -147,8 +149,7 @@ def _validate_ctc(inputs: Inputs, params: Params, sources: Sources) -> None:
     lp, tg = inputs["log_probs"], inputs["targets"]
     src_lp = sources.get("log_probs", "log_probs")
     src_tg = sources.get("targets", "targets")
-    _checks.ndim_in(inputs, sources, "log_probs", (2, 3),
-                    "T x C (one sequence) or T x N x C (a batch, time first)")
+    _checks.ndim_in(inputs, sources, "log_probs", (2, 3), "T x C (one sequence) or T x N x C (a batch, time first)")
     if lp.shape[0] == 0:
         raise InputError("log_probs has no time steps", source=src_lp)
     n = 1 if lp.ndim == 2 else lp.shape[1]
@@ -156,19 +157,23 @@ def _validate_ctc(inputs: Inputs, params: Params, sources: Sources) -> None:
     if n == 0:
         raise InputError("log_probs has a batch of 0 sequences", source=src_lp)
     if n_classes < 2:
-        raise InputError(f"log_probs has {n_classes} class; CTC needs the blank plus at least one label",
-                         source=src_lp)
+        raise InputError(f"log_probs has {n_classes} class; CTC needs the blank plus at least one label", source=src_lp)
     blank = params["blank"]
     if not 0 <= blank < n_classes:
-        raise InputError(f"blank = {blank} is not a class of log_probs (which has {n_classes} classes, "
-                         f"0 to {n_classes - 1})")
+        raise InputError(
+            f"blank = {blank} is not a class of log_probs (which has {n_classes} classes, 0 to {n_classes - 1})"
+        )
     if not params["from_logits"]:
-        _checks.fail_at(sources, "log_probs", lp, lp > 0,
-                        "log-probabilities (<= 0; use -p from_logits=true for raw scores)")
+        _checks.fail_at(
+            sources, "log_probs", lp, lp > 0, "log-probabilities (<= 0; use -p from_logits=true for raw scores)"
+        )
     # targets: (S,) for one sequence, (N, S) padded rows for a batch
     if tg.ndim == 2 and tg.shape[0] != n:
-        raise InputError(f"targets has {tg.shape[0]} rows but log_probs holds {n} sequence(s); "
-                         "give one padded row of labels per sequence", source=src_tg)
+        raise InputError(
+            f"targets has {tg.shape[0]} rows but log_probs holds {n} sequence(s); "
+            "give one padded row of labels per sequence",
+            source=src_tg,
+        )
     if tg.ndim > 2 or (tg.ndim < 2 and n != 1):
         what = "S labels" if n == 1 else f"{n} x S (one padded row of labels per sequence)"
         raise InputError(f"targets must be {what}, got shape {_checks._fmt_shape(tg.shape)}", source=src_tg)
@@ -181,8 +186,9 @@ def _validate_ctc(inputs: Inputs, params: Params, sources: Sources) -> None:
             continue
         arr = inputs[name]
         if arr.size != n:
-            raise InputError(f"{name} has {arr.size} value(s) but there are {n} sequence(s)",
-                             source=sources.get(name, name))
+            raise InputError(
+                f"{name} has {arr.size} value(s) but there are {n} sequence(s)", source=sources.get(name, name)
+            )
         flat = arr.reshape(-1)
         _checks.fail_at(sources, name, flat, ~_whole(flat), "a whole number")
         _checks.fail_at(sources, name, flat, (flat < low) | (flat > high), f"in [{low}, {high}]")
@@ -203,16 +209,24 @@ def _validate_ctc(inputs: Inputs, params: Params, sources: Sources) -> None:
                 f"data row {r + 1}, column {c + 1}: targets has label {tg2[r, c]:g} after padding "
                 f"({tg2[r, first]:g} in column {first + 1}); a label may not equal the blank ({blank}), "
                 "and padding (values < 0 or equal to the blank) may only follow the labels "
-                "(or give target_lengths)", source=src_tg)
+                "(or give target_lengths)",
+                source=src_tg,
+            )
         used = ~pad
         tgt_len = used.sum(axis=1)
     shape_tg = tg2 if tg.ndim == 2 else tg2.reshape(-1)
     used_v = used if tg.ndim == 2 else used.reshape(-1)
     _checks.fail_at(sources, "targets", shape_tg, used_v & ~_whole(shape_tg), "whole label indices")
-    _checks.fail_at(sources, "targets", shape_tg, used_v & ((shape_tg < 0) | (shape_tg >= n_classes)),
-                    f"a label index in [0, {n_classes - 1}]")
-    _checks.fail_at(sources, "targets", shape_tg, used_v & (shape_tg == blank),
-                    f"a label other than the blank ({blank})")
+    _checks.fail_at(
+        sources,
+        "targets",
+        shape_tg,
+        used_v & ((shape_tg < 0) | (shape_tg >= n_classes)),
+        f"a label index in [0, {n_classes - 1}]",
+    )
+    _checks.fail_at(
+        sources, "targets", shape_tg, used_v & (shape_tg == blank), f"a label other than the blank ({blank})"
+    )
     if not params["zero_infinity"]:
         too_long = np.flatnonzero(tgt_len > in_len)
         if too_long.size:
@@ -221,10 +235,13 @@ def _validate_ctc(inputs: Inputs, params: Params, sources: Sources) -> None:
             raise InputError(
                 f"{row}target length {int(tgt_len[i])} exceeds input length {int(in_len[i])}, so no CTC "
                 "alignment exists (torch returns inf); shorten the target, or pass -p zero_infinity=true "
-                "to count such sequences as 0", source=src_tg)
+                "to count such sequences as 0",
+                source=src_tg,
+            )
 
 
 # --------------------------------------------------------------------------- seq2seq
+
 
 def _token_rows(xp: Any, inputs: Inputs) -> tuple[Arr, Arr]:
     z = inputs["preds"]
@@ -241,8 +258,12 @@ def seq2seq(xp: Any, inputs: Inputs, params: Params) -> Terms:
     """
     z, t = _token_rows(xp, inputs)
     keep = t != params["ignore_index"]
-    ce_params = {"from_logits": True, "label_smoothing": params["label_smoothing"],
-                 "ignore_index": params["ignore_index"], "weight": None}
+    ce_params = {
+        "from_logits": True,
+        "label_smoothing": params["label_smoothing"],
+        "ignore_index": params["ignore_index"],
+        "weight": None,
+    }
     terms = cross_entropy(xp, {"preds": z[keep, :], "targets": t[keep]}, ce_params)
     return Terms(terms.elements)
 
@@ -261,12 +282,15 @@ def _report_seq2seq(ev: Any) -> dict[str, Any]:
 def _validate_seq2seq(inputs: Inputs, params: Params, sources: Sources) -> None:
     z, t = inputs["preds"], inputs["targets"]
     src_t = sources.get("targets", "targets")
-    _checks.ndim_in(inputs, sources, "preds", (2, 3),
-                    "N x T x C logits (batch, time, classes) or (N*T) x C rows of logits")
+    _checks.ndim_in(
+        inputs, sources, "preds", (2, 3), "N x T x C logits (batch, time, classes) or (N*T) x C rows of logits"
+    )
     n_classes = z.shape[-1]
     if n_classes < 2:
-        raise InputError(f"preds has {n_classes} class column; token cross-entropy needs a vocabulary "
-                         "of at least 2", source=sources.get("preds"))
+        raise InputError(
+            f"preds has {n_classes} class column; token cross-entropy needs a vocabulary of at least 2",
+            source=sources.get("preds"),
+        )
     if z.ndim == 3:
         ok = t.shape == z.shape[:2] or (t.ndim == 1 and t.size == z.shape[0] * z.shape[1])
         want = f"{z.shape[0]} x {z.shape[1]} token ids (or {z.shape[0] * z.shape[1]} flattened)"
@@ -274,16 +298,26 @@ def _validate_seq2seq(inputs: Inputs, params: Params, sources: Sources) -> None:
         ok = t.ndim in (1, 2) and t.size == z.shape[0]
         want = f"{z.shape[0]} token ids, one per row of preds"
     if not ok:
-        raise InputError(f"targets has shape {_checks._fmt_shape(t.shape)} but preds has shape "
-                         f"{_checks._fmt_shape(z.shape)}; expected {want}", source=src_t)
+        raise InputError(
+            f"targets has shape {_checks._fmt_shape(t.shape)} but preds has shape "
+            f"{_checks._fmt_shape(z.shape)}; expected {want}",
+            source=src_t,
+        )
     ignore = params["ignore_index"]
     valid = t != ignore
     _checks.fail_at(sources, "targets", t, valid & ~_whole(t), f"whole token ids (or ignore_index {ignore})")
-    _checks.fail_at(sources, "targets", t, valid & ((t < 0) | (t >= n_classes)),
-                    f"a token id in [0, {n_classes - 1}] (or ignore_index {ignore})")
+    _checks.fail_at(
+        sources,
+        "targets",
+        t,
+        valid & ((t < 0) | (t >= n_classes)),
+        f"a token id in [0, {n_classes - 1}] (or ignore_index {ignore})",
+    )
     if not valid.any():
-        raise InputError(f"every target token equals ignore_index {ignore}: no tokens to average over "
-                         "(torch would return NaN)", source=src_t)
+        raise InputError(
+            f"every target token equals ignore_index {ignore}: no tokens to average over (torch would return NaN)",
+            source=src_t,
+        )
 
 
 # ----------------------------------------------------------------------------- specs
@@ -295,13 +329,22 @@ SPECS = [
         family=FAMILY,
         summary="connectionist temporal classification loss (alignment-free sequence labelling)",
         inputs=(
-            Input("log_probs", "T x C or T x N x C", "per-frame log-probabilities (log_softmax output; "
-                  "raw scores with from_logits=true), time first"),
+            Input(
+                "log_probs",
+                "T x C or T x N x C",
+                "per-frame log-probabilities (log_softmax output; raw scores with from_logits=true), time first",
+            ),
             Input("targets", "S or N x S", "label sequence(s), padded rows for a batch", differentiable=False),
-            Input("input_lengths", "N", "frames used per sequence (default: all T)",
-                  differentiable=False, required=False),
-            Input("target_lengths", "N", "labels per sequence (default: labels before the padding, "
-                  "padding = values < 0 or equal to the blank)", differentiable=False, required=False),
+            Input(
+                "input_lengths", "N", "frames used per sequence (default: all T)", differentiable=False, required=False
+            ),
+            Input(
+                "target_lengths",
+                "N",
+                "labels per sequence (default: labels before the padding, padding = values < 0 or equal to the blank)",
+                differentiable=False,
+                required=False,
+            ),
         ),
         params=(
             Param("blank", "int", 0, "class index of the blank", low=0),
@@ -334,12 +377,12 @@ SPECS = [
         summary="token-level cross-entropy of a sequence decoder, padding ignored; reports perplexity",
         inputs=(
             Input("preds", "N x T x C or (N*T) x C", "decoder logits, batch first, one column per vocabulary entry"),
-            Input("targets", "N x T or N*T", "target token ids; ignore_index (-100) marks padding",
-                  differentiable=False),
+            Input(
+                "targets", "N x T or N*T", "target token ids; ignore_index (-100) marks padding", differentiable=False
+            ),
         ),
         params=(
-            Param("label_smoothing", "float", 0.0, "ε: mix targets with the uniform distribution",
-                  low=0.0, high=1.0),
+            Param("label_smoothing", "float", 0.0, "ε: mix targets with the uniform distribution", low=0.0, high=1.0),
             Param("ignore_index", "int", -100, "token ids equal to this are not counted (padding)"),
         ),
         formula="ℓ_k = -(1 - ε) log softmax(z_k)_{y_k} - (ε/C) Σ_c log softmax(z_k)_c over tokens "
