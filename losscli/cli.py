@@ -143,9 +143,7 @@ def _load(
         )
     files = list(files or [])
     if not files and not named:
-        from losscli.examples import example_for
-
-        example = example_for(target.name) if target.spec is not None else None
+        example = target.spec.teaching.example if target.spec is not None else None
         if example is None:
             raise UsageError(
                 f"{target.name} needs input files ({', '.join(names)}); there is no bundled example for it"

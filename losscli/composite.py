@@ -29,7 +29,7 @@ from losscli.core import Evaluation, evaluate
 from losscli.diagnose import stable_norm
 from losscli.errors import UsageError
 from losscli.expr import REGULARIZATION, Expression, parse
-from losscli.spec import Input, LossSpec, Terms
+from losscli.spec import Input, LossSpec, Terms, define
 
 OUTLIER_FRACTION = 0.01
 
@@ -117,7 +117,7 @@ def _no_fn(xp: Any, inputs: Any, params: Any) -> Terms:
 
 def _stand_in_spec(cev: CompositeEvaluation) -> LossSpec:
     ex = cev.expression
-    return LossSpec(
+    return define(
         name=ex.text,
         family="expression",
         summary=f"weighted sum of {len(ex.terms)} term(s): {ex.normalised}",
@@ -141,7 +141,7 @@ def _combined_saturation(ex: Expression) -> Any:
     def saturation(inputs: Mapping[str, Any], params: Any, dtype: str, eps: float) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for term in ex.terms:
-            hook = getattr(term.spec, "saturation", None)
+            hook = term.spec.teaching.saturation
             if hook is None:
                 continue
             names = term.data_names()

@@ -98,33 +98,6 @@ def _apply_sample_weights(xp: Any, terms: Terms, s: Any) -> Terms:
     return Terms(terms.elements * se, weights=weights * se)
 
 
-def _reduce(xp: Any, terms: Terms, reduction: str) -> tuple[Any, float, float]:
-    """(reduced value, the mean's denominator, per-sample scale) for one reduction.
-
-    The denominator is what the mean divides by (N, or Σw for a weighted mean; 1 for
-    sum/none).  The scale turns the reduced gradient into a per-sample one for the health
-    verdict: N for a plain mean, the number of weighted elements for a weighted mean, 1 for
-    sum/none (a loss's ``scale`` hook overrides it)."""
-    if reduction == "none":
-        return terms.elements, 1.0, 1.0
-    if reduction == "sum":
-        return xp.sum(terms.elements), 1.0, 1.0
-    summed = terms.elements if terms.mean_elements is None else terms.mean_elements
-    if terms.weights is None:
-        count = float(_size(summed))
-        return xp.sum(summed) / count, count, count
-    denominator = xp.sum(terms.weights)
-    return xp.sum(summed) / denominator, float(_to_numpy(denominator)), _nonzero(terms.weights)
-
-
-def _nonzero(weights: Any) -> float:
-    """The per-sample scale of a weighted mean Σ wℓ / Σ w: the number of weighted elements.
-
-    Then scale·g = wᵢ ℓᵢ' / mean(w), which does not change when every weight is multiplied
-    by the same factor (Σw itself would turn healthy gradients "vanishing")."""
-    return float(np.count_nonzero(_to_numpy(weights)))
-
-
 def _torch_tensor(a: np.ndarray, dtype: str) -> Any:
     import torch
 
@@ -191,10 +164,8 @@ def evaluate(
         raise UsageError(f"{spec.name} needs input(s) {', '.join(missing)}")
     arrays = {name: np.asarray(inputs[name], dtype=np.float64) for name in spec.input_names if name in inputs}
     params = dict(params)
-    if spec.resolve_params is not None:
-        params = spec.resolve_params(arrays, params)
     if spec.validate is not None:
-        spec.validate(arrays, params, dict(sources or {}))
+        params = spec.validate(arrays, params, dict(sources or {})) or params
     if spec.needs_torch:
         backend = "torch"
     xp = _namespace(backend)
@@ -215,19 +186,18 @@ def evaluate(
                 leaves[inp.name] = tensor
             data[inp.name] = tensor
     terms = spec.fn(xp, data, params)
+    rule = spec.rule
     if sample_weights is not None:
-        if spec.family == "regularization":
-            raise UsageError(f"sample weights do not apply to the {spec.name} penalty (it has no samples)")
+        if not rule.sample_weights:
+            raise UsageError(f"sample weights do not apply to {spec.name} ({rule.description}: it has no samples)")
         s = _check_sample_weights(spec, sample_weights, terms, sources or {})
-        terms = _apply_sample_weights(
-            xp, terms, xp.asarray(s.astype(dtype)) if backend == "numpy" else _torch_tensor(s, dtype)
-        )
-    value, denominator, scale = _reduce(xp, terms, reduction)
-    input_scale = spec.scale(arrays, reduction) if spec.scale is not None else None
-    if input_scale is not None and not isinstance(input_scale, dict):
-        scale, input_scale = input_scale, None
-    if spec.finalize is not None:
-        value = spec.finalize(xp, value)
+        s_xp = xp.asarray(s.astype(dtype)) if backend == "numpy" else _torch_tensor(s, dtype)
+        terms = _apply_sample_weights(xp, terms, s_xp)
+        rule = rule.with_weights()
+    state = rule.state(xp, terms)
+    value = rule.elementwise(xp, terms.elements) if reduction == "none" else rule.finish(xp, state, reduction)
+    scale = rule.per_sample_scale(state, arrays, reduction)
+    input_scale = scale if isinstance(scale, dict) else None
     gradients: dict[str, np.ndarray] = {}
     if leaves:
         import torch
@@ -239,6 +209,7 @@ def evaluate(
             gradients[name] = _to_numpy(grad)
     value_np = _to_numpy(value)
     elements_np = _to_numpy(terms.elements)
+    first_scale = next(iter(input_scale.values())) if input_scale is not None else scale
     ev = Evaluation(
         spec=spec,
         params=dict(params),
@@ -246,15 +217,14 @@ def evaluate(
         dtype=dtype,
         value=value_np if reduction == "none" else float(value_np),
         elements=elements_np,
-        n=spec.samples(arrays) if spec.samples is not None else (int(elements_np.shape[0]) if elements_np.ndim else 1),
-        scale=float(scale),
-        denominator=denominator,
+        n=rule.n(arrays, elements_np),
+        scale=float(first_scale),
+        denominator=rule.denominator(state, reduction),
         gradients=gradients,
         backend=backend,
     )
     if input_scale is not None:  # a separate mean per input (GAN real and fake terms)
         ev.per_sample = {name: g * input_scale[name] for name, g in gradients.items()}
-        ev.scale = float(next(iter(input_scale.values())))
     if keep_graph and leaves:
         ev.graph, ev.leaves = target, leaves
     if spec.report is not None:

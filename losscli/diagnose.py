@@ -245,8 +245,8 @@ def diagnose(
             "MAE, a met hinge margin, a clamp, an ignored target)",
         ),
     ]
-    if ev.spec.saturation is not None and inputs:
-        masks = ev.spec.saturation(inputs, ev.params, ev.dtype, saturation_eps)
+    if ev.spec.teaching.saturation is not None and inputs:
+        masks = ev.spec.teaching.saturation(inputs, ev.params, ev.dtype, saturation_eps)
         findings.append(
             _finding(
                 "saturated",

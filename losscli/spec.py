@@ -1,13 +1,15 @@
-"""Loss metadata: what a loss is called, what it takes and whose convention it follows.
+"""The loss spec: everything about one loss in one object.
 
-A :class:`LossSpec` is pure data plus the loss function.  ``list``, ``explain`` and
+A :class:`LossSpec` holds its text (:class:`LossInfo`), inputs, parameters, the array-API
+function, validation, its reduction rule and its teaching (bundled example, saturation rule,
+advice, hand-worked chain).  ``list``, ``explain`` and
 ``--help`` read only this metadata, so this module must never import torch (or numpy).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -73,55 +75,151 @@ class Terms:
     and ``'sum'`` use it.  ``weights``: when the mean is a weighted one, Σ elements / Σ
     weights (class-weighted cross-entropy).  ``mean_elements``: when the mean is taken
     over different terms than the sum (CTC divides each sequence by its target length
-    before averaging), the mean is mean(mean_elements).
+    before averaging), the mean is mean(mean_elements).  ``parts``: for a sum of means
+    (``reduction.TWO_MEANS``), the groups of consecutive elements as (name, count).
     """
 
     elements: Any
     weights: Any = None
     mean_elements: Any = None
+    parts: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
-class LossSpec:
-    """Everything about one loss.
+class LossInfo:
+    """The text-only record of a loss that ``list``, ``explain`` and ``--help`` read.
 
-    ``fn(xp, inputs, params)`` returns :class:`Terms`.  ``finalize``, if set, is
-    applied to the reduced value (RMSE's square root).  ``validate(inputs, params,
-    sources)`` checks numpy data the function cannot take and raises ``InputError``.
-    ``resolve_params(inputs, params)`` may fill data-dependent defaults (reported in the
-    output).  ``report(evaluation)`` returns extra figures for the output (a dict).
-    ``needs_torch`` makes even ``compute`` run on torch (losses that run a torch model).
-    ``saturation(inputs, params, dtype, eps)`` returns ``{input name: boolean mask}`` of
-    elements where a clamp or a flat sigmoid/softmax kills the gradient.
-    ``scale(inputs, reduction)`` gives the per-sample factor of the gradient health check
-    when it is not the number of loss elements (a pixel's share of a Dice or SSIM loss), or
-    a dict of factors by input when each input has its own mean (GAN real and fake terms).
-    ``samples(inputs)`` gives ``n`` when it is not the number of loss elements (MMD).
+    ``formula`` and ``derivative`` in plain text; ``convention``: whose definition it matches;
+    ``differs``: how the other libraries differ; ``when``: when to use it.  ``element_note`` and
+    ``mean_note`` say what one unreduced element is and what ``--reduction mean`` averages.
     """
 
     name: str
     family: str
     summary: str
-    inputs: tuple[Input, ...]
-    params: tuple[Param, ...]
     formula: str
     derivative: str
     convention: str
     differs: str
     when: str
-    fn: Callable[..., Any]
     aliases: tuple[str, ...] = ()
-    validate: Callable[..., None] | None = None
-    finalize: Callable[..., Any] | None = None
+    references: tuple[str, ...] = ()
     element_note: str = "per element"
     mean_note: str = "mean over elements"
-    references: tuple[str, ...] = ()
-    resolve_params: Callable[..., dict[str, Any]] | None = None
+
+
+@dataclass(frozen=True)
+class Advice:
+    """A loss-specific remedy in ``--explain``: shown when ``when(params, health)`` is true.
+
+    ``covers`` names the statuses this advice answers, so the generic advice for them is left
+    out (RMSE's own account of its NaN replaces "look for NaN in the inputs")."""
+
+    when: Callable[[Mapping[str, Any], Any], bool]
+    en: str
+    zh: str
+    covers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Teaching:
+    """What ``grad --explain`` and the health check know about a loss.
+
+    ``example``: the bundled data it runs on without files (:class:`losscli.examples.Example`).
+    ``saturation(inputs, params, dtype, eps)``: ``{input: boolean mask}`` of elements where a
+    clamp or a flat sigmoid/softmax kills the gradient.  ``advice``: remedies.  ``chain``: the
+    hand-worked chain rule for one element (:mod:`losscli.chains`), or None.  ``outliers``: the
+    loss is a function of the residual preds - targets, so ``compare --grad`` reports the share
+    of the gradient its largest residuals take.
+    """
+
+    example: Any = None
+    saturation: Callable[..., dict[str, Any]] | None = None
+    advice: tuple[Advice, ...] = ()
+    chain: Any = None
+    outliers: bool = False
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """Everything about one loss, in one object (built in the loss's family module).
+
+    ``info``: its text (:class:`LossInfo`).  ``inputs``/``params``: what it takes.
+    ``fn(xp, inputs, params)`` returns :class:`Terms`, on any array-API namespace.
+    ``validate(inputs, params, sources)`` checks numpy data the function cannot take and raises
+    ``InputError``; it may return the params with data-dependent defaults resolved (reported in
+    the output), or None.  ``reduction``: its rule (:mod:`losscli.reduction`).  ``report(ev)``:
+    extra figures for the output.  ``needs_torch``: even ``compute`` runs on torch (a torch
+    model inside).  ``teaching``: what ``--explain`` and the health check use.
+    """
+
+    info: LossInfo
+    inputs: tuple[Input, ...]
+    params: tuple[Param, ...]
+    fn: Callable[..., Terms]
+    reduction: Any = None  # a losscli.reduction.Rule; MEAN when None
+    validate: Callable[..., dict[str, Any] | None] | None = None
     report: Callable[..., dict[str, Any]] | None = None
     needs_torch: bool = False
-    saturation: Callable[..., dict[str, Any]] | None = None
-    scale: Callable[..., float] | None = None
-    samples: Callable[..., int] | None = None
+    teaching: Teaching = field(default_factory=Teaching)
+
+    # the text fields, read through the spec
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def family(self) -> str:
+        return self.info.family
+
+    @property
+    def summary(self) -> str:
+        return self.info.summary
+
+    @property
+    def formula(self) -> str:
+        return self.info.formula
+
+    @property
+    def derivative(self) -> str:
+        return self.info.derivative
+
+    @property
+    def convention(self) -> str:
+        return self.info.convention
+
+    @property
+    def differs(self) -> str:
+        return self.info.differs
+
+    @property
+    def when(self) -> str:
+        return self.info.when
+
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        return self.info.aliases
+
+    @property
+    def references(self) -> tuple[str, ...]:
+        return self.info.references
+
+    @property
+    def element_note(self) -> str:
+        return self.info.element_note
+
+    @property
+    def mean_note(self) -> str:
+        return self.info.mean_note
+
+    @property
+    def rule(self) -> Any:
+        """The reduction rule (``reduction.MEAN`` unless the spec names another)."""
+        if self.reduction is None:
+            from losscli.reduction import MEAN
+
+            return MEAN
+        return self.reduction
 
     @property
     def input_names(self) -> list[str]:
@@ -129,3 +227,17 @@ class LossSpec:
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
+
+
+_INFO_FIELDS = tuple(f for f in LossInfo.__dataclass_fields__)
+_TEACHING_FIELDS = tuple(f for f in Teaching.__dataclass_fields__)
+
+
+def define(**fields: Any) -> LossSpec:
+    """A :class:`LossSpec` from flat keywords: the text fields go to its :class:`LossInfo`, the
+    teaching fields (``example``, ``saturation``, ``advice``, ``chain``, ``outliers``) to its
+    :class:`Teaching`, the rest to the spec itself."""
+    info = LossInfo(**{k: fields.pop(k) for k in _INFO_FIELDS if k in fields})
+    teaching = Teaching(**{k: fields.pop(k) for k in _TEACHING_FIELDS if k in fields})
+    fields.setdefault("params", ())
+    return LossSpec(info=info, teaching=teaching, **fields)

@@ -327,8 +327,7 @@ def test_sample_weights_weighted_mean(case):
     w = np.ones_like(plain.elements) if terms.weights is None else terms.weights
     sb = s.reshape((n,) + (1,) * (plain.elements.ndim - 1))
     expected = np.sum(sb * plain.elements) / np.sum(sb * w)
-    if spec.finalize is not None:
-        expected = spec.finalize(np, expected)
+    expected = spec.rule.finalise(np, expected)
     for backend in ("numpy", "torch"):
         ev = run(loss, params, inputs, backend, sample_weights=s)
         assert ev.value == pytest.approx(expected, rel=1e-12)

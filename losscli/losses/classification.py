@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 
 from losscli.errors import InputError
+from losscli.examples import BINARY_LOGITS, THREE_CLASS, Example
 from losscli.losses import _checks
 from losscli.losses._ops import bce_logits, bce_probabilities, log_softmax, one_hot, safe_log, sigmoid, xlogx
-from losscli.spec import Input, LossSpec, Param, Terms
+from losscli.spec import Input, Param, Terms, define
 
 FAMILY = "classification"
 Arr = Any
@@ -270,8 +271,11 @@ CE_PARAMS = (
 )
 
 SPECS = [
-    LossSpec(
+    define(
         name="bce",
+        example=Example(
+            ("binary_probs.csv", "binary_labels.csv"), what="a binary classifier's probabilities and labels"
+        ),
         aliases=("binary-cross-entropy", "log-loss", "logloss", "binary-crossentropy"),
         family=FAMILY,
         summary="binary cross-entropy on probabilities or logits",
@@ -294,8 +298,9 @@ SPECS = [
         validate=_validate_bce,
         saturation=_bce_saturation,
     ),
-    LossSpec(
+    define(
         name="cross-entropy",
+        example=THREE_CLASS,
         aliases=("ce", "categorical-cross-entropy", "softmax", "categorical-crossentropy"),
         family=FAMILY,
         summary="softmax cross-entropy over C classes",
@@ -315,8 +320,9 @@ SPECS = [
         element_note="per sample",
         mean_note="weighted mean over samples",
     ),
-    LossSpec(
+    define(
         name="sparse-cross-entropy",
+        example=THREE_CLASS,
         aliases=("sparse-categorical-cross-entropy", "sparse-ce"),
         family=FAMILY,
         summary="cross-entropy that insists on class-index targets",
@@ -333,8 +339,9 @@ SPECS = [
         element_note="per sample",
         mean_note="weighted mean over samples",
     ),
-    LossSpec(
+    define(
         name="multi-margin",
+        example=THREE_CLASS,
         aliases=("multi-class-hinge", "multimargin"),
         family=FAMILY,
         summary="multi-class hinge loss (Weston-Watkins form, as torch)",
@@ -357,8 +364,9 @@ SPECS = [
         element_note="per sample",
         mean_note="mean over samples",
     ),
-    LossSpec(
+    define(
         name="hinge",
+        example=BINARY_LOGITS,
         family=FAMILY,
         summary="binary hinge loss on raw scores",
         inputs=(SCORES, PM_TARGETS),
@@ -371,8 +379,9 @@ SPECS = [
         fn=hinge,
         validate=_validate_hinge,
     ),
-    LossSpec(
+    define(
         name="squared-hinge",
+        example=BINARY_LOGITS,
         family=FAMILY,
         summary="squared binary hinge loss",
         inputs=(SCORES, PM_TARGETS),
@@ -385,8 +394,9 @@ SPECS = [
         fn=squared_hinge,
         validate=_validate_hinge,
     ),
-    LossSpec(
+    define(
         name="focal",
+        example=BINARY_LOGITS,
         aliases=("sigmoid-focal", "focal-loss"),
         family=FAMILY,
         summary="binary focal loss on logits",
@@ -406,8 +416,9 @@ SPECS = [
         validate=_validate_focal,
         saturation=_bce_saturation,
     ),
-    LossSpec(
+    define(
         name="kl-div",
+        example=Example(("kl_preds.csv", "kl_targets.csv"), what="predicted and true distributions over 4 classes"),
         aliases=("kl", "kl-divergence", "kld"),
         family=FAMILY,
         summary="Kullback-Leibler divergence KL(targets || preds)",

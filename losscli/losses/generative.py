@@ -22,14 +22,17 @@ n ≠ m.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from losscli.errors import InputError
+from losscli.examples import Example
 from losscli.losses import _checks
 from losscli.losses._ops import bce_probabilities, softplus
-from losscli.spec import Input, LossSpec, Param, Terms
+from losscli.reduction import POOLED, TWO_MEANS
+from losscli.spec import Input, Param, Terms, define
 
 FAMILY = "generative"
 Arr = Any
@@ -43,12 +46,9 @@ def _flat(xp: Any, a: Arr) -> Arr:
 
 
 def _two_sample(xp: Any, real_terms: Arr, fake_terms: Arr) -> Terms:
-    """Elements [real..., fake...]; mean(mean_elements) = mean(real) + mean(fake)."""
-    n, m = real_terms.shape[0], fake_terms.shape[0]
-    total = float(n + m)
-    elements = xp.concat([real_terms, fake_terms])
-    mean_elements = xp.concat([real_terms * (total / n), fake_terms * (total / m)])
-    return Terms(elements, mean_elements=mean_elements)
+    """Elements [real..., fake...] in two parts; the TWO_MEANS rule gives mean(real) + mean(fake)."""
+    n, m = int(real_terms.shape[0]), int(fake_terms.shape[0])
+    return Terms(xp.concat([real_terms, fake_terms]), parts=(("real", n), ("fake", m)))
 
 
 def _validate_nonempty(inputs: Inputs, params: Params, sources: Sources) -> None:
@@ -181,7 +181,7 @@ def mmd(xp: Any, inputs: Inputs, params: Params) -> Terms:
         tyy = xp.sum(kyy) / (m * m)
     txy = -2.0 * xp.sum(kxy) / (n * m)
     elements = xp.stack([txx, tyy, txy])
-    return Terms(elements, mean_elements=xp.reshape(xp.sum(elements), (1,)))
+    return Terms(elements)
 
 
 def median_heuristic_gamma(x: np.ndarray, y: np.ndarray) -> float:
@@ -219,7 +219,9 @@ def _resolve_mmd(inputs: Inputs, params: Params) -> dict[str, Any]:
     return out
 
 
-def _validate_mmd(inputs: Inputs, params: Params, sources: Sources) -> None:
+def _validate_mmd(inputs: Inputs, params: Params, sources: Sources) -> dict[str, Any]:
+    """Check the two samples and return the params with gamma resolved (median heuristic)."""
+    params = _resolve_mmd(inputs, params)
     _checks.non_empty(inputs, sources)
     for name in ("x", "y"):
         _checks.ndim_in(inputs, sources, name, (1, 2), "a matrix of points, one per row (n x d)")
@@ -238,6 +240,7 @@ def _validate_mmd(inputs: Inputs, params: Params, sources: Sources) -> None:
                 )
     if params["gamma"] is None:
         raise InputError("mmd: gamma could not be resolved from the data; set -p gamma=VALUE")
+    return params
 
 
 # ----------------------------------------------------------------------------- specs
@@ -249,9 +252,16 @@ CRITIC_FAKE = Input("fake", "m", "critic scores C(G(z)) on generated samples")
 TWO_SAMPLE_ELEMENTS = "per sample, real terms then fake terms (n + m values)"
 TWO_SAMPLE_MEAN = "mean over real + mean over fake (not one mean over n + m)"
 
+GAN_TWO_MEANS = replace(TWO_MEANS, scale=_two_sample_scale)
+MMD_POOLED = replace(POOLED, samples=_pooled_samples, scale=lambda inputs, reduction: float(_pooled_samples(inputs)))
+
 SPECS = [
-    LossSpec(
+    define(
         name="gan-discriminator",
+        example=Example(
+            ("gan_real_logits.csv", "gan_fake_logits.csv"),
+            what="discriminator logits on 16 real and 12 generated samples",
+        ),
         aliases=("gan-d", "gan-disc", "discriminator"),
         family=FAMILY,
         summary="GAN discriminator loss (BCE-with-logits, real vs 1 and fake vs 0)",
@@ -267,14 +277,15 @@ SPECS = [
         "n = m; --reduction sum gives Σ real terms + Σ fake terms; none lists real terms then fake terms.",
         when="Training the discriminator of a standard (non-Wasserstein) GAN.",
         fn=gan_discriminator,
-        scale=_two_sample_scale,
+        reduction=GAN_TWO_MEANS,
         validate=_validate_nonempty,
         element_note=TWO_SAMPLE_ELEMENTS,
         mean_note=TWO_SAMPLE_MEAN,
         references=("Goodfellow et al. 2014, Generative Adversarial Nets",),
     ),
-    LossSpec(
+    define(
         name="gan-generator",
+        example=Example(("gan_fake_logits.csv",), what="discriminator logits on 12 generated samples"),
         aliases=("gan-g", "gan-gen", "generator"),
         family=FAMILY,
         summary="GAN generator loss, non-saturating (default) or minimax",
@@ -302,8 +313,9 @@ SPECS = [
         mean_note="mean over generated samples",
         references=("Goodfellow et al. 2014, Generative Adversarial Nets",),
     ),
-    LossSpec(
+    define(
         name="wasserstein-critic",
+        example=Example(("gan_real_logits.csv", "gan_fake_logits.csv"), what="critic scores"),
         aliases=("wgan-critic", "wgan-d", "wasserstein-d"),
         family=FAMILY,
         summary="Wasserstein GAN critic loss mean(C(fake)) - mean(C(real))",
@@ -317,14 +329,15 @@ SPECS = [
         "the gradient penalty of WGAN-GP is not included. --reduction none lists -C(xᵢ) then C(G(zⱼ)).",
         when="Training a WGAN critic; its negative estimates the Wasserstein-1 distance (up to the Lipschitz constant).",
         fn=wasserstein_critic,
-        scale=_two_sample_scale,
+        reduction=GAN_TWO_MEANS,
         validate=_validate_nonempty,
         element_note="per sample: -C(x) for real, C(G(z)) for fake (n + m values)",
         mean_note=TWO_SAMPLE_MEAN,
         references=("Arjovsky, Chintala, Bottou 2017, Wasserstein GAN",),
     ),
-    LossSpec(
+    define(
         name="wasserstein-generator",
+        example=Example(("gan_fake_logits.csv",), what="critic scores on generated samples"),
         aliases=("wgan-generator", "wgan-g", "wasserstein-g"),
         family=FAMILY,
         summary="Wasserstein GAN generator loss -mean(C(fake))",
@@ -341,8 +354,9 @@ SPECS = [
         mean_note="mean over generated samples",
         references=("Arjovsky, Chintala, Bottou 2017, Wasserstein GAN",),
     ),
-    LossSpec(
+    define(
         name="reconstruction",
+        example=Example(("recon.json",), what="an autoencoder's 6 x 8 output probabilities and binary inputs"),
         aliases=("recon", "vae-reconstruction", "reconstruction-loss"),
         family=FAMILY,
         summary="autoencoder / VAE reconstruction loss, summed over features, averaged over samples",
@@ -381,8 +395,9 @@ SPECS = [
         mean_note="mean over samples (rows)",
         references=("Kingma & Welling 2014, Auto-Encoding Variational Bayes",),
     ),
-    LossSpec(
+    define(
         name="mmd",
+        example=Example(("mmd_x.csv", "mmd_y.csv"), what="two 2-D samples of 20 and 25 points"),
         aliases=("mmd2", "maximum-mean-discrepancy"),
         family=FAMILY,
         summary="squared maximum mean discrepancy between two samples (Gaussian kernel)",
@@ -421,9 +436,7 @@ SPECS = [
         when="Comparing two samples / distributions (two-sample tests, MMD-GAN, domain adaptation).",
         fn=mmd,
         validate=_validate_mmd,
-        resolve_params=_resolve_mmd,
-        samples=_pooled_samples,
-        scale=lambda inputs, reduction: float(_pooled_samples(inputs)),
+        reduction=MMD_POOLED,
         element_note="the three terms E k(x,x'), E k(y,y'), -2 E k(x,y) (their sum is MMD²)",
         mean_note="MMD² (mean and sum both give the total of the three terms)",
         references=("Gretton et al. 2012, A Kernel Two-Sample Test, JMLR 13",),

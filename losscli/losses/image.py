@@ -28,14 +28,17 @@ import math
 import os
 import warnings
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from losscli.errors import InputError, UsageError
+from losscli.examples import Example
 from losscli.losses import _checks
 from losscli.losses._ops import sigmoid
-from losscli.spec import Input, LossSpec, Param, Terms
+from losscli.reduction import PIXEL_MEAN
+from losscli.spec import Input, Param, Terms, define
 
 FAMILY = "image"
 Arr = Any
@@ -417,9 +420,14 @@ CLASS_RULE = (
     "Shapes: 1-D/2-D = one mask; 3-D = C x H x W; 4-D = N x C x H x W (a batch of binary masks is N x 1 x H x W)."
 )
 
+REGION_RULE = replace(PIXEL_MEAN, scale=_region_scale)
+MAP_RULE = replace(PIXEL_MEAN, scale=_pixel_scale)
+SEGMENTATION = Example(("dice_probs.csv", "dice_mask.csv"), what="a 16 x 16 probability map and its mask")
+
 SPECS = [
-    LossSpec(
+    define(
         name="dice",
+        example=SEGMENTATION,
         aliases=("dice-loss", "soft-dice"),
         family=FAMILY,
         summary="soft Dice loss for segmentation masks, per class",
@@ -438,13 +446,14 @@ SPECS = [
         validate=_region_validator("dice"),
         report=_region_report("dice"),
         saturation=_region_saturation,
-        scale=_region_scale,
+        reduction=REGION_RULE,
         element_note=REGION_ELEMENT,
         mean_note=REGION_MEAN,
         references=("Milletari et al. 2016, V-Net (arXiv:1606.04797)",),
     ),
-    LossSpec(
+    define(
         name="iou",
+        example=SEGMENTATION,
         aliases=("jaccard", "soft-iou", "jaccard-loss"),
         family=FAMILY,
         summary="soft IoU (Jaccard) loss for segmentation masks, per class",
@@ -460,13 +469,14 @@ SPECS = [
         validate=_region_validator("iou"),
         report=_region_report("iou"),
         saturation=_region_saturation,
-        scale=_region_scale,
+        reduction=REGION_RULE,
         element_note=REGION_ELEMENT,
         mean_note=REGION_MEAN,
         references=("Rahman & Wang 2016, Optimizing Intersection-Over-Union in Deep Neural Networks",),
     ),
-    LossSpec(
+    define(
         name="tversky",
+        example=SEGMENTATION,
         aliases=("tversky-loss",),
         family=FAMILY,
         summary="Tversky loss: Dice with separate weights for false positives and false negatives",
@@ -489,13 +499,14 @@ SPECS = [
         validate=_region_validator("tversky"),
         report=_region_report("tversky_index"),
         saturation=_region_saturation,
-        scale=_region_scale,
+        reduction=REGION_RULE,
         element_note=REGION_ELEMENT,
         mean_note=REGION_MEAN,
         references=("Salehi et al. 2017, Tversky loss function for image segmentation (arXiv:1706.05721)",),
     ),
-    LossSpec(
+    define(
         name="ssim",
+        example=Example(("img_distorted.png", "img_reference.png"), what="a blurred, noisy image and its reference"),
         aliases=("ssim-loss",),
         family=FAMILY,
         summary="1 - SSIM (structural similarity), Gaussian window, no padding",
@@ -517,7 +528,7 @@ SPECS = [
         "gives the same value; kornia SSIMLoss returns (1 - SSIM) / 2 and pads.",
         when="Image restoration / compression: compares local structure and contrast, not raw pixels.",
         fn=ssim,
-        scale=_pixel_scale,
+        reduction=MAP_RULE,
         validate=_validate_ssim,
         report=_ssim_report,
         element_note="per image and channel (N x C; 1 x 1 for one H x W image)",
@@ -527,7 +538,7 @@ SPECS = [
             "similarity, IEEE TIP 13(4)",
         ),
     ),
-    LossSpec(
+    define(
         name="perceptual",
         aliases=("feature-loss", "content-loss", "perceptual-loss"),
         family=FAMILY,
@@ -548,7 +559,7 @@ SPECS = [
         "mean/std) before, or inside the scripted module.",
         when="Super-resolution, style transfer, image generation: penalise differences a network sees.",
         fn=perceptual,
-        scale=_pixel_scale,
+        reduction=MAP_RULE,
         validate=_validate_perceptual,
         report=_perceptual_report,
         needs_torch=True,

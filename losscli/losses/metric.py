@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 
 from losscli.errors import InputError
+from losscli.examples import Example
 from losscli.losses import _checks
 from losscli.losses._ops import softplus
-from losscli.spec import Input, LossSpec, Param, Terms
+from losscli.spec import Input, Param, Terms, define
 
 FAMILY = "metric"
 Arr = Any
@@ -149,8 +150,9 @@ def _validate_bpr(inputs: Inputs, params: Params, sources: Sources) -> None:
 # ----------------------------------------------------------------------------- specs
 
 SPECS = [
-    LossSpec(
+    define(
         name="contrastive",
+        example=Example(("contrastive_pairs.json",), what="embedding pairs with similar/dissimilar labels"),
         aliases=("contrastive-loss", "siamese"),
         family=FAMILY,
         summary="contrastive (siamese) pair loss, label 1 = similar",
@@ -175,8 +177,12 @@ SPECS = [
         mean_note="mean over pairs",
         references=("Hadsell, Chopra, LeCun 2006, Dimensionality Reduction by Learning an Invariant Mapping",),
     ),
-    LossSpec(
+    define(
         name="triplet",
+        example=Example(
+            ("triplet_anchor.csv", "triplet_positive.csv", "triplet_negative.csv"),
+            what="8 embedding triplets of width 4",
+        ),
         aliases=("triplet-margin", "triplet-loss", "triplet-margin-loss"),
         family=FAMILY,
         summary="triplet margin loss on (anchor, positive, negative) embeddings",
@@ -205,8 +211,9 @@ SPECS = [
         mean_note="mean over triplets",
         references=("Schroff, Kalenichenko, Philbin 2015, FaceNet", "Balntas et al. 2016 (swap)"),
     ),
-    LossSpec(
+    define(
         name="bpr",
+        example=Example(("bpr_scores.csv",), what="scores of observed and sampled items"),
         aliases=("bpr-loss", "bayesian-personalized-ranking"),
         family=FAMILY,
         summary="Bayesian personalised ranking loss on (positive, negative) item scores",

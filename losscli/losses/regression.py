@@ -9,9 +9,11 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from losscli.examples import REGRESSION
 from losscli.losses import _checks
 from losscli.losses._ops import softplus
-from losscli.spec import Input, LossSpec, Param, Terms
+from losscli.reduction import root
+from losscli.spec import Input, LossSpec, Param, Terms, define
 
 PREDS = Input("preds", "N or N x D", "model predictions")
 TARGETS = Input("targets", "same as preds", "true values", differentiable=False)
@@ -26,10 +28,6 @@ def mse(xp: Any, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> Terms:
     """Squared error, ℓᵢ = (pᵢ - yᵢ)²; mean over all elements (torch ``MSELoss``)."""
     r = inputs["preds"] - inputs["targets"]
     return Terms(r * r)
-
-
-def _sqrt(xp: Any, value: Any) -> Any:
-    return xp.sqrt(value)
 
 
 def mae(xp: Any, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> Terms:
@@ -72,7 +70,9 @@ def _spec(**kw: Any) -> LossSpec:
     kw.setdefault("inputs", (PREDS, TARGETS))
     kw.setdefault("params", ())
     kw.setdefault("validate", _validate_pair)
-    return LossSpec(family=FAMILY, **kw)
+    kw.setdefault("example", REGRESSION)
+    kw.setdefault("outliers", True)
+    return define(family=FAMILY, **kw)
 
 
 SPECS = [
@@ -98,7 +98,7 @@ SPECS = [
         "--reduction none gives |r| per element.",
         when="MSE in the units of the target, for reporting; its gradient is MSE's scaled by 1/(2L).",
         fn=mse,
-        finalize=_sqrt,
+        reduction=root(),
         element_note="squared error per element (the square root is taken after reduction)",
     ),
     _spec(

@@ -7,10 +7,8 @@ coefficient written in the expression (Keras writes it as ``l2(0.01)``).
 
 Reductions: a penalty is a SUM over the parameters, never a mean, so both ``--reduction
 mean`` (the default) and ``--reduction sum`` give Σᵢ penaltyᵢ, with per-sample scale 1;
-``--reduction none`` gives the penalty of each parameter.  This is done with
-:class:`~losscli.spec.Terms`: ``elements`` holds the per-parameter penalty and
-``mean_elements`` a single-element array holding its sum, so the core's mean over
-``mean_elements`` is the sum itself.
+``--reduction none`` gives the penalty of each parameter.  This is the ``PENALTY`` rule of
+:mod:`losscli.reduction` (no samples, so sample weights do not apply).
 """
 
 from __future__ import annotations
@@ -19,7 +17,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from losscli.losses import _checks
-from losscli.spec import Input, LossSpec, Terms
+from losscli.reduction import PENALTY
+from losscli.spec import Input, LossSpec, Terms, define
 
 FAMILY = "regularization"
 WEIGHTS = Input("weights", "any shape (e.g. P or R x C)", "model parameters to penalise")
@@ -27,26 +26,21 @@ WEIGHTS = Input("weights", "any shape (e.g. P or R x C)", "model parameters to p
 _REDUCTION_NOTE = "the SUM over all parameters for both mean and sum (a penalty is not averaged)"
 
 
-def _summed(xp: Any, elements: Any) -> Terms:
-    """Per-parameter ``elements``; the mean reduction gives their sum (see the module docstring)."""
-    return Terms(elements, mean_elements=xp.reshape(xp.sum(elements), (1,)))
-
-
 def l1(xp: Any, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> Terms:
     """L1 penalty Σ |wᵢ| (Keras ``regularizers.L1`` with l1 = 1)."""
-    return _summed(xp, xp.abs(inputs["weights"]))
+    return Terms(xp.abs(inputs["weights"]))
 
 
 def l2(xp: Any, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> Terms:
     """L2 penalty Σ wᵢ² (Keras ``regularizers.L2`` with l2 = 1)."""
     w = inputs["weights"]
-    return _summed(xp, w * w)
+    return Terms(w * w)
 
 
 def l2_half(xp: Any, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> Terms:
     """Half L2 penalty Σ wᵢ² / 2 (optax ``l2_loss`` of the parameters against 0)."""
     w = inputs["weights"]
-    return _summed(xp, 0.5 * (w * w))
+    return Terms(0.5 * (w * w))
 
 
 def _validate(inputs: Mapping[str, Any], params: Mapping[str, Any], sources: Mapping[str, str]) -> None:
@@ -57,9 +51,10 @@ def _spec(**kw: Any) -> LossSpec:
     kw.setdefault("inputs", (WEIGHTS,))
     kw.setdefault("params", ())
     kw.setdefault("validate", _validate)
+    kw.setdefault("reduction", PENALTY)
     kw.setdefault("element_note", "per parameter")
     kw.setdefault("mean_note", _REDUCTION_NOTE)
-    return LossSpec(family=FAMILY, **kw)
+    return define(family=FAMILY, **kw)
 
 
 SPECS = [

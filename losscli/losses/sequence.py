@@ -19,10 +19,12 @@ from typing import Any
 import numpy as np
 
 from losscli.errors import InputError
+from losscli.examples import Example
 from losscli.losses import _checks
 from losscli.losses._ops import log_softmax
 from losscli.losses.classification import cross_entropy
-from losscli.spec import Input, LossSpec, Param, Terms
+from losscli.reduction import SEQUENCE_MEAN
+from losscli.spec import Input, Param, Terms, define
 
 FAMILY = "sequence"
 Arr = Any
@@ -323,8 +325,9 @@ def _validate_seq2seq(inputs: Inputs, params: Params, sources: Sources) -> None:
 # ----------------------------------------------------------------------------- specs
 
 SPECS = [
-    LossSpec(
+    define(
         name="ctc",
+        example=Example(("ctc_batch.json",), what="a batch of 3 utterances: log-probabilities, targets and lengths"),
         aliases=("ctc-loss", "connectionist-temporal-classification"),
         family=FAMILY,
         summary="connectionist temporal classification loss (alignment-free sequence labelling)",
@@ -366,12 +369,14 @@ SPECS = [
         when="Speech and handwriting recognition: frame-level outputs, unaligned label sequences.",
         fn=ctc,
         validate=_validate_ctc,
+        reduction=SEQUENCE_MEAN,
         element_note="per sequence (negative log-likelihood)",
         mean_note="mean over sequences of loss / target length (torch 'mean')",
         references=("Graves et al. 2006, Connectionist Temporal Classification, ICML",),
     ),
-    LossSpec(
+    define(
         name="seq2seq",
+        example=Example(("seq2seq_batch.json",), what="decoder logits for 3 sequences, padding -100"),
         aliases=("token-cross-entropy", "sequence-cross-entropy", "seq2seq-ce", "lm"),
         family=FAMILY,
         summary="token-level cross-entropy of a sequence decoder, padding ignored; reports perplexity",
