@@ -28,7 +28,7 @@ import numpy as np
 from losscli.core import Evaluation, evaluate
 from losscli.diagnose import stable_norm
 from losscli.errors import UsageError
-from losscli.expr import REGULARIZATION, Expression, parse
+from losscli.expr import Expression, parse
 from losscli.spec import Input, LossSpec, Terms, define
 
 OUTLIER_FRACTION = 0.01
@@ -190,7 +190,7 @@ def evaluate_expression(
     evaluations: list[Evaluation] = []
     for term in expression.terms:
         arrays, term_sources = _term_inputs(term, inputs, sources)
-        weights = None if term.spec.family == REGULARIZATION else sample_weights
+        weights = sample_weights if term.spec.rule.has_samples else None
         evaluations.append(
             evaluate(
                 term.spec,
@@ -233,7 +233,7 @@ def evaluate_expression(
             fraction = norm / total if math.isfinite(total) and total > 0 else None
             shares.append({"expr": term.expr, "weight": term.weight, "grad_norm": norm, "fraction": fraction})
 
-    lead = next((ev for t, ev in pairs if t.spec.family != REGULARIZATION), evaluations[0])
+    lead = next((ev for t, ev in pairs if t.spec.rule.has_samples), evaluations[0])
     return CompositeEvaluation(
         expression=expression,
         reduction=reduction,
@@ -358,7 +358,7 @@ def compare(
         if grad:
             flat = [np.asarray(g, dtype=np.float64).ravel() for g in gradients.values()]
             share = None
-            regression = all(t.spec.family in ("regression", REGULARIZATION) for t in ex.terms)
+            regression = all(t.spec.teaching.outliers or not t.spec.rule.has_samples for t in ex.terms)
             if rows_idx is not None and "preds" in gradients and regression:
                 share = outlier_share(gradients["preds"], rows_idx)
             obj["grad_norm"] = jsonable(stable_norm(np.concatenate(flat)) if flat else 0.0, notes, "grad_norm")

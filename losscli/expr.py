@@ -53,7 +53,6 @@ from losscli.spec import LossSpec
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 50
-REGULARIZATION = "regularization"
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z][A-Za-z0-9_]*)*")
 _NUMBER = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
@@ -152,7 +151,7 @@ class Expression:
                 data = term.data_name(inp.name)
                 if inp.name in term.bindings:
                     group = 1
-                elif term.spec.family == REGULARIZATION:
+                elif not term.spec.rule.has_samples:
                     group = 2
                 else:
                     group = 0

@@ -89,7 +89,9 @@ class Rule:
     per-group means), ``total`` (the sum, for mean and sum alike).  ``samples`` and ``scale``
     override ``n`` and the per-sample health factor from the raw inputs when they are not the
     element count (MMD's pooled points, a Dice pixel's share); ``sample_weights`` says whether
-    per-sample weights apply; ``chunkable`` whether row chunks merge to the one-pass value.
+    per-sample weights apply; ``chunkable`` whether row chunks merge to the one-pass value;
+    ``has_samples`` is False for a penalty on parameters (an expression neither weights it by
+    sample nor scales its gradient by N).
     """
 
     name: str
@@ -97,6 +99,7 @@ class Rule:
     description: str = ""
     sample_weights: bool = True
     chunkable: bool = True
+    has_samples: bool = True
     samples: Callable[[Mapping[str, np.ndarray]], int] | None = None
     scale: Callable[[Mapping[str, np.ndarray], str], Scale] | None = None
 
@@ -189,7 +192,7 @@ WEIGHTED_MEAN = Rule("weighted mean", description="Σ wℓ / Σ w")
 SEQUENCE_MEAN = Rule("sequence mean", description="mean over sequences of ℓ / target length")
 TWO_MEANS = Rule("two means", kind="groups", description="mean over one group + mean over the other")
 POOLED = Rule("pooled", kind="total", chunkable=False, sample_weights=False, description="sum of the terms")
-PENALTY = Rule("penalty", kind="total", sample_weights=False, description="sum over parameters")
+PENALTY = Rule("penalty", kind="total", sample_weights=False, has_samples=False, description="sum over parameters")
 PIXEL_MEAN = Rule("pixel mean", chunkable=False, description="mean over maps; health scaled by pixels")
 
 

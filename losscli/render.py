@@ -430,7 +430,7 @@ def render_explain(spec: LossSpec, fmt: str, out: TextIO | None = None, lang: st
         m("lbl_others", text=info["differs"]),
         m("lbl_use", text=info["when"]),
     ]
-    if spec.family != "regularization":
+    if spec.rule.sample_weights:
         lines.append(m("lbl_sample_weights"))
     if fmt == "table":
         from rich.panel import Panel
