@@ -97,65 +97,20 @@ def finite_difference(
 
 
 def _remedies(ev: Evaluation, health: Health, lang: str) -> list[str]:
-    """Loss-specific advice for what the verdict and findings show."""
+    """The loss's own advice (``spec.teaching.advice``) that fits the verdict, then the generic
+    advice for what no loss-specific advice covered."""
     zh = lang == "zh-TW"
-    name, p = ev.spec.name, ev.params
     kinds = health.kinds()
-    out = []
-    if name == "bce" and not p.get("from_logits") and "saturated" in kinds:
-        out.append(
-            "BCE 對機率的梯度是 (p - y)/(p(1 - p))：機率越接近 0 或 1，它就越大（p = 1e-12 時約為 1e12/N）；"
-            "機率恰為 0 或 1 時，torch 把 log 截斷在 -100、把 p(1 - p) 截斷在 1e-12，梯度只是約定值。"
-            "上游的 sigmoid 會再乘上 p(1 - p) ≈ 0，兩者相抵時就會失去精度。"
-            if zh
-            else "BCE's gradient on probabilities is (p - y)/(p(1 - p)): it grows without bound as p nears "
-            "0 or 1 (about 1e12/N at p = 1e-12), and at exactly 0 or 1 torch clamps the log at -100 "
-            "and p(1 - p) at 1e-12, so the gradient there is a convention. Upstream, the sigmoid "
-            "multiplies it by p(1 - p) ≈ 0, and the two cancel in rounding error."
-        )
-    if name == "bce" and not p.get("from_logits") and ("saturated" in kinds or health.status != "ok"):
-        out.append(
-            "BCE 作用在機率上會飽和：請改傳 logits 並加上 -p from_logits=true（即 BCEWithLogitsLoss），"
-            "它在損失內部穩定地計算 σ，梯度 σ(x) - y 永遠有界。"
-            if zh
-            else "BCE on probabilities saturates: pass logits with -p from_logits=true (BCEWithLogitsLoss), "
-            "which computes σ inside the loss stably; its gradient σ(x) - y is always bounded."
-        )
-    if name in ("mse", "rmse") and health.status == "exploding":
-        out.append(
-            "MSE 的梯度與殘差成正比，離群值會主導：改用 huber 或 smooth-l1，或在訓練時裁剪梯度"
-            "（torch.nn.utils.clip_grad_norm_）。"
-            if zh
-            else "MSE's gradient grows with the residual, so outliers dominate: use huber or smooth-l1, "
-            "or clip gradients in training (torch.nn.utils.clip_grad_norm_)."
-        )
-    if name == "rmse" and health.status == "nonfinite":
-        out.append(
-            "RMSE 的導數是 (p - y) / (N·L)；當所有殘差都是 0 時 L = 0，變成 0/0，自動微分得到 NaN。"
-            "訓練時請用 MSE（它在該處的梯度是 0），或在根號內加上小的 ε。"
-            if zh
-            else "RMSE's derivative is (p - y) / (N·L); when every residual is 0, L = 0 and that is 0/0, "
-            "so autograd gives NaN. Train on MSE (its gradient there is 0) or add a small ε inside "
-            "the square root."
-        )
-    if (
-        health.status == "vanishing"
-        and name in ("bce", "focal", "cross-entropy", "sparse-cross-entropy")
-        and p.get("from_logits", True)
-    ):
-        out.append(
-            "模型對這些樣本既有信心又正確：沒有東西可學，梯度自然很小。若你預期會有錯誤，請檢查標籤。"
-            if zh
-            else "The model is confidently right on these samples: there is nothing left to learn, so "
-            "the gradient is tiny. If you expected mistakes, check the labels."
-        )
+    fired = [a for a in ev.spec.teaching.advice if a.when(ev.params, health)]
+    out = [a.zh if zh else a.en for a in fired]
+    covered = {status for a in fired for status in a.covers}
     if health.status == "exploding" and not out:
         out.append(
             "降低學習率、裁剪梯度，或把輸入與目標標準化。"
             if zh
             else "Lower the learning rate, clip gradients, or normalise inputs and targets."
         )
-    if health.status == "nonfinite" and name != "rmse":
+    if health.status == "nonfinite" and "nonfinite" not in covered:
         out.append(
             "找出輸入中的 NaN/inf，或是 log(0)、sqrt(0) 之類的運算。"
             if zh

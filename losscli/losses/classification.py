@@ -16,7 +16,7 @@ from losscli.errors import InputError
 from losscli.examples import BINARY_LOGITS, THREE_CLASS, Example
 from losscli.losses import _checks
 from losscli.losses._ops import bce_logits, bce_probabilities, log_softmax, one_hot, safe_log, sigmoid, xlogx
-from losscli.spec import Input, Param, Terms, define
+from losscli.spec import Advice, Input, Param, Terms, define
 
 FAMILY = "classification"
 Arr = Any
@@ -254,6 +254,38 @@ def _validate_kl(inputs: Inputs, params: Params, sources: Sources) -> None:
         _checks.in_range(inputs, sources, "preds", 0.0, 1.0)
 
 
+# ----------------------------------------------------------------------------- advice for --explain
+
+
+def _on_probabilities(params: Params) -> bool:
+    return not params.get("from_logits")
+
+
+BCE_CONVENTION = Advice(
+    lambda params, health: _on_probabilities(params) and "saturated" in health.kinds(),
+    en="BCE's gradient on probabilities is (p - y)/(p(1 - p)): it grows without bound as p nears "
+    "0 or 1 (about 1e12/N at p = 1e-12), and at exactly 0 or 1 torch clamps the log at -100 "
+    "and p(1 - p) at 1e-12, so the gradient there is a convention. Upstream, the sigmoid "
+    "multiplies it by p(1 - p) ≈ 0, and the two cancel in rounding error.",
+    zh="BCE 對機率的梯度是 (p - y)/(p(1 - p))：機率越接近 0 或 1，它就越大（p = 1e-12 時約為 1e12/N）；"
+    "機率恰為 0 或 1 時，torch 把 log 截斷在 -100、把 p(1 - p) 截斷在 1e-12，梯度只是約定值。"
+    "上游的 sigmoid 會再乘上 p(1 - p) ≈ 0，兩者相抵時就會失去精度。",
+)
+BCE_USE_LOGITS = Advice(
+    lambda params, health: _on_probabilities(params) and ("saturated" in health.kinds() or health.status != "ok"),
+    en="BCE on probabilities saturates: pass logits with -p from_logits=true (BCEWithLogitsLoss), "
+    "which computes σ inside the loss stably; its gradient σ(x) - y is always bounded.",
+    zh="BCE 作用在機率上會飽和：請改傳 logits 並加上 -p from_logits=true（即 BCEWithLogitsLoss），"
+    "它在損失內部穩定地計算 σ，梯度 σ(x) - y 永遠有界。",
+)
+CONFIDENTLY_RIGHT = Advice(
+    lambda params, health: health.status == "vanishing" and params.get("from_logits", True),
+    en="The model is confidently right on these samples: there is nothing left to learn, so "
+    "the gradient is tiny. If you expected mistakes, check the labels.",
+    zh="模型對這些樣本既有信心又正確：沒有東西可學，梯度自然很小。若你預期會有錯誤，請檢查標籤。",
+)
+
+
 # ----------------------------------------------------------------------------- specs
 
 BIN_PREDS = Input("preds", "N or N x K", "probabilities in [0, 1], or logits with from_logits=true")
@@ -273,6 +305,7 @@ CE_PARAMS = (
 SPECS = [
     define(
         name="bce",
+        advice=(BCE_CONVENTION, BCE_USE_LOGITS, CONFIDENTLY_RIGHT),
         example=Example(
             ("binary_probs.csv", "binary_labels.csv"), what="a binary classifier's probabilities and labels"
         ),
@@ -300,6 +333,7 @@ SPECS = [
     ),
     define(
         name="cross-entropy",
+        advice=(CONFIDENTLY_RIGHT,),
         example=THREE_CLASS,
         aliases=("ce", "categorical-cross-entropy", "softmax", "categorical-crossentropy"),
         family=FAMILY,
@@ -322,6 +356,7 @@ SPECS = [
     ),
     define(
         name="sparse-cross-entropy",
+        advice=(CONFIDENTLY_RIGHT,),
         example=THREE_CLASS,
         aliases=("sparse-categorical-cross-entropy", "sparse-ce"),
         family=FAMILY,
@@ -396,6 +431,7 @@ SPECS = [
     ),
     define(
         name="focal",
+        advice=(CONFIDENTLY_RIGHT,),
         example=BINARY_LOGITS,
         aliases=("sigmoid-focal", "focal-loss"),
         family=FAMILY,

@@ -13,7 +13,7 @@ from losscli.examples import REGRESSION
 from losscli.losses import _checks
 from losscli.losses._ops import softplus
 from losscli.reduction import root
-from losscli.spec import Input, LossSpec, Param, Terms, define
+from losscli.spec import Advice, Input, LossSpec, Param, Terms, define
 
 PREDS = Input("preds", "N or N x D", "model predictions")
 TARGETS = Input("targets", "same as preds", "true values", differentiable=False)
@@ -66,6 +66,26 @@ def quantile(xp: Any, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> T
     return Terms(xp.maximum(q * d, (q - 1.0) * d))
 
 
+# ----------------------------------------------------------------------------- advice for --explain
+
+OUTLIERS_DOMINATE = Advice(
+    lambda params, health: health.status == "exploding",
+    en="MSE's gradient grows with the residual, so outliers dominate: use huber or smooth-l1, "
+    "or clip gradients in training (torch.nn.utils.clip_grad_norm_).",
+    zh="MSE 的梯度與殘差成正比，離群值會主導：改用 huber 或 smooth-l1，或在訓練時裁剪梯度"
+    "（torch.nn.utils.clip_grad_norm_）。",
+)
+RMSE_AT_ZERO = Advice(
+    lambda params, health: health.status == "nonfinite",
+    en="RMSE's derivative is (p - y) / (N·L); when every residual is 0, L = 0 and that is 0/0, "
+    "so autograd gives NaN. Train on MSE (its gradient there is 0) or add a small ε inside "
+    "the square root.",
+    zh="RMSE 的導數是 (p - y) / (N·L)；當所有殘差都是 0 時 L = 0，變成 0/0，自動微分得到 NaN。"
+    "訓練時請用 MSE（它在該處的梯度是 0），或在根號內加上小的 ε。",
+    covers=("nonfinite",),
+)
+
+
 def _spec(**kw: Any) -> LossSpec:
     kw.setdefault("inputs", (PREDS, TARGETS))
     kw.setdefault("params", ())
@@ -86,6 +106,7 @@ SPECS = [
         differs="optax l2_loss and many textbooks put a factor ½ in front: ½(p - y)².",
         when="Gaussian noise, when large errors should cost quadratically more; outliers dominate it.",
         fn=mse,
+        advice=(OUTLIERS_DOMINATE,),
     ),
     _spec(
         name="rmse",
@@ -99,6 +120,7 @@ SPECS = [
         when="MSE in the units of the target, for reporting; its gradient is MSE's scaled by 1/(2L).",
         fn=mse,
         reduction=root(),
+        advice=(OUTLIERS_DOMINATE, RMSE_AT_ZERO),
         element_note="squared error per element (the square root is taken after reduction)",
     ),
     _spec(
