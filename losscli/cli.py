@@ -391,7 +391,8 @@ def grad(
         write_gradients(out, ev.gradients)
         typer.echo(f"losscli: wrote gradients to {out}", err=True)
     if explain_:
-        from losscli.explain import narrative, render_narrative
+        from losscli.explain import narrative
+        from losscli.render import render_narrative
 
         sections = narrative(ev, health, arrays, lang=lang, element=_element(element, ev), header=header)
         render_narrative(sections, as_json=fmt == "json")

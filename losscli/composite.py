@@ -67,29 +67,6 @@ class CompositeEvaluation:
         """{term expr: every parameter of that term} for terms that have parameters."""
         return {t.expr: dict(t.params) for t in self.expression.terms if t.params}
 
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON object: loss (the expression text), value, reduction, params, n, dtype,
-        terms; with gradients also gradients and shares.  NaN/±inf become None and a
-        ``notes`` list says where (strict JSON, as ``render`` writes it)."""
-        from losscli.render import jsonable
-
-        notes: list[str] = []
-        obj: dict[str, Any] = {
-            "loss": self.expression.text,
-            "value": jsonable(self.value, notes, "value"),
-            "reduction": self.reduction,
-            "params": jsonable(self.params, notes, "params"),
-            "n": self.n,
-            "dtype": self.dtype,
-            "terms": jsonable(self.terms, notes, "terms"),
-        }
-        if self.backend == "torch":
-            obj["gradients"] = jsonable(dict(self.gradients), notes, "gradients")
-            obj["shares"] = jsonable(self.shares, notes, "shares")
-        if notes:
-            obj["notes"] = notes
-        return obj
-
     def as_evaluation(self) -> Evaluation:
         """A :class:`~losscli.core.Evaluation` of the whole expression, for ``diagnose`` and
         ``render``: its spec is a stand-in named after the expression (family ``expression``,
@@ -291,12 +268,12 @@ def compare(
     sample_weights: np.ndarray | None = None,
     outlier_fraction: float = OUTLIER_FRACTION,
     **health_options: Any,
-) -> list[dict[str, Any]]:
-    """Evaluate each loss name or expression on the same ``inputs``; one JSON-ready object each.
+) -> list[CompareRow]:
+    """Evaluate each loss name or expression on the same ``inputs``; one :class:`CompareRow` each.
 
-    Each object is exactly what ``compute`` (or, with ``grad``, ``grad``) prints for that
-    loss or expression, plus ``expr`` (the entry as given, whitespace collapsed: it tells
-    ``huber(delta=0.5)`` from ``huber(delta=2)``) and, with ``grad``:
+    ``render.compare_dicts`` prints each as exactly what ``compute`` (or, with ``grad``, ``grad``)
+    prints for that loss or expression, plus ``expr`` (the entry as given, whitespace collapsed:
+    it tells ``huber(delta=0.5)`` from ``huber(delta=2)``) and, with ``grad``:
 
     * ``grad_norm``: the L2 norm of the whole gradient (all data inputs);
     * ``outlier_share``: Σ|∂L/∂preds| over the ⌈``outlier_fraction``·N⌉ rows (rows = first
@@ -312,18 +289,18 @@ def compare(
     All expressions are parsed before any is evaluated, so a typo fails fast.
     """
     from losscli.diagnose import diagnose
-    from losscli.render import evaluation_dict, grad_dict, health_dict, jsonable
 
     expressions = [parse(text) for text in names_or_exprs]
     rows_idx = outlier_rows(inputs, outlier_fraction) if grad else None
     backend = "torch" if grad else "numpy"
-    out: list[dict[str, Any]] = []
+    out: list[CompareRow] = []
     for ex in expressions:
-        notes: list[str] = []
+        result: Evaluation | CompositeEvaluation
+        health = None
         if is_single(ex):
             term = ex.terms[0]
             arrays, term_sources = _term_inputs(term, inputs, dict(sources or {}))
-            ev = evaluate(
+            result = evaluate(
                 term.spec,
                 arrays,
                 term.params,
@@ -333,13 +310,10 @@ def compare(
                 sources=term_sources,
                 sample_weights=sample_weights,
             )
-            gradients = ev.gradients
             if grad:
-                obj = grad_dict(ev, diagnose(ev, arrays, **health_options), notes)
-            else:
-                obj = evaluation_dict(ev, notes)
+                health = diagnose(result, arrays, **health_options)
         else:
-            cev = evaluate_expression(
+            result = evaluate_expression(
                 ex,
                 inputs,
                 reduction=reduction,
@@ -348,27 +322,35 @@ def compare(
                 sources=sources,
                 sample_weights=sample_weights,
             )
-            gradients = cev.gradients
-            obj = cev.to_dict()
-            notes = obj.pop("notes", [])
             if grad:
                 data = {name: inputs[name] for name in ex.input_names() if name in inputs}
-                health = diagnose(cev.as_evaluation(), data, **health_options)
-                obj["health"] = health_dict(health, notes)
+                health = diagnose(result.as_evaluation(), data, **health_options)
+        row = CompareRow(ex.text, result, health)
         if grad:
+            gradients = result.gradients
             flat = [np.asarray(g, dtype=np.float64).ravel() for g in gradients.values()]
-            share = None
             regression = all(t.spec.teaching.outliers or not t.spec.rule.has_samples for t in ex.terms)
             if rows_idx is not None and "preds" in gradients and regression:
-                share = outlier_share(gradients["preds"], rows_idx)
-            obj["grad_norm"] = jsonable(stable_norm(np.concatenate(flat)) if flat else 0.0, notes, "grad_norm")
-            obj["outlier_share"] = share
-            obj["outlier_rows"] = int(rows_idx.size) if rows_idx is not None and share is not None else None
-        obj["expr"] = ex.text
-        if notes:
-            obj["notes"] = notes
-        out.append(obj)
+                row.outlier_share = outlier_share(gradients["preds"], rows_idx)
+                row.outlier_rows = int(rows_idx.size) if row.outlier_share is not None else None
+            row.grad_norm = stable_norm(np.concatenate(flat)) if flat else 0.0
+        out.append(row)
     return out
+
+
+@dataclass
+class CompareRow:
+    """One entry of :func:`compare`: ``expr`` as given (whitespace collapsed), its ``result``
+    (an :class:`~losscli.core.Evaluation` for a single loss, a :class:`CompositeEvaluation` for
+    an expression), and with gradients its ``health``, ``grad_norm``, ``outlier_share`` and
+    ``outlier_rows`` (None where they do not apply)."""
+
+    expr: str
+    result: Evaluation | CompositeEvaluation
+    health: Any = None
+    grad_norm: float | None = None
+    outlier_share: float | None = None
+    outlier_rows: int | None = None
 
 
 def is_single(ex: Expression) -> bool:

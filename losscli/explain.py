@@ -1,7 +1,7 @@
 """The ``grad --explain`` narrative: formula, autograd graph, one element by hand, a
 finite-difference check, the health verdict in plain words, and ``.grad`` accumulation.
 
-Builds a list of (title, body) sections; ``render_narrative`` prints them as rich panels.
+Builds a list of (title, body) sections; ``render.render_narrative`` prints them as rich panels.
 Needs the torch evaluation made with ``keep_graph=True``.
 """
 
@@ -247,25 +247,3 @@ def narrative(
         accum = msg(lang, "accum_zero", input=name, index=idx_text)
     sections.append((msg(lang, "s6"), accum + "\n" + msg(lang, "loop") + "\n\n" + LOOP))
     return sections
-
-
-def render_narrative(sections: list[Section], out: Any = None, *, as_json: bool = False) -> None:
-    """Print the sections as rich panels, or as JSON ``{"sections": [{"title", "body"}]}``."""
-    import sys
-
-    if as_json:
-        from losscli.render import dump_json
-
-        dump_json({"sections": [{"title": t, "body": b} for t, b in sections]}, out or sys.stdout)
-        return
-    from rich.panel import Panel
-    from rich.text import Text
-
-    from losscli.render import rich_console
-
-    out_console = rich_console(out or sys.stdout)
-    for title, body in sections:
-        if not title:
-            out_console.print(Text(body, style="bold"))
-            continue
-        out_console.print(Panel(Text(body), title=title, title_align="left", expand=True))

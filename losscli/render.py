@@ -90,6 +90,72 @@ def evaluation_dict(ev: Any, notes: list[str]) -> dict[str, Any]:
     }
 
 
+def composite_dict(cev: Any, notes: list[str] | None = None) -> dict[str, Any]:
+    """An expression's JSON object: loss (the expression text), value, reduction, params, n,
+    dtype, terms; with gradients also gradients and shares.  NaN/±inf become None and, when
+    ``notes`` is None, a ``notes`` list in the object says where."""
+    own = notes is None
+    notes = [] if notes is None else notes
+    obj: dict[str, Any] = {
+        "loss": cev.expression.text,
+        "value": jsonable(cev.value, notes, "value"),
+        "reduction": cev.reduction,
+        "params": jsonable(cev.params, notes, "params"),
+        "n": cev.n,
+        "dtype": cev.dtype,
+        "terms": jsonable(cev.terms, notes, "terms"),
+    }
+    if cev.backend == "torch":
+        obj["gradients"] = jsonable(dict(cev.gradients), notes, "gradients")
+        obj["shares"] = jsonable(cev.shares, notes, "shares")
+    if own and notes:
+        obj["notes"] = notes
+    return obj
+
+
+def result_dict(result: Any, health: Any = None) -> dict[str, Any]:
+    """The compute (or, with ``health``, grad) JSON object of a ``target.Result``."""
+    notes: list[str] = []
+    if result.composite is None:
+        obj = (
+            grad_dict(result.evaluation, health, notes)
+            if health is not None
+            else evaluation_dict(result.evaluation, notes)
+        )
+    else:
+        obj = composite_dict(result.composite, notes)
+        if health is not None:
+            obj["health"] = health_dict(health, notes)
+    if notes:
+        obj["notes"] = notes
+    return obj
+
+
+def compare_dicts(rows: list[Any]) -> list[dict[str, Any]]:
+    """``compare``'s JSON list: each row's compute/grad object plus ``expr`` and, with gradients,
+    ``grad_norm``, ``outlier_share`` and ``outlier_rows``."""
+    out = []
+    for row in rows:
+        notes: list[str] = []
+        if hasattr(row.result, "expression"):
+            obj = composite_dict(row.result, notes)
+            if row.health is not None:
+                obj["health"] = health_dict(row.health, notes)
+        elif row.health is not None:
+            obj = grad_dict(row.result, row.health, notes)
+        else:
+            obj = evaluation_dict(row.result, notes)
+        if row.health is not None:
+            obj["grad_norm"] = jsonable(row.grad_norm, notes, "grad_norm")
+            obj["outlier_share"] = row.outlier_share
+            obj["outlier_rows"] = row.outlier_rows
+        obj["expr"] = row.expr
+        if notes:
+            obj["notes"] = notes
+        out.append(obj)
+    return out
+
+
 def _elements_rows(values: Any) -> Iterable[tuple[int, int, float]]:
     import numpy as np
 
@@ -106,7 +172,7 @@ def render_compute(result: Any, fmt: str, out: TextIO | None = None, err: TextIO
     err = err or sys.stderr
     ev = result.evaluation
     if fmt == "json":
-        dump_json(result.json(), out)
+        dump_json(result_dict(result), out)
         return
     none = ev.reduction == "none"
     if fmt == "plain":
@@ -235,7 +301,7 @@ def render_grad(result: Any, health: Any, fmt: str, *, top: int = 5, out: TextIO
     out = out or sys.stdout
     ev = result.evaluation
     if fmt == "json":
-        dump_json(result.json(health), out)
+        dump_json(result_dict(result, health), out)
         return
     if fmt == "csv":
         from losscli.io.writers import gradients_long_table
@@ -295,9 +361,10 @@ def render_grad(result: Any, health: Any, fmt: str, *, top: int = 5, out: TextIO
 # ------------------------------------------------------------------------ compare
 
 
-def render_compare(rows: list[dict[str, Any]], fmt: str, with_grad: bool, out: TextIO | None = None) -> None:
+def render_compare(compared: list[Any], fmt: str, with_grad: bool, out: TextIO | None = None) -> None:
     """One row per loss: value, and with --grad the gradient norm, outlier share and health."""
     out = out or sys.stdout
+    rows = compare_dicts(compared)
     if fmt == "json":
         dump_json(rows, out)
         return
@@ -439,3 +506,24 @@ def render_explain(spec: LossSpec, fmt: str, out: TextIO | None = None, lang: st
         rich_console(out).print(Panel(Text("\n".join(lines[2:])), title=lines[0], title_align="left"))
     else:
         out.write("\n".join(lines) + "\n")
+
+
+# ------------------------------------------------------------------------ grad --explain
+
+
+def render_narrative(sections: list[tuple[str, str]], out: Any = None, *, as_json: bool = False) -> None:
+    """Print the sections as rich panels, or as JSON ``{"sections": [{"title", "body"}]}``."""
+    if as_json:
+        dump_json({"sections": [{"title": t, "body": b} for t, b in sections]}, out or sys.stdout)
+        return
+    from rich.panel import Panel
+    from rich.text import Text
+
+    from losscli.render import rich_console
+
+    out_console = rich_console(out or sys.stdout)
+    for title, body in sections:
+        if not title:
+            out_console.print(Text(body, style="bold"))
+            continue
+        out_console.print(Panel(Text(body), title=title, title_align="left", expand=True))

@@ -28,26 +28,6 @@ class Result:
     evaluation: Evaluation
     composite: Any = None
 
-    def json(self, health: Any = None) -> dict[str, Any]:
-        """The compute (or, with ``health``, grad) JSON object."""
-        from losscli.render import evaluation_dict, grad_dict, health_dict
-
-        notes: list[str] = []
-        if self.composite is None:
-            obj = (
-                grad_dict(self.evaluation, health, notes)
-                if health is not None
-                else evaluation_dict(self.evaluation, notes)
-            )
-        else:
-            obj = self.composite.to_dict()
-            notes = obj.pop("notes", [])
-            if health is not None:
-                obj["health"] = health_dict(health, notes)
-        if notes:
-            obj["notes"] = notes
-        return obj
-
 
 @dataclass
 class Target:

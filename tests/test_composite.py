@@ -19,6 +19,7 @@ from losscli.core import Evaluation, evaluate
 from losscli.errors import InputError, UsageError
 from losscli.expr import parse
 from losscli.params import parse_params
+from losscli.render import compare_dicts, composite_dict
 from tests.cases_reg import FAMILY_CASES, register_regularizers
 
 RTOL = 1e-12
@@ -172,7 +173,7 @@ def test_float32_gradients_stay_float32(binary):
 def test_numpy_backend_has_no_gradients_or_shares(binary):
     cev = evaluate_expression(parse("0.7*bce + 0.3*mse"), binary)
     assert cev.gradients == {} and cev.shares == []
-    assert "gradients" not in cev.to_dict() and "shares" not in cev.to_dict()
+    assert "gradients" not in composite_dict(cev) and "shares" not in composite_dict(cev)
 
 
 # -------------------------------------------------------------------------- multi-task
@@ -231,7 +232,7 @@ def test_to_dict_is_strict_json(multitask):
     cev = evaluate_expression(
         parse("2*" + MULTI.replace("ce(", "ce(label_smoothing=0.1, ")), multitask, backend="torch"
     )
-    obj = cev.to_dict()
+    obj = composite_dict(cev)
     text = json.dumps(obj, allow_nan=False)
     assert set(obj) == {"loss", "value", "reduction", "params", "n", "dtype", "terms", "gradients", "shares"}
     assert (
@@ -253,7 +254,7 @@ def test_nan_gradients_become_null_with_a_note():
     cev = evaluate_expression(parse("rmse + mse"), data, backend="torch")
     assert np.all(np.isnan(cev.gradients["preds"]))
     assert [s["fraction"] for s in cev.shares] == [None, None]
-    obj = cev.to_dict()
+    obj = composite_dict(cev)
     json.dumps(obj, allow_nan=False)
     assert obj["gradients"]["preds"] == [None] * 4 and obj["notes"]
 
@@ -385,7 +386,7 @@ def test_outlier_rows_are_the_largest_residuals(outliers):
 
 def test_compare_shows_mse_letting_outliers_dominate(outliers):
     data, _ = outliers
-    rows = compare(["mse", "mae", "huber", "0.5*mse + 0.5*mae"], data, grad=True)
+    rows = compare_dicts(compare(["mse", "mae", "huber", "0.5*mse + 0.5*mae"], data, grad=True))
     by = {r["loss"]: r for r in rows}
     assert list(by) == ["mse", "mae", "huber", "0.5*mse + 0.5*mae"]
     for name in ("mse", "mae", "huber"):
@@ -405,7 +406,7 @@ def test_compare_shows_mse_letting_outliers_dominate(outliers):
 
 def test_compare_without_grad_is_values_only(outliers):
     data, _ = outliers
-    rows = compare(["mse", "huber(delta=2)"], data)
+    rows = compare_dicts(compare(["mse", "huber(delta=2)"], data))
     assert [r["loss"] for r in rows] == ["mse", "huber"]  # canonical names, as compute prints them
     assert rows[0]["value"] == pytest.approx(single("mse", data).value, rel=RTOL)
     assert rows[1]["value"] == pytest.approx(single("huber", data, ["delta=2"]).value, rel=RTOL)
@@ -420,7 +421,7 @@ def test_compare_parses_everything_first_and_handles_class_targets():
     data = {"preds": rng.normal(size=(6, 3)), "targets": rng.integers(0, 3, size=6).astype(float)}
     with pytest.raises(UsageError, match="unknown loss 'cee'"):
         compare(["ce", "cee"], data, grad=True)
-    (row,) = compare(["ce(label_smoothing=0.1)"], data, grad=True)
+    (row,) = compare_dicts(compare(["ce(label_smoothing=0.1)"], data, grad=True))
     assert row["outlier_share"] is None and row["outlier_rows"] is None and row["grad_norm"] > 0
 
 
