@@ -143,7 +143,7 @@ def _load(
         )
     files = list(files or [])
     if not files and not named:
-        example = target.spec.teaching.example if target.spec is not None else None
+        example = target.example
         if example is None:
             raise UsageError(
                 f"{target.name} needs input files ({', '.join(names)}); there is no bundled example for it"
@@ -342,7 +342,7 @@ def grad(
     from losscli.diagnose import FAIL_ON, diagnose
     from losscli.i18n import check_lang
     from losscli.render import render_grad
-    from losscli.target import resolve
+    from losscli.target import SingleLoss, resolve
 
     check_lang(lang)
     header = None
@@ -361,7 +361,7 @@ def grad(
     if top < 0:
         raise UsageError("--top must be >= 0")
     fail_kinds = _fail_on(fail_on, FAIL_ON)
-    if explain_ and target.spec is None:
+    if explain_ and not isinstance(target, SingleLoss):
         raise UsageError("--explain takes a single loss, not an expression")
     if explain_ and sample_weights is not None:
         raise UsageError("--explain works the chain rule without sample weights; drop --sample-weights")

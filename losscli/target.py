@@ -1,6 +1,7 @@
 """What the user asked to evaluate: one loss (with ``-p`` parameters) or a loss expression.
 
-``resolve`` turns the LOSS argument into a :class:`Target`; ``Target.run`` evaluates it
+``resolve`` turns the LOSS argument into a :data:`Target` (a :class:`SingleLoss` or a
+:class:`LossExpression`, one interface); ``run`` evaluates it
 through the one compute core (a single loss directly, an expression term by term via
 ``composite``) and returns a :class:`Result` that ``render`` prints.
 """
@@ -17,6 +18,7 @@ from losscli.core import Evaluation, evaluate
 from losscli.errors import UsageError
 from losscli.expr import Expression, parse
 from losscli.params import parse_params
+from losscli.examples import Example
 from losscli.spec import LossSpec
 
 
@@ -30,27 +32,29 @@ class Result:
 
 
 @dataclass
-class Target:
-    """A single loss (``spec`` and ``params``) or an ``expression`` of several."""
+class SingleLoss:
+    """One registered loss with its parameters (``-p`` items and those written in the text)."""
 
     text: str
-    spec: LossSpec | None = None
-    params: dict[str, Any] | None = None
-    expression: Expression | None = None
+    spec: LossSpec
+    params: dict[str, Any]
 
     @property
     def name(self) -> str:
-        return self.spec.name if self.spec is not None else self.text
+        return self.spec.name
 
     @property
     def input_names(self) -> list[str]:
-        return self.spec.input_names if self.spec is not None else self.expression.input_names()
+        return self.spec.input_names
 
     @property
     def required(self) -> list[str]:
-        if self.spec is not None:
-            return [i.name for i in self.spec.inputs if i.required]
-        return self.expression.required_inputs()
+        return [i.name for i in self.spec.inputs if i.required]
+
+    @property
+    def example(self) -> Example | None:
+        """The bundled data this loss runs on when given no files."""
+        return self.spec.teaching.example
 
     def run(
         self,
@@ -63,21 +67,57 @@ class Target:
         sample_weights: np.ndarray | None = None,
         keep_graph: bool = False,
     ) -> Result:
-        """Evaluate on ``arrays`` (keyed by ``input_names``)."""
-        if self.spec is not None:
-            return Result(
-                evaluate(
-                    self.spec,
-                    arrays,
-                    self.params,
-                    reduction=reduction,
-                    dtype=dtype,
-                    backend=backend,
-                    sources=sources,
-                    sample_weights=sample_weights,
-                    keep_graph=keep_graph,
-                )
-            )
+        """Evaluate on ``arrays`` (keyed by ``input_names``) through the core."""
+        ev = evaluate(
+            self.spec,
+            arrays,
+            self.params,
+            reduction=reduction,
+            dtype=dtype,
+            backend=backend,
+            sources=sources,
+            sample_weights=sample_weights,
+            keep_graph=keep_graph,
+        )
+        return Result(ev)
+
+
+@dataclass
+class LossExpression:
+    """A weighted sum of losses (``0.7*bce + 0.3*dice``), each term run by the core."""
+
+    text: str
+    expression: Expression
+
+    @property
+    def name(self) -> str:
+        return self.text
+
+    @property
+    def input_names(self) -> list[str]:
+        return self.expression.input_names()
+
+    @property
+    def required(self) -> list[str]:
+        return self.expression.required_inputs()
+
+    @property
+    def example(self) -> Example | None:
+        """Expressions have no bundled data."""
+        return None
+
+    def run(
+        self,
+        arrays: Mapping[str, np.ndarray],
+        *,
+        backend: str,
+        reduction: str = "mean",
+        dtype: str = "float64",
+        sources: Mapping[str, str] | None = None,
+        sample_weights: np.ndarray | None = None,
+        keep_graph: bool = False,
+    ) -> Result:
+        """Evaluate every term on ``arrays`` and combine them (see :mod:`losscli.composite`)."""
         if keep_graph:
             raise UsageError("--explain takes a single loss, not an expression")
         from losscli.composite import evaluate_expression
@@ -94,15 +134,18 @@ class Target:
         return Result(cev.as_evaluation(), cev)
 
 
+Target = SingleLoss | LossExpression
+
+
 def resolve(text: str, param_items: Sequence[str] = ()) -> Target:
     """A single loss when ``text`` is one loss (``huber`` or ``huber(delta=2)``) with no bound
     inputs, else an expression; ``-p`` items apply to a single loss only."""
     expression = parse(text)
     if expression.is_plain and not expression.terms[0].bindings:
         term = expression.terms[0]
-        return Target(text, spec=term.spec, params=parse_params(term.spec, param_items, base=term.params))
+        return SingleLoss(text, term.spec, parse_params(term.spec, param_items, base=term.params))
     if param_items:
         raise UsageError(
             "-p applies to a single loss; in an expression give parameters per term: '0.5*huber(delta=2) + mse'"
         )
-    return Target(text, expression=expression)
+    return LossExpression(text, expression)
