@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import errno
 import functools
+import inspect
 import math
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, List, Optional
 
 import typer
 
 from losscli import __version__
 from losscli.errors import EXIT_CHECK_FAILED, LossCliError, UsageError
+from losscli.options import DataOptions, HealthOptions, RunOptions
 
 app = typer.Typer(
     add_completion=False,
@@ -84,24 +86,26 @@ def _root(
 
 
 # ---------------------------------------------------------------- shared options
+# Each group of options is declared once and reaches a command as one value (an option type of
+# losscli.options), the way sqlite-utils shares output_options: see ``_options``.
 
 LossArg = typer.Argument(
     ..., help="Loss name or alias (see 'losscli list'), or an expression such as '0.7*bce + 0.3*dice'."
 )
-FilesArg = typer.Argument(None, help="Input files in the loss's input order ('-' = stdin).", show_default=False)
 ParamOpt = typer.Option(None, "--param", "-p", help="Loss parameter name=value (repeatable).")
-InputOpt = typer.Option(None, "--input", "-i", help="Bind a named input: NAME=FILE (repeatable).")
-ColOpt = typer.Option(None, "--col", help="Column for a named input: NAME=COLUMN (repeatable).")
-PredColOpt = typer.Option(None, "--pred-col", help="Column (name, 0-based index, or comma list) for preds.")
-TargetColOpt = typer.Option(None, "--target-col", help="Column (name, 0-based index, or comma list) for targets.")
-FormatInOpt = typer.Option(None, "--input-format", help="csv, tsv, json, ndjson, npy, npz or parquet.")
-DelimOpt = typer.Option(None, "--delimiter", help="CSV delimiter (default: detected among , ; tab).")
-NonfiniteOpt = typer.Option(False, "--allow-nonfinite", help="Accept NaN/inf in the inputs.")
-ReductionOpt = typer.Option("mean", "--reduction", "-r", help="mean, sum or none.")
-DtypeOpt = typer.Option("float64", "--dtype", help="float64 or float32.")
-FormatOpt = typer.Option("table", "--format", "-f", help="table, json, csv or plain.")
-JsonOpt = typer.Option(False, "--json", help="Same as --format json.")
-WeightsOpt = typer.Option(None, "--sample-weights", help="FILE of per-sample weights: mean becomes Σ sᵢℓᵢ / Σ sᵢ.")
+
+
+@dataclass(frozen=True)
+class _Group:
+    """Options that reach a command as one argument ``arg``, built by ``build(**values)``."""
+
+    arg: str
+    params: tuple[inspect.Parameter, ...]
+    build: Callable[..., Any]
+
+
+def _param(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default, annotation=annotation)
 
 
 def _pairs(items: Optional[List[str]], option: str) -> dict[str, str]:
@@ -114,94 +118,120 @@ def _pairs(items: Optional[List[str]], option: str) -> dict[str, str]:
     return out
 
 
-def _load(
-    target: Any,
+def _data_options(
     files: Optional[List[str]],
-    inputs: Optional[List[str]],
-    cols: Optional[List[str]],
+    input: Optional[List[str]],
+    col: Optional[List[str]],
     pred_col: Optional[str],
     target_col: Optional[str],
     input_format: Optional[str],
     delimiter: Optional[str],
     allow_nonfinite: bool,
-) -> tuple[dict[str, Any], dict[str, str]]:
-    """Read the target's inputs from files (positional, --input NAME=FILE, columns), or the
-    bundled example when a single loss gets no files at all."""
-    from losscli.io.readers import bind_sources, load_inputs
-
-    names, required = target.input_names, target.required
-    named = _pairs(inputs, "--input")
-    columns: dict[str, Any] = _pairs(cols, "--col")
+    sample_weights: Optional[str],
+) -> DataOptions:
+    columns = _pairs(col, "--col")
     if pred_col is not None:
         columns["preds"] = pred_col
     if target_col is not None:
         columns["targets"] = target_col
-    unknown = [n for n in set(named) | set(columns) if n not in names]
-    if unknown:
-        raise UsageError(
-            f"{target.name} has no input named {', '.join(sorted(unknown))}; its inputs are {', '.join(names)}"
-        )
-    files = list(files or [])
-    if not files and not named:
-        example = target.example
-        if example is None:
-            raise UsageError(
-                f"{target.name} needs input files ({', '.join(names)}); there is no bundled example for it"
-            )
-        files = example.paths()
-        columns = {}
-        typer.echo(
-            f"losscli: no files given: using the bundled example for {target.name} ({', '.join(example.files)})",
-            err=True,
-        )
-    arrays = load_inputs(
-        names,
-        files,
+    return DataOptions(
+        files=tuple(files or ()),
+        named=_pairs(input, "--input"),
         columns=columns,
-        named_files=named,
         input_format=input_format,
         delimiter=delimiter,
         allow_nonfinite=allow_nonfinite,
-        required=required,
+        sample_weights=sample_weights,
     )
-    return arrays, bind_sources(names, files, named, required=required)
 
 
-def _sample_weights(path: Optional[str], input_format: Optional[str], delimiter: Optional[str]) -> Any:
-    if path is None:
-        return None
-    from losscli.io.readers import load_inputs
+DATA = _Group(
+    "data",
+    (
+        _param(
+            "files",
+            Optional[List[str]],
+            typer.Argument(None, help="Input files in the loss's input order ('-' = stdin).", show_default=False),
+        ),
+        _param(
+            "input",
+            Optional[List[str]],
+            typer.Option(None, "--input", "-i", help="Bind a named input: NAME=FILE (repeatable)."),
+        ),
+        _param(
+            "col",
+            Optional[List[str]],
+            typer.Option(None, "--col", help="Column for a named input: NAME=COLUMN (repeatable)."),
+        ),
+        _param(
+            "pred_col",
+            Optional[str],
+            typer.Option(None, "--pred-col", help="Column (name, 0-based index, or comma list) for preds."),
+        ),
+        _param(
+            "target_col",
+            Optional[str],
+            typer.Option(None, "--target-col", help="Column (name, 0-based index, or comma list) for targets."),
+        ),
+        _param(
+            "input_format",
+            Optional[str],
+            typer.Option(None, "--input-format", help="csv, tsv, json, ndjson, npy, npz or parquet."),
+        ),
+        _param(
+            "delimiter",
+            Optional[str],
+            typer.Option(None, "--delimiter", help="CSV delimiter (default: detected among , ; tab)."),
+        ),
+        _param("allow_nonfinite", bool, typer.Option(False, "--allow-nonfinite", help="Accept NaN/inf in the inputs.")),
+        _param(
+            "sample_weights",
+            Optional[str],
+            typer.Option(None, "--sample-weights", help="FILE of per-sample weights: mean becomes Σ sᵢℓᵢ / Σ sᵢ."),
+        ),
+    ),
+    _data_options,
+)
+EVAL = _Group(
+    "run",
+    (
+        _param("reduction", str, typer.Option("mean", "--reduction", "-r", help="mean, sum or none.")),
+        _param("dtype", str, typer.Option("float64", "--dtype", help="float64 or float32.")),
+    ),
+    lambda reduction, dtype: RunOptions(reduction, dtype),
+)
+OUTPUT = _Group(
+    "fmt",
+    (
+        _param("fmt", str, typer.Option("table", "--format", "-f", help="table, json, csv or plain.")),
+        _param("as_json", bool, typer.Option(False, "--json", help="Same as --format json.")),
+    ),
+    lambda fmt, as_json: _format(fmt, as_json),
+)
 
-    return load_inputs(["sample_weights"], [path], input_format=input_format, delimiter=delimiter)["sample_weights"]
 
+def _options(*groups: _Group) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command the options of ``groups``: its signature (what Typer reads) gains each
+    group's parameters in place of the group's argument, and the command receives the built value."""
 
-@dataclass
-class _Inputs:
-    """The inputs several losses need together (for compare)."""
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        sig = inspect.signature(fn)
+        own = [p for p in sig.parameters.values() if p.name not in {g.arg for g in groups}]
+        extra = [p for g in groups for p in g.params]
+        is_arg = lambda p: isinstance(p.default, typer.models.ArgumentInfo)  # noqa: E731
+        ordered = [p for p in own if is_arg(p)] + [p for p in extra if is_arg(p)]
+        ordered += [p for p in own if not is_arg(p)] + [p for p in extra if not is_arg(p)]
 
-    name: str
-    input_names: list[str]
-    required: list[str]
-    spec: Any = None
+        @functools.wraps(fn)
+        def wrapper(**kwargs: Any) -> Any:
+            for g in groups:
+                kwargs[g.arg] = g.build(**{p.name: kwargs.pop(p.name) for p in g.params})
+            return fn(**kwargs)
 
+        wrapper.__signature__ = sig.replace(parameters=ordered)  # type: ignore[attr-defined]
+        return wrapper
 
-def _split_top_level(text: str) -> list[str]:
-    """Split 'mse,huber(delta=2),ce(weight=[1,2])' at commas outside parentheses/brackets."""
-    parts, depth, current = [], 0, ""
-    for ch in text:
-        if ch in "([":
-            depth += 1
-        elif ch in ")]":
-            depth -= 1
-        if ch == "," and depth == 0:
-            parts.append(current.strip())
-            current = ""
-        else:
-            current += ch
-    parts.append(current.strip())
-    if not all(parts):
-        raise UsageError(f"compare expects a comma list of losses, got {text!r}")
-    return parts
+    return decorate
 
 
 def _format(fmt: str, as_json: bool) -> str:
@@ -255,64 +285,41 @@ def _check_bounds(value: Any, fail_above: Optional[float], fail_below: Optional[
 
 @app.command()
 @user_errors
+@_options(DATA, EVAL, OUTPUT)
 def compute(
     loss: str = LossArg,
-    files: Optional[List[str]] = FilesArg,
     param: Optional[List[str]] = ParamOpt,
-    input: Optional[List[str]] = InputOpt,
-    col: Optional[List[str]] = ColOpt,
-    pred_col: Optional[str] = PredColOpt,
-    target_col: Optional[str] = TargetColOpt,
-    input_format: Optional[str] = FormatInOpt,
-    delimiter: Optional[str] = DelimOpt,
-    allow_nonfinite: bool = NonfiniteOpt,
-    reduction: str = ReductionOpt,
-    dtype: str = DtypeOpt,
-    fmt: str = FormatOpt,
-    as_json: bool = JsonOpt,
-    sample_weights: Optional[str] = WeightsOpt,
     fail_above: Optional[float] = typer.Option(None, "--fail-above", help="Exit 1 if the loss is above X."),
     fail_below: Optional[float] = typer.Option(None, "--fail-below", help="Exit 1 if the loss is below X."),
+    *,
+    data: DataOptions,
+    run: RunOptions,
+    fmt: str,
 ) -> None:
     """Compute a loss value, or a weighted sum of losses such as "0.7*bce + 0.3*dice".
 
     Runs on numpy: torch is not imported (except for losses that run a torch model).
     """
+    from losscli import app as application
     from losscli.render import render_compute
     from losscli.target import resolve
 
     target = resolve(loss, param or [])
-    fmt = _format(fmt, as_json)
-    if reduction == "none" and (fail_above is not None or fail_below is not None):
+    if run.reduction == "none" and (fail_above is not None or fail_below is not None):
         raise UsageError("--fail-above/--fail-below need a single value: use --reduction mean or sum")
-    arrays, sources = _load(target, files, input, col, pred_col, target_col, input_format, delimiter, allow_nonfinite)
-    weights = _sample_weights(sample_weights, input_format, delimiter)
-    result = target.run(
-        arrays, backend="numpy", reduction=reduction, dtype=dtype, sources=sources, sample_weights=weights
-    )
-    render_compute(result, fmt)
-    if reduction != "none":
-        _check_bounds(result.evaluation.value, fail_above, fail_below)
+    done = application.compute(target, data, reduction=run.reduction, dtype=run.dtype)
+    _notes(done.loaded.notes)
+    render_compute(done.result, fmt)
+    if run.reduction != "none":
+        _check_bounds(done.result.evaluation.value, fail_above, fail_below)
 
 
 @app.command()
 @user_errors
+@_options(DATA, EVAL, OUTPUT)
 def grad(
     loss: Optional[str] = typer.Argument(None, help="Loss name or alias; optional with --explain.", show_default=False),
-    files: Optional[List[str]] = FilesArg,
     param: Optional[List[str]] = ParamOpt,
-    input: Optional[List[str]] = InputOpt,
-    col: Optional[List[str]] = ColOpt,
-    pred_col: Optional[str] = PredColOpt,
-    target_col: Optional[str] = TargetColOpt,
-    input_format: Optional[str] = FormatInOpt,
-    delimiter: Optional[str] = DelimOpt,
-    allow_nonfinite: bool = NonfiniteOpt,
-    reduction: str = ReductionOpt,
-    dtype: str = DtypeOpt,
-    fmt: str = FormatOpt,
-    as_json: bool = JsonOpt,
-    sample_weights: Optional[str] = WeightsOpt,
     out: Optional[str] = typer.Option(
         None, "--out", "-o", help="Write every gradient to FILE (.csv, .npy, .npz, .json, .parquet)."
     ),
@@ -332,6 +339,10 @@ def grad(
     explain_: bool = typer.Option(False, "--explain", help="Walk through the chain rule and the autograd graph."),
     lang: str = typer.Option("en", "--lang", help="Language of --explain: en or zh-TW."),
     element: Optional[str] = typer.Option(None, "--element", help="Element for --explain: ROW or ROW,COL (0-based)."),
+    *,
+    data: DataOptions,
+    run: RunOptions,
+    fmt: str,
 ) -> None:
     """Loss value, per-element gradients by torch autograd, and a gradient health verdict.
 
@@ -339,52 +350,28 @@ def grad(
     do not change with the number of rows; float32 runs are compared with float64 for
     gradients that underflow to zero.
     """
-    from losscli.diagnose import FAIL_ON, diagnose
+    from losscli import app as application
+    from losscli.diagnose import FAIL_ON
     from losscli.i18n import check_lang
     from losscli.render import render_grad
-    from losscli.target import SingleLoss, resolve
+    from losscli.target import resolve
 
     check_lang(lang)
     header = None
     if loss is None:
-        if not explain_ or files or input:
+        if not explain_ or data.files or data.named:
             raise UsageError("grad needs a loss name (only 'losscli grad --explain' runs without one)")
         from losscli.examples import DEFAULT, DEFAULT_LOSS
         from losscli.i18n import msg
 
-        loss, files = DEFAULT_LOSS, DEFAULT.paths()
+        loss, data = DEFAULT_LOSS, replace(data, files=tuple(DEFAULT.paths()))
         header = msg(lang, "bundled", what=DEFAULT.what)
     target = resolve(loss, param or [])
-    fmt = _format(fmt, as_json)
-    if not (0 < vanishing < exploding):
-        raise UsageError("thresholds must satisfy 0 < --vanishing < --exploding")
-    if top < 0:
-        raise UsageError("--top must be >= 0")
     fail_kinds = _fail_on(fail_on, FAIL_ON)
-    if explain_ and not isinstance(target, SingleLoss):
-        raise UsageError("--explain takes a single loss, not an expression")
-    if explain_ and sample_weights is not None:
-        raise UsageError("--explain works the chain rule without sample weights; drop --sample-weights")
-    arrays, sources = _load(target, files, input, col, pred_col, target_col, input_format, delimiter, allow_nonfinite)
-    weights = _sample_weights(sample_weights, input_format, delimiter)
-    result = target.run(
-        arrays,
-        backend="torch",
-        reduction=reduction,
-        dtype=dtype,
-        sources=sources,
-        sample_weights=weights,
-        keep_graph=explain_,
-    )
-    reference = None
-    if dtype != "float64":
-        reference = target.run(
-            arrays, backend="torch", reduction=reduction, sources=sources, sample_weights=weights
-        ).evaluation
-    ev = result.evaluation
-    health = diagnose(
-        ev, arrays, vanishing=vanishing, exploding=exploding, saturation_eps=saturation, top=top, reference=reference
-    )
+    health = HealthOptions(vanishing=vanishing, exploding=exploding, saturation=saturation, top=top)
+    done = application.grad(target, data, reduction=run.reduction, dtype=run.dtype, health=health, keep_graph=explain_)
+    _notes(done.loaded.notes)
+    ev = done.result.evaluation
     if out:
         from losscli.io.writers import write_gradients
 
@@ -394,96 +381,73 @@ def grad(
         from losscli.explain import narrative
         from losscli.render import render_narrative
 
-        sections = narrative(ev, health, arrays, lang=lang, element=_element(element, ev), header=header)
+        sections = narrative(
+            ev, done.health, done.loaded.arrays, lang=lang, element=_element(element, ev), header=header
+        )
         render_narrative(sections, as_json=fmt == "json")
     else:
-        render_grad(result, health, fmt, top=top)
-    if strict and health.failed(fail_kinds):
-        found = ", ".join(sorted(health.kinds())) or health.status
-        _fail(f"check failed: gradient health: {found} ({health.reason()})", EXIT_CHECK_FAILED)
+        render_grad(done.result, done.health, fmt, top=top)
+    if strict and done.health.failed(fail_kinds):
+        found = ", ".join(sorted(done.health.kinds())) or done.health.status
+        _fail(f"check failed: gradient health: {found} ({done.health.reason()})", EXIT_CHECK_FAILED)
 
 
 @app.command()
 @user_errors
+@_options(DATA, EVAL, OUTPUT)
 def compare(
     losses_: str = typer.Argument(..., metavar="LOSSES", help="Comma list of losses or expressions: mse,mae,huber."),
-    files: Optional[List[str]] = FilesArg,
-    input: Optional[List[str]] = InputOpt,
-    col: Optional[List[str]] = ColOpt,
-    pred_col: Optional[str] = PredColOpt,
-    target_col: Optional[str] = TargetColOpt,
-    input_format: Optional[str] = FormatInOpt,
-    delimiter: Optional[str] = DelimOpt,
-    allow_nonfinite: bool = NonfiniteOpt,
-    reduction: str = ReductionOpt,
-    dtype: str = DtypeOpt,
-    fmt: str = FormatOpt,
-    as_json: bool = JsonOpt,
-    sample_weights: Optional[str] = WeightsOpt,
     with_grad: bool = typer.Option(False, "--grad", help="Add gradient norm, outlier share and health."),
+    *,
+    data: DataOptions,
+    run: RunOptions,
+    fmt: str,
 ) -> None:
     """Evaluate several losses on the same data and compare them in one table.
 
     With --grad: the gradient norm, the share of the gradient that the 1% of rows with the
     largest residuals get, and the health verdict of each.
     """
-    from losscli.composite import compare as run_compare
-    from losscli.expr import parse
+    from losscli import app as application
     from losscli.render import render_compare
 
-    entries = _split_top_level(losses_)
-    fmt = _format(fmt, as_json)
-    if reduction == "none":
-        raise UsageError("compare needs one value per loss: use --reduction mean or sum")
-
-    expressions = [parse(text) for text in entries]
-    names: list[str] = []
-    required: list[str] = []
-    for ex in expressions:
-        names += [n for n in ex.input_names() if n not in names]
-        required += [n for n in ex.required_inputs() if n not in required]
-    arrays, sources = _load(
-        _Inputs(losses_, names, required),
-        files,
-        input,
-        col,
-        pred_col,
-        target_col,
-        input_format,
-        delimiter,
-        allow_nonfinite,
-    )
-    weights = _sample_weights(sample_weights, input_format, delimiter)
-    rows = run_compare(
-        entries, arrays, grad=with_grad, reduction=reduction, dtype=dtype, sources=sources, sample_weights=weights
-    )
-    render_compare(rows, fmt, with_grad)
+    done = application.compare(losses_, data, with_grad=with_grad, reduction=run.reduction, dtype=run.dtype)
+    _notes(done.loaded.notes)
+    render_compare(done.rows, fmt, with_grad)
 
 
 @app.command("list")
 @user_errors
-def list_losses(fmt: str = FormatOpt, as_json: bool = JsonOpt) -> None:
+@_options(OUTPUT)
+def list_losses(*, fmt: str) -> None:
     """List every loss by family (never imports torch)."""
     from losscli import losses
     from losscli.render import render_list
 
-    render_list(losses.by_family(), _format(fmt, as_json))
+    render_list(losses.by_family(), fmt)
 
 
 @app.command()
 @user_errors
+@_options(OUTPUT)
 def explain(
     loss: str = typer.Argument(..., help="Loss name or alias (see 'losscli list')."),
-    fmt: str = FormatOpt,
-    as_json: bool = JsonOpt,
     lang: str = typer.Option("en", "--lang", help="en or zh-TW."),
+    *,
+    fmt: str,
 ) -> None:
     """Formula, derivative, inputs, parameters and convention of a loss (never imports torch)."""
     from losscli import losses
     from losscli.i18n import check_lang
     from losscli.render import render_explain
 
-    render_explain(losses.get(loss), _format(fmt, as_json), lang=check_lang(lang))
+    render_explain(losses.get(loss), fmt, lang=check_lang(lang))
+
+
+def _notes(notes: list[str]) -> None:
+    """What the user should know about the data that was read, one line each on stderr."""
+    for note in notes:
+        typer.echo(f"losscli: {note}", err=True)
 
 
 def main() -> None:

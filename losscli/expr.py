@@ -297,9 +297,9 @@ class _Form:
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, tokens: list[_Token] | None = None) -> None:
         self.text = text
-        self.tokens = tokenize(text)
+        self.tokens = tokenize(text) if tokens is None else tokens
         self.i = 0
 
     # -- helpers
@@ -538,13 +538,51 @@ def parse(text: str) -> Expression:
     Raises :class:`~losscli.errors.UsageError` (one line, pointing at the character) for
     anything malformed, too long, too deeply nested, non-linear or unknown.
     """
+    _check_text(text)
+    return _expression(text, _Parser(text))
+
+
+def parse_list(text: str) -> list[Expression]:
+    """Parse a comma list of expressions (``compare``'s ``mse,huber(delta=2),0.5*mse + 0.5*mae``).
+
+    Commas inside parentheses or brackets belong to their term; every error points at its
+    character in the whole list, as :func:`parse` does for one expression.
+    """
+    _check_text(text)
+    tokens = tokenize(text)
+    pieces: list[list[_Token]] = [[]]
+    depth = 0
+    for tok in tokens[:-1]:
+        depth += tok.kind in ("(", "[")
+        depth -= tok.kind in (")", "]")
+        if tok.kind == "," and depth == 0:
+            pieces[-1].append(_Token("end", "", tok.pos))
+            pieces.append([])
+        else:
+            pieces[-1].append(tok)
+    pieces[-1].append(tokens[-1])
+    out = []
+    start = 0
+    for piece in pieces:
+        end = piece[-1].pos
+        if len(piece) == 1:
+            raise _error(text, end, "empty entry in the comma list of losses", after=": write e.g. 'mse,mae,huber'")
+        out.append(_expression(text[start:end], _Parser(text, piece)))
+        start = end + 1
+    return out
+
+
+def _check_text(text: str) -> None:
     if not isinstance(text, str):
         raise UsageError("a loss expression must be text")
     if len(text) > MAX_LENGTH:
         raise UsageError(f"expression is too long ({len(text)} characters; the limit is {MAX_LENGTH})")
     if not text.strip():
         raise UsageError("empty loss expression: give a loss name such as mse, or e.g. '0.7*bce + 0.3*mse'")
-    form = _Parser(text).parse()
+
+
+def _expression(text: str, parser: _Parser) -> Expression:
+    form = parser.parse()
     if form.is_const:
         raise UsageError("the expression has no loss in it: weight a loss, e.g. '0.5*mse'")
     terms = [

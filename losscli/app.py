@@ -1,0 +1,189 @@
+"""The application layer: what each command does, as functions returning plain dataclasses.
+
+The CLI (:mod:`losscli.cli`) parses options into :class:`DataOptions` and :class:`HealthOptions`,
+calls :func:`compute`, :func:`grad` or :func:`compare` here, and hands what they return to
+:mod:`losscli.render`.  Nothing here prints: what a person should be told on stderr (the
+bundled example was used, a column was left out) comes back in ``notes``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from losscli.errors import UsageError
+from losscli.options import DataOptions, HealthOptions
+from losscli.target import Result, SingleLoss, Target
+
+
+@dataclass
+class Loaded:
+    """The data of one run: arrays by input name, the file each came from, sample weights, notes."""
+
+    arrays: dict[str, np.ndarray]
+    sources: dict[str, str]
+    sample_weights: np.ndarray | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Needs:
+    """The inputs a set of losses reads together (``compare``): names in order, required ones."""
+
+    name: str
+    input_names: list[str]
+    required: list[str]
+    example: Any = None
+
+
+def load(target: Target | Needs, data: DataOptions) -> Loaded:
+    """Read the target's inputs (positional files, ``--input NAME=FILE``, columns), or its bundled
+    example when it gets no files at all and ``data.example_allowed``."""
+    from losscli.io.readers import bind_sources, load_inputs
+
+    names, required = target.input_names, target.required
+    unknown = [n for n in set(data.named) | set(data.columns) if n not in names]
+    if unknown:
+        raise UsageError(
+            f"{target.name} has no input named {', '.join(sorted(unknown))}; its inputs are {', '.join(names)}"
+        )
+    files, columns, notes = list(data.files), dict(data.columns), []
+    if not files and not data.named:
+        example = target.example
+        if example is None or not data.example_allowed:
+            raise UsageError(
+                f"{target.name} needs input files ({', '.join(names)})"
+                + ("; there is no bundled example for it" if example is None else "")
+            )
+        files, columns = example.paths(), {}
+        notes.append(f"no files given: using the bundled example for {target.name} ({', '.join(example.files)})")
+    arrays = load_inputs(
+        names,
+        files,
+        columns=columns,
+        named_files=dict(data.named),
+        input_format=data.input_format,
+        delimiter=data.delimiter,
+        allow_nonfinite=data.allow_nonfinite,
+        required=required,
+    )
+    sources = bind_sources(names, files, dict(data.named), required=required)
+    weights = None
+    if data.sample_weights is not None:
+        weights = load_inputs(
+            ["sample_weights"], [data.sample_weights], input_format=data.input_format, delimiter=data.delimiter
+        )["sample_weights"]
+    return Loaded(arrays, sources, weights, notes)
+
+
+@dataclass
+class Computed:
+    """``compute``: the result and what was loaded."""
+
+    result: Result
+    loaded: Loaded
+
+
+def compute(target: Target, data: DataOptions, *, reduction: str = "mean", dtype: str = "float64") -> Computed:
+    """The value of ``target`` on ``data`` (numpy; torch only for losses that run a torch model)."""
+    loaded = load(target, data)
+    result = target.run(
+        loaded.arrays,
+        backend="numpy",
+        reduction=reduction,
+        dtype=dtype,
+        sources=loaded.sources,
+        sample_weights=loaded.sample_weights,
+    )
+    return Computed(result, loaded)
+
+
+@dataclass
+class Graded:
+    """``grad``: the result with gradients, its health, and what was loaded."""
+
+    result: Result
+    health: Any
+    loaded: Loaded
+
+
+def grad(
+    target: Target,
+    data: DataOptions,
+    *,
+    reduction: str = "mean",
+    dtype: str = "float64",
+    health: HealthOptions | None = None,
+    keep_graph: bool = False,
+) -> Graded:
+    """Value, torch autograd gradients of every differentiable input, and their health.
+
+    A float32 run is compared with a float64 run of the same data for gradients that underflow.
+    ``keep_graph`` keeps the autograd graph for ``--explain`` (a single loss only)."""
+    from losscli.diagnose import diagnose
+
+    health = health or HealthOptions()
+    health.check()
+    if keep_graph and not isinstance(target, SingleLoss):
+        raise UsageError("--explain takes a single loss, not an expression")
+    if keep_graph and data.sample_weights is not None:
+        raise UsageError("--explain works the chain rule without sample weights; drop --sample-weights")
+    loaded = load(target, data)
+    run = {"backend": "torch", "reduction": reduction, "sources": loaded.sources}
+    result = target.run(loaded.arrays, dtype=dtype, sample_weights=loaded.sample_weights, keep_graph=keep_graph, **run)
+    reference = None
+    if dtype != "float64":
+        reference = target.run(loaded.arrays, sample_weights=loaded.sample_weights, **run).evaluation
+    verdict = diagnose(
+        result.evaluation,
+        loaded.arrays,
+        vanishing=health.vanishing,
+        exploding=health.exploding,
+        saturation_eps=health.saturation,
+        top=health.top,
+        reference=reference,
+    )
+    return Graded(result, verdict, loaded)
+
+
+@dataclass
+class Compared:
+    """``compare``: one row per entry (:class:`losscli.composite.CompareRow`) and what was loaded."""
+
+    rows: list[Any]
+    loaded: Loaded
+
+
+def compare(
+    text: str,
+    data: DataOptions,
+    *,
+    with_grad: bool = False,
+    reduction: str = "mean",
+    dtype: str = "float64",
+) -> Compared:
+    """Several losses or expressions (a comma list, parsed by the expression parser) on the same data."""
+    from losscli.composite import compare as run_compare
+    from losscli.expr import parse_list
+
+    if reduction == "none":
+        raise UsageError("compare needs one value per loss: use --reduction mean or sum")
+    expressions = parse_list(text)
+    names: list[str] = []
+    required: list[str] = []
+    for ex in expressions:
+        names += [n for n in ex.input_names() if n not in names]
+        required += [n for n in ex.required_inputs() if n not in required]
+    loaded = load(Needs(text, names, required), data)
+    rows = run_compare(
+        [ex.text for ex in expressions],
+        loaded.arrays,
+        grad=with_grad,
+        reduction=reduction,
+        dtype=dtype,
+        sources=loaded.sources,
+        sample_weights=loaded.sample_weights,
+    )
+    return Compared(rows, loaded)
