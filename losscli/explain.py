@@ -179,12 +179,15 @@ def narrative(
     if chain is not None:
         body.append(f"{msg(lang, 'forward')}:")
         body += [f"  {label:<36} = {value:.12g}" for label, value in chain.forward]
-        body.append(f"{msg(lang, 'local')}:")
+        body.append(f"{msg(lang, 'backward' if chain.combine == 'backprop' else 'local')}:")
         body += [f"  {sym:<10} = {formula:<44} = {value:.12g}" for sym, formula, value in chain.local]
         product = chain.product
         diff = abs(product - grad)
-        joiner, key = (" + ", "path_sum") if chain.combine == "sum" else (" × ", "product")
-        body.append(f"{msg(lang, key)}: {joiner.join(f'{v:.6g}' for _, _, v in chain.local)} = {product:.15g}")
+        if chain.combine == "backprop":
+            body.append(f"{msg(lang, 'backprop')}: {product:.15g}")
+        else:
+            joiner, key = (" + ", "path_sum") if chain.combine == "sum" else (" × ", "product")
+            body.append(f"{msg(lang, key)}: {joiner.join(f'{v:.6g}' for _, _, v in chain.local)} = {product:.15g}")
         body.append(f"{msg(lang, 'autograd')}: {grad:.15g}")
         # the hand derivation runs in float64; autograd ran in ev.dtype
         rel = 1e-12 if ev.dtype == "float64" else 1e-5

@@ -28,6 +28,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "local": "local derivatives along the chain rule",
         "product": "product of the local derivatives",
         "path_sum": "sum over the paths from the loss to this element",
+        "backprop": "the element reaches the loss by several paths, so the backward pass above adds "
+        "each node's uses, from the loss down; its last line is the gradient",
+        "backward": "backward pass, node by node",
         "autograd": "autograd's value in .grad",
         "agree": "difference {diff:.3g}: they agree",
         "disagree": "difference {diff:.3g}: they DISAGREE",
@@ -96,6 +99,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "local": "連鎖律上的局部導數",
         "product": "局部導數的乘積",
         "path_sum": "從損失到此元素各條路徑的貢獻總和",
+        "backprop": "此元素經由多條路徑影響損失，因此上面的反向傳播從損失往下、逐一加總每個節點的各個用途；最後一行就是梯度",
+        "backward": "反向傳播，逐個節點",
         "autograd": "自動微分放在 .grad 的值",
         "agree": "差異 {diff:.3g}：兩者一致",
         "disagree": "差異 {diff:.3g}：兩者不一致",

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from losscli.scalar import Scalar, op, sqrt
 from losscli.types import Array
 
 Scale = float | dict[str, float]
@@ -160,6 +161,16 @@ class Rule:
             return self.samples(inputs)
         return int(elements.shape[0]) if elements.ndim else 1
 
+    def chain_outer(self, ell: Scalar, elements: np.ndarray, denominator: float, reduction: str) -> Scalar:
+        """The reduced loss L as a Scalar of one element's ℓ, for the hand-worked chain rule:
+        ``L = mean ℓ`` with ∂L/∂ℓ = 1/N, ``L = Σ ℓ`` with 1 (``none`` differentiates the sum).
+        ``elements`` are every element's ℓ, ``denominator`` what the mean divides by."""
+        total = float(np.sum(elements))
+        if reduction == "mean" and self.kind == "mean":
+            return op(total / denominator, [(ell, 1.0 / denominator, f"1/{denominator:g}")], "L = mean ℓ")
+        label = "L = Σ ℓ" if reduction != "none" else "L = Σ ℓ (none: the gradient of the sum)"
+        return op(total, [(ell, 1.0, "1")], label)
+
     def with_weights(self) -> Rule:
         """This rule once per-sample weights are folded in: a weighted mean of the same kind."""
         return self if self.kind != "mean" else replace(self, name=WEIGHTED_MEAN.name)
@@ -185,6 +196,21 @@ class Root(Rule):
 
     def finalise(self, xp: Any, value: Any) -> Any:
         return xp.sqrt(value)
+
+    def chain_outer(self, ell: Scalar, elements: np.ndarray, denominator: float, reduction: str) -> Scalar:
+        """L = √M with M = mean ℓ (or Σ ℓ); under ``none`` each element is √ℓ and the sum is
+        differentiated."""
+        total = float(np.sum(elements))
+        if reduction == "none":
+            root_ell = sqrt(ell).named("√ℓ")
+            return op(
+                float(np.sum(np.sqrt(elements))), [(root_ell, 1.0, "1")], "L = Σ √ℓ (none: the gradient of the sum)"
+            )
+        if reduction == "mean":
+            m = op(total / denominator, [(ell, 1.0 / denominator, f"1/{denominator:g}")], "M = mean ℓ")
+        else:
+            m = op(total, [(ell, 1.0, "1")], "M = Σ ℓ")
+        return sqrt(m).named("L = √M")
 
 
 MEAN = Rule("mean", description="Σℓ / N")

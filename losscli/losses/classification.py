@@ -7,15 +7,29 @@ Multi-class shapes: ``preds`` (N, C); ``targets`` (N,) class indices or (N, C) r
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from losscli import scalar as S
+from losscli.chains import Elementwise, RowWise, softmax_f
 from losscli.errors import InputError
 from losscli.examples import BINARY_LOGITS, THREE_CLASS, Example
 from losscli.losses import _checks
-from losscli.losses._ops import bce_logits, bce_probabilities, log_softmax, one_hot, safe_log, sigmoid, xlogx
+from losscli.losses._ops import (
+    BCE_GRAD_EPS,
+    LOG_CLAMP,
+    bce_logits,
+    bce_probabilities,
+    log_softmax,
+    one_hot,
+    safe_log,
+    sigmoid,
+    xlogx,
+)
+from losscli.scalar import Scalar
 from losscli.spec import Advice, Input, Param, Terms, define
 
 FAMILY = "classification"
@@ -254,6 +268,77 @@ def _validate_kl(inputs: Inputs, params: Params, sources: Sources) -> None:
         _checks.in_range(inputs, sources, "preds", 0.0, 1.0)
 
 
+# ----------------------------------------------------------------------------- the chain rule for --explain
+# The binary losses once more as scalar maths over losscli.scalar.Scalar (plain math, not the array
+# code above); the multi-class ones as rules over one row.  --explain checks both against autograd.
+
+
+def bce_scalar(p: Scalar, y: Scalar, params: Params) -> Scalar:
+    """Probabilities: torch BCELoss, its forward with logs clamped at -100 and its hand-written
+    backward (p - y)/max(p(1 - p), 1e-12); logits: w·y·softplus(-x) + (1 - y)·softplus(x)."""
+    if params["from_logits"]:
+        w = 1.0 if params["pos_weight"] is None else params["pos_weight"][0]
+        x = p
+        return (w * y * S.softplus(-x) + (1.0 - y) * S.softplus(x)).named("ℓ = w·y·softplus(-x) + (1-y)·softplus(x)")
+    pv, yv = p.value, y.value
+    log_p = S.op(max(math.log(pv), LOG_CLAMP) if pv > 0 else LOG_CLAMP, [], "log p (clamped at -100)")
+    log_q = S.op(max(math.log(1 - pv), LOG_CLAMP) if pv < 1 else LOG_CLAMP, [], "log(1-p) (clamped at -100)")
+    value = -(yv * log_p.value + (1 - yv) * log_q.value)
+    backward = (pv - yv) / max(pv * (1 - pv), BCE_GRAD_EPS)
+    return S.op(
+        value,
+        [
+            (p, backward, "(p - y) / max(p(1-p), 1e-12)  (torch BCELoss backward)"),
+            (y, 0.0, "0"),
+            (log_p, 0.0, "0"),
+            (log_q, 0.0, "0"),
+        ],
+        "ℓ = -(y log p + (1-y) log(1-p))",
+    )
+
+
+def _bce_element(inputs: Inputs, params: Params, index: tuple[int, ...]) -> tuple[float, float, Params]:
+    """One weight per column: the element's own pos_weight."""
+    pw = params.get("pos_weight")
+    if pw and len(pw) > 1:
+        params = {**params, "pos_weight": (pw[index[-1]],)}
+    return float(inputs["preds"][index]), float(inputs["targets"][index]), params
+
+
+def focal_scalar(x: Scalar, y: Scalar, params: Params) -> Scalar:
+    """torchvision sigmoid_focal_loss: αₜ (1 - pₜ)^γ · BCEWithLogits(x, y), σ(x) = exp(-softplus(-x))."""
+    a, g = params["alpha"], params["gamma"]
+    not_y = (1.0 - y).named("1 - y")
+    sp_neg = S.softplus(-x).named("softplus(-x)")
+    prob = S.exp(-sp_neg).named("p = σ(x)")
+    ce = (y * sp_neg + not_y * S.softplus(x)).named("ce = BCEWithLogits(x, y)")
+    p_t = (prob * y + (1.0 - prob) * not_y).named("pₜ = p·y + (1-p)(1-y)")
+    loss = (ce * (1.0 - p_t) ** g).named("ce·(1-pₜ)^γ")
+    if a < 0:
+        return loss.named("ℓ = ce·(1-pₜ)^γ")
+    alpha_t = (a * y + (1.0 - a) * not_y).named("αₜ")
+    return (alpha_t * loss).named("ℓ = αₜ (1-pₜ)^γ ce")
+
+
+def _hinge_element(inputs: Inputs, params: Params, index: tuple[int, ...]) -> tuple[float, float, Params]:
+    """{0, 1} labels become ±1 when every label is 0 or 1 (Keras)."""
+    y_all = inputs["targets"]
+    y = float(y_all[index])
+    if bool(np.all((y_all == 0) | (y_all == 1))):
+        y = 2 * y - 1
+    return float(inputs["preds"][index]), y, params
+
+
+def hinge_scalar(p: Scalar, y: Scalar, params: Params) -> Scalar:
+    m = (y * p).named("m = y·p")
+    return S.maximum(0.0, (1.0 - m).named("1 - m")).named("ℓ = max(0, 1 - m)")
+
+
+def squared_hinge_scalar(p: Scalar, y: Scalar, params: Params) -> Scalar:
+    h = hinge_scalar(p, y, params).named("h = max(0, 1 - m)")
+    return (h * h).named("ℓ = h²")
+
+
 # ----------------------------------------------------------------------------- advice for --explain
 
 
@@ -286,6 +371,57 @@ CONFIDENTLY_RIGHT = Advice(
 )
 
 
+# ----------------------------------------------------------------------------- the chain rule for --explain
+# Each takes (ev, inputs, name, index) and returns (forward, local) with the outer ∂L/∂ℓ included
+# (see losscli.chains), or None when it has no derivation for that input.
+
+
+def ce_row_chain(z: np.ndarray, t: Any, c: int, prm: Mapping[str, Any]):
+    """∂ℓᵢ/∂z_c for one row of cross-entropy (index or probability target)."""
+    n_cls = z.size
+    eps = prm["label_smoothing"]
+    w = np.ones(n_cls) if prm["weight"] is None else np.asarray(prm["weight"], float)
+    if not prm["from_logits"]:
+        p = z
+        fwd = [(f"p_{c}", float(p[c]))]
+        if np.ndim(t) == 0:
+            k = int(t)
+            grad = -(1 - eps) * w[k] * (1.0 / p[c] if c == k else 0.0) - eps / n_cls * w[c] / p[c]
+            return fwd + [("target class", k)], [("∂ℓᵢ/∂p_c", "-(1-ε) w_y [c = y]/p_c - (ε/C) w_c / p_c", grad)]
+        ty = (1 - eps) * np.asarray(t) + eps / n_cls
+        return fwd, [("∂ℓᵢ/∂p_c", "-w_c ỹ_c / p_c", float(-w[c] * ty[c] / p[c]))]
+    s = softmax_f(z)
+    fwd = [(f"z_{c}", float(z[c])), (f"softmax(z)_{c}", float(s[c]))]
+    if np.ndim(t) == 0:
+        k = int(t)
+        if k == prm["ignore_index"]:
+            return fwd + [("target", k)], [("∂ℓᵢ/∂z_c", "0 (ignored target)", 0.0)]
+        grad = (1 - eps) * w[k] * (s[c] - (c == k)) + eps / n_cls * (s[c] * w.sum() - w[c])
+        fwd.append(("target class y", k))
+        return fwd, [("∂ℓᵢ/∂z_c", "(1-ε) w_y (s_c - [c = y]) + (ε/C)(s_c Σw - w_c)", float(grad))]
+    ty = (1 - eps) * np.asarray(t, float) + eps / n_cls
+    grad = s[c] * np.sum(w * ty) - w[c] * ty[c]
+    return fwd, [("∂ℓᵢ/∂z_c", "s_c Σ_k w_k ỹ_k - w_c ỹ_c", float(grad))]
+
+
+def multi_margin_row_chain(x: np.ndarray, t: Any, c: int, prm: Mapping[str, Any]):
+    k, m, pw = int(t), prm["margin"], prm["p"]
+    n_cls = x.size
+    h = np.maximum(0.0, m - x[k] + x)
+    h[k] = 0.0
+    dh = pw * h ** (pw - 1) * (h > 0) / n_cls
+    grad = -float(dh.sum()) if c == k else float(dh[c])
+    fwd = [(f"x_{c}", float(x[c])), ("x_y (target score)", float(x[k])), ("violating classes", int((h > 0).sum()))]
+    return fwd, [("∂ℓᵢ/∂x_c", "-Σ_j p hⱼ^(p-1)/C for c = y, else p h_c^(p-1)/C when violated", grad)]
+
+
+def kl_row_chain(q: np.ndarray, p: np.ndarray, c: int, prm: Mapping[str, Any]):
+    fwd = [(f"q_{c}" if not prm["log_input"] else f"log q_{c}", float(q[c])), (f"p_{c}", float(p[c]))]
+    if prm["log_input"]:
+        return fwd, [("∂ℓᵢ/∂(log q)_c", "-p_c", float(-p[c]))]
+    return fwd, [("∂ℓᵢ/∂q_c", "-p_c / q_c", float(-p[c] / q[c]) if p[c] > 0 else 0.0)]
+
+
 # ----------------------------------------------------------------------------- specs
 
 BIN_PREDS = Input("preds", "N or N x K", "probabilities in [0, 1], or logits with from_logits=true")
@@ -305,6 +441,7 @@ CE_PARAMS = (
 SPECS = [
     define(
         name="bce",
+        chain=Elementwise(bce_scalar, _bce_element, leaf="p"),
         advice=(BCE_CONVENTION, BCE_USE_LOGITS, CONFIDENTLY_RIGHT),
         example=Example(
             ("binary_probs.csv", "binary_labels.csv"), what="a binary classifier's probabilities and labels"
@@ -333,6 +470,7 @@ SPECS = [
     ),
     define(
         name="cross-entropy",
+        chain=RowWise(ce_row_chain),
         advice=(CONFIDENTLY_RIGHT,),
         example=THREE_CLASS,
         aliases=("ce", "categorical-cross-entropy", "softmax", "categorical-crossentropy"),
@@ -356,6 +494,7 @@ SPECS = [
     ),
     define(
         name="sparse-cross-entropy",
+        chain=RowWise(ce_row_chain),
         advice=(CONFIDENTLY_RIGHT,),
         example=THREE_CLASS,
         aliases=("sparse-categorical-cross-entropy", "sparse-ce"),
@@ -376,6 +515,7 @@ SPECS = [
     ),
     define(
         name="multi-margin",
+        chain=RowWise(multi_margin_row_chain),
         example=THREE_CLASS,
         aliases=("multi-class-hinge", "multimargin"),
         family=FAMILY,
@@ -401,6 +541,7 @@ SPECS = [
     ),
     define(
         name="hinge",
+        chain=Elementwise(hinge_scalar, _hinge_element),
         example=BINARY_LOGITS,
         family=FAMILY,
         summary="binary hinge loss on raw scores",
@@ -416,6 +557,7 @@ SPECS = [
     ),
     define(
         name="squared-hinge",
+        chain=Elementwise(squared_hinge_scalar, _hinge_element),
         example=BINARY_LOGITS,
         family=FAMILY,
         summary="squared binary hinge loss",
@@ -431,6 +573,7 @@ SPECS = [
     ),
     define(
         name="focal",
+        chain=Elementwise(focal_scalar, leaf="x"),
         advice=(CONFIDENTLY_RIGHT,),
         example=BINARY_LOGITS,
         aliases=("sigmoid-focal", "focal-loss"),
@@ -454,6 +597,7 @@ SPECS = [
     ),
     define(
         name="kl-div",
+        chain=RowWise(kl_row_chain),
         example=Example(("kl_preds.csv", "kl_targets.csv"), what="predicted and true distributions over 4 classes"),
         aliases=("kl", "kl-divergence", "kld"),
         family=FAMILY,

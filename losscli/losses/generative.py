@@ -27,11 +27,15 @@ from typing import Any
 
 import numpy as np
 
+from losscli.chains import Custom, outer_step, sigmoid_f, softplus_f
 from losscli.errors import InputError
 from losscli.examples import Example
 from losscli.losses import _checks
 from losscli.losses._ops import bce_probabilities, softplus
+from losscli.losses.classification import bce_scalar
+from losscli.losses.regression import mae_scalar, mse_scalar
 from losscli.reduction import POOLED, TWO_MEANS
+from losscli.scalar import Scalar, derivation
 from losscli.spec import Input, Param, Terms, define
 
 FAMILY = "generative"
@@ -243,6 +247,96 @@ def _validate_mmd(inputs: Inputs, params: Params, sources: Sources) -> dict[str,
     return params
 
 
+# ----------------------------------------------------------------------------- the chain rule for --explain
+# Each takes (ev, inputs, name, index) and returns (forward, local) with the outer ∂L/∂ℓ included
+# (see losscli.chains), or None when it has no derivation for that input.
+
+
+def gan_discriminator_chain(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index: tuple[int, ...]):
+    x = float(inputs[name][index])
+    formula, outer = outer_step(ev, inputs[name].size)
+    if name == "real":
+        fwd = [("r (logit on a real sample)", x), ("ℓ = softplus(-r)", softplus_f(-x))]
+        return fwd, [("∂L/∂ℓ", formula, outer), ("∂ℓ/∂r", "-σ(-r)", -sigmoid_f(-x))]
+    fwd = [("f (logit on a fake sample)", x), ("ℓ = softplus(f)", softplus_f(x))]
+    return fwd, [("∂L/∂ℓ", formula, outer), ("∂ℓ/∂f", "σ(f)", sigmoid_f(x))]
+
+
+def wasserstein_critic_chain(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index: tuple[int, ...]):
+    formula, outer = outer_step(ev, inputs[name].size)
+    sign = 1.0 if name == "fake" else -1.0
+    fwd = [(f"{name} score", float(inputs[name][index]))]
+    return fwd, [("∂L/∂(term)", formula, outer), (f"∂(±{name})/∂{name}", "+1 for fake, -1 for real", sign)]
+
+
+def reconstruction_chain(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index: tuple[int, ...]):
+    p_all, y_all = inputs["preds"], inputs["targets"]
+    rows = p_all.shape[0]  # a 1-D input is N rows of one feature
+    width = p_all.size // rows
+    kind = ev.params["kind"]
+    error = {"mse": mse_scalar, "mae": mae_scalar, "bce": bce_scalar}[kind]
+    p = Scalar.leaf(float(p_all[index]), "p")
+    e = error(p, Scalar.leaf(float(y_all[index]), "y"), {"from_logits": False}).named("e = " + kind + "(p, y)")
+    formula, outer = outer_step(ev, rows)
+    inner = (
+        ("∂ℓᵢ/∂eᵢⱼ", "1 (features summed)", 1.0)
+        if ev.params["feature_reduction"] == "sum"
+        else ("∂ℓᵢ/∂eᵢⱼ", f"1/{width} (features averaged)", 1.0 / width)
+    )
+    d = derivation(e, p, outer=[("∂L/∂ℓᵢ", formula, outer), inner])
+    return d.forward, d.steps, d.combine
+
+
+def mmd_chain(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index: tuple[int, ...]):
+    """∂MMD²/∂(one coordinate of one sample), kernel k(u, v) = exp(-γ‖u - v‖²), ∂k/∂u = -2γ(u - v)k."""
+    x, y = (a.reshape(a.shape[0], -1) for a in (inputs["x"], inputs["y"]))
+    own, other = (x, y) if name == "x" else (y, x)
+    row, col = (index[0], index[1] if len(index) > 1 else 0)
+    g = ev.params["gamma"]
+    u = own[row]
+
+    def dk(others: np.ndarray) -> np.ndarray:
+        diff = u[None, :] - others
+        return -2 * g * diff[:, col] * np.exp(-g * np.sum(diff * diff, axis=1))
+
+    n, m = own.shape[0], other.shape[0]
+    same = dk(own)
+    if ev.params["estimator"] == "unbiased":
+        same_term = 2 * (np.sum(same) - same[row]) / (n * (n - 1))
+    else:
+        same_term = 2 * np.sum(same) / (n * n)
+    cross_term = -2 * np.sum(dk(other)) / (n * m)
+    fwd = [
+        (f"{name}[{row}, {col}]", float(u[col])),
+        ("γ", g),
+        ("Σ ∂k(self)", float(np.sum(same))),
+        ("Σ ∂k(cross)", float(np.sum(dk(other)))),
+    ]
+    return (
+        fwd,
+        [
+            ("∂MMD²/∂(within-sample term)", "2 Σ ∂k / n²  (n(n-1) unbiased)", same_term),
+            ("∂MMD²/∂(cross term)", "-2 Σ ∂k / (n m)", cross_term),
+        ],
+        "sum",
+    )
+
+
+def gan_generator_chain(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index: tuple[int, ...]):
+    f = float(inputs["fake"][index])
+    formula, outer = outer_step(ev, inputs["fake"].size)
+    if ev.params["mode"] == "minimax":
+        fwd = [("f (logit on a fake sample)", f), ("ℓ = -softplus(f) = log(1 - σ(f))", -softplus_f(f))]
+        return fwd, [("∂L/∂ℓ", formula, outer), ("∂ℓ/∂f", "-σ(f)", -sigmoid_f(f))]
+    fwd = [("f (logit on a fake sample)", f), ("ℓ = softplus(-f) = -log σ(f)", softplus_f(-f))]
+    return fwd, [("∂L/∂ℓ", formula, outer), ("∂ℓ/∂f", "-σ(-f)", -sigmoid_f(-f))]
+
+
+def wasserstein_generator_chain(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index: tuple[int, ...]):
+    formula, outer = outer_step(ev, inputs["fake"].size)
+    return [("fake score", float(inputs["fake"][index]))], [("∂L/∂(-fake)", formula, outer), ("∂(-f)/∂f", "-1", -1.0)]
+
+
 # ----------------------------------------------------------------------------- specs
 
 REAL = Input("real", "n", "discriminator logits D(x) on real samples")
@@ -258,6 +352,7 @@ MMD_POOLED = replace(POOLED, samples=_pooled_samples, scale=lambda inputs, reduc
 SPECS = [
     define(
         name="gan-discriminator",
+        chain=Custom(gan_discriminator_chain),
         example=Example(
             ("gan_real_logits.csv", "gan_fake_logits.csv"),
             what="discriminator logits on 16 real and 12 generated samples",
@@ -285,6 +380,7 @@ SPECS = [
     ),
     define(
         name="gan-generator",
+        chain=Custom(gan_generator_chain),
         example=Example(("gan_fake_logits.csv",), what="discriminator logits on 12 generated samples"),
         aliases=("gan-g", "gan-gen", "generator"),
         family=FAMILY,
@@ -315,6 +411,7 @@ SPECS = [
     ),
     define(
         name="wasserstein-critic",
+        chain=Custom(wasserstein_critic_chain),
         example=Example(("gan_real_logits.csv", "gan_fake_logits.csv"), what="critic scores"),
         aliases=("wgan-critic", "wgan-d", "wasserstein-d"),
         family=FAMILY,
@@ -337,6 +434,7 @@ SPECS = [
     ),
     define(
         name="wasserstein-generator",
+        chain=Custom(wasserstein_generator_chain),
         example=Example(("gan_fake_logits.csv",), what="critic scores on generated samples"),
         aliases=("wgan-generator", "wgan-g", "wasserstein-g"),
         family=FAMILY,
@@ -356,6 +454,7 @@ SPECS = [
     ),
     define(
         name="reconstruction",
+        chain=Custom(reconstruction_chain),
         example=Example(("recon.json",), what="an autoencoder's 6 x 8 output probabilities and binary inputs"),
         aliases=("recon", "vae-reconstruction", "reconstruction-loss"),
         family=FAMILY,
@@ -397,6 +496,7 @@ SPECS = [
     ),
     define(
         name="mmd",
+        chain=Custom(mmd_chain),
         example=Example(("mmd_x.csv", "mmd_y.csv"), what="two 2-D samples of 20 and 25 points"),
         aliases=("mmd2", "maximum-mean-discrepancy"),
         family=FAMILY,

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from losscli.chains import Custom, outer_step
 from losscli.errors import InputError, UsageError
 from losscli.examples import Example
 from losscli.losses import _checks
@@ -402,6 +403,64 @@ def _perceptual_report(ev: Any) -> dict[str, Any]:
     return {"per_map": np.mean(el, axis=0)} if el.ndim == 2 and el.shape[1] > 1 else {}
 
 
+# ----------------------------------------------------------------------------- the chain rule for --explain
+# Each takes (ev, inputs, name, index) and returns (forward, local) with the outer ∂L/∂ℓ included
+# (see losscli.chains), or None when it has no derivation for that input.
+
+
+def region_chain(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index: tuple[int, ...]):
+    """Dice, IoU and Tversky for one element, by the quotient rule on the per-class sums."""
+    x_all, y_all = inputs["preds"], inputs["targets"]
+    prm = ev.params
+    p_all = 1.0 / (1.0 + np.exp(-x_all)) if prm["from_logits"] else x_all
+    if x_all.ndim <= 2:
+        cls, mask = 0, np.ones(x_all.shape, bool)
+    elif x_all.ndim == 3:
+        cls = index[0]
+        mask = np.zeros(x_all.shape, bool)
+        mask[cls] = True
+    else:
+        cls = index[1]
+        mask = np.zeros(x_all.shape, bool)
+        mask[:, cls] = True
+    n_cls = 1 if x_all.ndim <= 2 else x_all.shape[-3]
+    p, y = p_all[mask], y_all[mask]
+    pj, yj, s = float(p_all[index]), float(y_all[index]), prm["smooth"]
+    tp, sp, sy = float(np.sum(p * y)), float(np.sum(p)), float(np.sum(y))
+    fwd = [
+        ("p_j" + (" = σ(x_j)" if prm["from_logits"] else ""), pj),
+        ("y_j", yj),
+        ("class", cls),
+        ("I = Σ p y (class)", tp),
+        ("Σ p", sp),
+        ("Σ y", sy),
+    ]
+    if ev.spec.name == "dice":
+        num, den = 2 * tp + s, sp + sy + s
+        dnum, dden = 2 * yj, 1.0
+        label = "D = (2I + s)/(Σp + Σy + s)"
+    elif ev.spec.name == "iou":
+        num, den = tp + s, sp + sy - tp + s
+        dnum, dden = yj, 1.0 - yj
+        label = "J = (I + s)/(Σp + Σy - I + s)"
+    else:
+        a, b = prm["alpha"], prm["beta"]
+        fp, fn = sp - tp, sy - tp
+        num, den = tp + s, tp + a * fp + b * fn + s
+        dnum, dden = yj, yj + a * (1 - yj) - b * yj
+        label = "T = (TP + s)/(TP + α FP + β FN + s)"
+    fwd.append((label, num / den))
+    formula, outer = outer_step(ev, n_cls)
+    local = [
+        ("∂L/∂ℓ_c", formula, outer),
+        ("∂ℓ_c/∂(ratio)", "-1", -1.0),
+        ("∂(ratio)/∂p_j", "(num'·den - num·den')/den²", (dnum * den - num * dden) / den**2),
+    ]
+    if prm["from_logits"]:
+        local.append(("∂p_j/∂x_j", "σ(x)(1 - σ(x))", pj * (1 - pj)))
+    return fwd, local
+
+
 # ----------------------------------------------------------------------------- specs
 
 REGION_PREDS = Input(
@@ -427,6 +486,7 @@ SEGMENTATION = Example(("dice_probs.csv", "dice_mask.csv"), what="a 16 x 16 prob
 SPECS = [
     define(
         name="dice",
+        chain=Custom(region_chain),
         example=SEGMENTATION,
         aliases=("dice-loss", "soft-dice"),
         family=FAMILY,
@@ -453,6 +513,7 @@ SPECS = [
     ),
     define(
         name="iou",
+        chain=Custom(region_chain),
         example=SEGMENTATION,
         aliases=("jaccard", "soft-iou", "jaccard-loss"),
         family=FAMILY,
@@ -476,6 +537,7 @@ SPECS = [
     ),
     define(
         name="tversky",
+        chain=Custom(region_chain),
         example=SEGMENTATION,
         aliases=("tversky-loss",),
         family=FAMILY,

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from losscli.chains import Custom, outer_step, rows_of, sigmoid_f, softplus_f
 from losscli.errors import InputError
 from losscli.examples import Example
 from losscli.losses import _checks
@@ -147,11 +148,86 @@ def _validate_bpr(inputs: Inputs, params: Params, sources: Sources) -> None:
     )
 
 
+# ----------------------------------------------------------------------------- the chain rule for --explain
+# Each takes (ev, inputs, name, index) and returns (forward, local) with the outer ∂L/∂ℓ included
+# (see losscli.chains), or None when it has no derivation for that input.
+
+
+def bpr_chain(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index: tuple[int, ...]):
+    pos, neg = inputs["pos"], inputs["neg"]
+    if neg.ndim == 2 and pos.ndim == 1:  # K negatives per positive: pos is broadcast
+        pos = np.broadcast_to(pos[:, None], neg.shape)
+        if name == "pos":  # one path per negative k: the contributions add up
+            formula, outer = outer_step(ev, neg.size)
+            d = pos[index[0]] - neg[index[0]]
+            fwd = [(f"d_k = pos - neg_k (k = 0..{d.size - 1})", float(d[0]))]
+            return (
+                fwd,
+                [
+                    (
+                        f"path k={k}: ∂L/∂ℓ_k · ∂ℓ_k/∂d_k · ∂d_k/∂pos",
+                        f"{formula} · -σ(-d_k) · 1",
+                        outer * -sigmoid_f(-float(dk)),
+                    )
+                    for k, dk in enumerate(d)
+                ],
+                "sum",
+            )
+    d = float(pos[index] - neg[index])
+    formula, outer = outer_step(ev, neg.size)
+    fwd = [("d = pos - neg", d), ("ℓ = softplus(-d) = -log σ(d)", softplus_f(-d))]
+    return fwd, [
+        ("∂L/∂ℓ", formula, outer),
+        ("∂ℓ/∂d", "-σ(-d)", -sigmoid_f(-d)),
+        (f"∂d/∂{name}", "+1 for pos, -1 for neg", 1.0 if name == "pos" else -1.0),
+    ]
+
+
+def contrastive_chain(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index: tuple[int, ...]):
+    x1, x2 = rows_of(inputs["x1"]), rows_of(inputs["x2"])
+    row, col = index[0], (index[1] if len(index) > 1 else 0)
+    y, m = float(inputs["label"].reshape(-1)[row]), ev.params["margin"]
+    diff = x1[row] - x2[row]
+    d = float(np.sqrt(np.sum(diff * diff)))
+    sign = 1.0 if name == "x1" else -1.0
+    gap = max(0.0, m - d)
+    fwd = [("D = ‖x1ᵢ - x2ᵢ‖", d), ("label (1 = similar)", y), ("max(0, m - D)", gap)]
+    formula, outer = outer_step(ev, x1.shape[0])
+    dd = y * diff[col] - (1 - y) * gap * (diff[col] / d if d > 0 else 0.0)
+    return fwd, [
+        ("∂L/∂ℓᵢ", formula, outer),
+        ("∂ℓᵢ/∂(x1ᵢ - x2ᵢ)_k", "y (x1 - x2)_k - (1 - y) max(0, m - D) (x1 - x2)_k / D", dd),
+        (f"∂(x1 - x2)/∂{name}", "+1 for x1, -1 for x2", sign),
+    ]
+
+
+def triplet_chain(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index: tuple[int, ...]):
+    """p = 2, no swap: ∂ℓ/∂a = (a - p + ε)/d_ap - (a - n + ε)/d_an while the margin is violated."""
+    if ev.params["p"] != 2 or ev.params["swap"]:
+        return None
+    a, p, n = (rows_of(inputs[k]) for k in ("anchor", "positive", "negative"))
+    row, col = index[0], (index[1] if len(index) > 1 else 0)
+    eps = ev.params["eps"]
+    u, v = a[row] - p[row] + eps, a[row] - n[row] + eps
+    d_ap, d_an = float(np.linalg.norm(u)), float(np.linalg.norm(v))
+    hinge = d_ap - d_an + ev.params["margin"]
+    active = 1.0 if hinge > 0 else 0.0
+    local_d = {"anchor": u[col] / d_ap - v[col] / d_an, "positive": -u[col] / d_ap, "negative": v[col] / d_an}[name]
+    fwd = [("d(a, p) = ‖a - p + ε‖", d_ap), ("d(a, n) = ‖a - n + ε‖", d_an), ("d(a,p) - d(a,n) + margin", hinge)]
+    formula, outer = outer_step(ev, a.shape[0])
+    return fwd, [
+        ("∂L/∂ℓᵢ", formula, outer),
+        ("∂ℓᵢ/∂(hinge)", "1 if violated else 0", active),
+        (f"∂(hinge)/∂{name}_k", "(a - p + ε)_k/d_ap - (a - n + ε)_k/d_an for the anchor", local_d),
+    ]
+
+
 # ----------------------------------------------------------------------------- specs
 
 SPECS = [
     define(
         name="contrastive",
+        chain=Custom(contrastive_chain),
         example=Example(("contrastive_pairs.json",), what="embedding pairs with similar/dissimilar labels"),
         aliases=("contrastive-loss", "siamese"),
         family=FAMILY,
@@ -179,6 +255,7 @@ SPECS = [
     ),
     define(
         name="triplet",
+        chain=Custom(triplet_chain),
         example=Example(
             ("triplet_anchor.csv", "triplet_positive.csv", "triplet_negative.csv"),
             what="8 embedding triplets of width 4",
@@ -213,6 +290,7 @@ SPECS = [
     ),
     define(
         name="bpr",
+        chain=Custom(bpr_chain),
         example=Example(("bpr_scores.csv",), what="scores of observed and sampled items"),
         aliases=("bpr-loss", "bayesian-personalized-ranking"),
         family=FAMILY,

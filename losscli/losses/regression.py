@@ -9,15 +9,19 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from losscli import scalar as S
+from losscli.chains import Elementwise
 from losscli.examples import REGRESSION
 from losscli.losses import _checks
 from losscli.losses._ops import softplus
 from losscli.reduction import root
+from losscli.scalar import Scalar
 from losscli.spec import Advice, Input, LossSpec, Param, Terms, define
 
 PREDS = Input("preds", "N or N x D", "model predictions")
 TARGETS = Input("targets", "same as preds", "true values", differentiable=False)
 FAMILY = "regression"
+Params = Mapping[str, Any]
 
 
 def _validate_pair(inputs: Mapping[str, Any], params: Mapping[str, Any], sources: Mapping[str, str]) -> None:
@@ -66,6 +70,51 @@ def quantile(xp: Any, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> T
     return Terms(xp.maximum(q * d, (q - 1.0) * d))
 
 
+# ----------------------------------------------------------------------------- the chain rule for --explain
+# Each loss once more as scalar maths over losscli.scalar.Scalar (plain math, not the array code
+# above): --explain shows its forward steps and local derivatives and checks them against autograd.
+
+
+def _residual(p: Scalar, y: Scalar) -> Scalar:
+    return (p - y).named("r = p - y")
+
+
+def mse_scalar(p: Scalar, y: Scalar, params: Params) -> Scalar:
+    r = _residual(p, y)
+    return (r * r).named("ℓ = r²")
+
+
+def mae_scalar(p: Scalar, y: Scalar, params: Params) -> Scalar:
+    return S.abs_(_residual(p, y)).named("ℓ = |r|")
+
+
+def huber_scalar(p: Scalar, y: Scalar, params: Params) -> Scalar:
+    d = params["delta"]
+    r = _residual(p, y)
+    if abs(r.value) < d:
+        return (0.5 * r * r).named("ℓ = ½r² (|r| < δ)")
+    return (d * (S.abs_(r) - 0.5 * d)).named("ℓ = δ(|r| - ½δ) (|r| ≥ δ)")
+
+
+def smooth_l1_scalar(p: Scalar, y: Scalar, params: Params) -> Scalar:
+    b = params["beta"]
+    r = _residual(p, y)
+    if b > 0 and abs(r.value) < b:
+        return (0.5 * r * r / b).named("ℓ = ½r²/β (|r| < β)")
+    return (S.abs_(r) - 0.5 * b).named("ℓ = |r| - ½β (|r| ≥ β)")
+
+
+def log_cosh_scalar(p: Scalar, y: Scalar, params: Params) -> Scalar:
+    r = _residual(p, y)
+    return (r + S.softplus(-2.0 * r) - math.log(2.0)).named("ℓ = r + softplus(-2r) - log 2")
+
+
+def quantile_scalar(p: Scalar, y: Scalar, params: Params) -> Scalar:
+    q = params["q"]
+    d = (y - p).named("d = y - p")
+    return S.maximum((q * d).named("q·d"), ((q - 1.0) * d).named("(q-1)·d")).named("ℓ = max(q·d, (q-1)·d)")
+
+
 # ----------------------------------------------------------------------------- advice for --explain
 
 OUTLIERS_DOMINATE = Advice(
@@ -98,6 +147,7 @@ def _spec(**kw: Any) -> LossSpec:
 SPECS = [
     _spec(
         name="mse",
+        chain=Elementwise(mse_scalar),
         aliases=("mean-squared-error", "l2-loss", "squared-error"),
         summary="mean squared error",
         formula="L = (1/N) Σᵢ (pᵢ - yᵢ)²",
@@ -110,6 +160,7 @@ SPECS = [
     ),
     _spec(
         name="rmse",
+        chain=Elementwise(mse_scalar),
         aliases=("root-mean-squared-error",),
         summary="root mean squared error",
         formula="L = √( (1/N) Σᵢ (pᵢ - yᵢ)² )",
@@ -125,6 +176,7 @@ SPECS = [
     ),
     _spec(
         name="mae",
+        chain=Elementwise(mae_scalar),
         aliases=("l1-loss", "mean-absolute-error"),
         summary="mean absolute error",
         formula="L = (1/N) Σᵢ |pᵢ - yᵢ|",
@@ -136,6 +188,7 @@ SPECS = [
     ),
     _spec(
         name="huber",
+        chain=Elementwise(huber_scalar),
         summary="Huber loss: quadratic near 0, linear beyond delta",
         params=(
             Param("delta", "float", 1.0, "threshold between the quadratic and linear parts", low=0.0, low_open=True),
@@ -149,6 +202,7 @@ SPECS = [
     ),
     _spec(
         name="smooth-l1",
+        chain=Elementwise(smooth_l1_scalar),
         aliases=("smoothl1",),
         summary="smooth L1 loss (Huber divided by beta)",
         params=(Param("beta", "float", 1.0, "width of the quadratic zone; 0 gives L1", low=0.0),),
@@ -161,6 +215,7 @@ SPECS = [
     ),
     _spec(
         name="log-cosh",
+        chain=Elementwise(log_cosh_scalar),
         aliases=("logcosh",),
         summary="log of the hyperbolic cosine of the error",
         formula="ℓ = log cosh(r) = r + softplus(-2r) - log 2;  L = mean ℓ",
@@ -172,6 +227,7 @@ SPECS = [
     ),
     _spec(
         name="quantile",
+        chain=Elementwise(quantile_scalar),
         aliases=("pinball",),
         summary="quantile (pinball) loss",
         params=(

@@ -18,11 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from losscli.chains import Custom, outer_step
 from losscli.errors import InputError
 from losscli.examples import Example
 from losscli.losses import _checks
 from losscli.losses._ops import log_softmax
-from losscli.losses.classification import cross_entropy
+from losscli.losses.classification import ce_row_chain, cross_entropy
 from losscli.reduction import SEQUENCE_MEAN
 from losscli.spec import Input, Param, Terms, define
 
@@ -322,6 +323,22 @@ def _validate_seq2seq(inputs: Inputs, params: Params, sources: Sources) -> None:
         )
 
 
+# ----------------------------------------------------------------------------- the chain rule for --explain
+# Each takes (ev, inputs, name, index) and returns (forward, local) with the outer ∂L/∂ℓ included
+# (see losscli.chains), or None when it has no derivation for that input.
+
+
+def seq2seq_chain(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index: tuple[int, ...]):
+    z, t = inputs["preds"], inputs["targets"]
+    classes = z.shape[-1]
+    z2, t1 = z.reshape(-1, classes), t.reshape(-1)
+    token = int(np.ravel_multi_index(index[:-1], z.shape[:-1]))
+    params = {**ev.params, "from_logits": True, "weight": None}
+    fwd, local = ce_row_chain(z2[token], t1[token], index[-1], params)
+    formula, outer = outer_step(ev, ev.denominator)
+    return [("token", token), *fwd], [("∂L/∂ℓₜ", formula, outer), *local]
+
+
 # ----------------------------------------------------------------------------- specs
 
 SPECS = [
@@ -376,6 +393,7 @@ SPECS = [
     ),
     define(
         name="seq2seq",
+        chain=Custom(seq2seq_chain),
         example=Example(("seq2seq_batch.json",), what="decoder logits for 3 sequences, padding -100"),
         aliases=("token-cross-entropy", "sequence-cross-entropy", "seq2seq-ce", "lm"),
         family=FAMILY,
