@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from losscli.errors import UsageError
+from losscli.reduction import State
 from losscli.spec import LossSpec, Terms
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -74,13 +75,6 @@ def _namespace(backend: str) -> Any:
     return xp
 
 
-def _size(a: Any) -> int:
-    count = 1
-    for size in a.shape:
-        count *= size
-    return count
-
-
 def _broadcast(xp: Any, w: Any, like: Any) -> Any:
     """Per-sample weights (N,) shaped to broadcast against ``like`` (N, ...)."""
     return xp.reshape(w, (w.shape[0],) + (1,) * (len(like.shape) - 1))
@@ -93,9 +87,9 @@ def _apply_sample_weights(xp: Any, terms: Terms, s: Any) -> Terms:
     if terms.mean_elements is not None:
         sm = _broadcast(xp, s, terms.mean_elements)
         ones = xp.ones_like(terms.mean_elements)
-        return Terms(terms.elements * se, weights=sm * ones, mean_elements=terms.mean_elements * sm)
+        return Terms(terms.elements * se, weights=sm * ones, mean_elements=terms.mean_elements * sm, parts=terms.parts)
     weights = xp.ones_like(terms.elements) if terms.weights is None else terms.weights
-    return Terms(terms.elements * se, weights=weights * se)
+    return Terms(terms.elements * se, weights=weights * se, parts=terms.parts)
 
 
 def _torch_tensor(a: np.ndarray, dtype: str) -> Any:
@@ -159,13 +153,7 @@ def evaluate(
         raise UsageError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if dtype not in DTYPES:
         raise UsageError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    missing = [i.name for i in spec.inputs if i.required and i.name not in inputs]
-    if missing:
-        raise UsageError(f"{spec.name} needs input(s) {', '.join(missing)}")
-    arrays = {name: np.asarray(inputs[name], dtype=np.float64) for name in spec.input_names if name in inputs}
-    params = dict(params)
-    if spec.validate is not None:
-        params = spec.validate(arrays, params, dict(sources or {})) or params
+    arrays, params = _checked(spec, inputs, params, sources)
     if spec.needs_torch:
         backend = "torch"
     xp = _namespace(backend)
@@ -185,15 +173,7 @@ def evaluate(
                 tensor.requires_grad_(True)
                 leaves[inp.name] = tensor
             data[inp.name] = tensor
-    terms = spec.fn(xp, data, params)
-    rule = spec.rule
-    if sample_weights is not None:
-        if not rule.sample_weights:
-            raise UsageError(f"sample weights do not apply to {spec.name} ({rule.description}: it has no samples)")
-        s = _check_sample_weights(spec, sample_weights, terms, sources or {})
-        s_xp = xp.asarray(s.astype(dtype)) if backend == "numpy" else _torch_tensor(s, dtype)
-        terms = _apply_sample_weights(xp, terms, s_xp)
-        rule = rule.with_weights()
+    terms, rule = _weighted(spec, xp, spec.fn(xp, data, params), sample_weights, dtype, backend, sources)
     state = rule.state(xp, terms)
     value = rule.elementwise(xp, terms.elements) if reduction == "none" else rule.finish(xp, state, reduction)
     scale = rule.per_sample_scale(state, arrays, reduction)
@@ -230,3 +210,65 @@ def evaluate(
     if spec.report is not None:
         ev.extras = spec.report(ev)
     return ev
+
+
+def _checked(
+    spec: LossSpec, inputs: Mapping[str, np.ndarray], params: Mapping[str, Any], sources: Mapping[str, str] | None
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The inputs as float64 arrays, validated; the params with data-dependent defaults resolved."""
+    missing = [i.name for i in spec.inputs if i.required and i.name not in inputs]
+    if missing:
+        raise UsageError(f"{spec.name} needs input(s) {', '.join(missing)}")
+    arrays = {name: np.asarray(inputs[name], dtype=np.float64) for name in spec.input_names if name in inputs}
+    out = dict(params)
+    if spec.validate is not None:
+        out = spec.validate(arrays, out, dict(sources or {})) or out
+    return arrays, out
+
+
+def _weighted(
+    spec: LossSpec,
+    xp: Any,
+    terms: Terms,
+    sample_weights: np.ndarray | None,
+    dtype: str,
+    backend: str,
+    sources: Mapping[str, str] | None,
+) -> tuple[Terms, Any]:
+    """The terms with per-sample weights folded in, and the rule that reduces them."""
+    rule = spec.rule
+    if sample_weights is None:
+        return terms, rule
+    if not rule.sample_weights:
+        raise UsageError(f"sample weights do not apply to {spec.name} (its reduction: {rule.description})")
+    s = _check_sample_weights(spec, sample_weights, terms, sources or {})
+    s_xp = xp.asarray(s.astype(dtype)) if backend == "numpy" else _torch_tensor(s, dtype)
+    return _apply_sample_weights(xp, terms, s_xp), rule.with_weights()
+
+
+def partial_state(
+    spec: LossSpec,
+    inputs: Mapping[str, np.ndarray],
+    params: Mapping[str, Any],
+    *,
+    dtype: str = "float64",
+    sources: Mapping[str, str] | None = None,
+    sample_weights: np.ndarray | None = None,
+) -> State:
+    """The mergeable reduction state of one chunk of rows, on numpy (see :mod:`losscli.reduction`).
+
+    States of consecutive chunks merge with ``State.merge``; :func:`finish` gives the value, equal
+    to the one-pass value for every rule with ``chunkable=True``."""
+    if not spec.rule.chunkable:
+        raise UsageError(f"{spec.name} needs all rows at once ({spec.rule.description}); it cannot be chunked")
+    arrays, params = _checked(spec, inputs, params, sources)
+    xp = _namespace("numpy")
+    data = {name: arr.astype(dtype) for name, arr in arrays.items()}
+    terms, rule = _weighted(spec, xp, spec.fn(xp, data, params), sample_weights, dtype, "numpy", sources)
+    return rule.state(xp, terms)
+
+
+def finish(spec: LossSpec, state: State, reduction: str = "mean", *, weighted: bool = False) -> float:
+    """The value of a (merged) state for ``reduction`` (``mean`` or ``sum``)."""
+    rule = spec.rule.with_weights() if weighted else spec.rule
+    return float(rule.finish(_namespace("numpy"), state, reduction))

@@ -216,7 +216,9 @@ class Root(Rule):
 MEAN = Rule("mean", description="Σℓ / N")
 WEIGHTED_MEAN = Rule("weighted mean", description="Σ wℓ / Σ w")
 SEQUENCE_MEAN = Rule("sequence mean", description="mean over sequences of ℓ / target length")
-TWO_MEANS = Rule("two means", kind="groups", description="mean over one group + mean over the other")
+TWO_MEANS = Rule(
+    "two means", kind="groups", sample_weights=False, description="mean over one group + mean over the other"
+)
 POOLED = Rule("pooled", kind="total", chunkable=False, sample_weights=False, description="sum of the terms")
 PENALTY = Rule("penalty", kind="total", sample_weights=False, has_samples=False, description="sum over parameters")
 PIXEL_MEAN = Rule("pixel mean", chunkable=False, description="mean over maps; health scaled by pixels")
