@@ -62,7 +62,7 @@ def load(target: Target | Needs, data: DataOptions) -> Loaded:
     arrays = load_inputs(
         names,
         files,
-        columns=columns,
+        columns=dict(columns),
         named_files=dict(data.named),
         input_format=data.input_format,
         delimiter=data.delimiter,
@@ -131,11 +131,20 @@ def grad(
     if keep_graph and data.sample_weights is not None:
         raise UsageError("--explain works the chain rule without sample weights; drop --sample-weights")
     loaded = load(target, data)
-    run = {"backend": "torch", "reduction": reduction, "sources": loaded.sources}
-    result = target.run(loaded.arrays, dtype=dtype, sample_weights=loaded.sample_weights, keep_graph=keep_graph, **run)
-    reference = None
-    if dtype != "float64":
-        reference = target.run(loaded.arrays, sample_weights=loaded.sample_weights, **run).evaluation
+
+    def run(precision: str, graph: bool) -> Result:
+        return target.run(
+            loaded.arrays,
+            backend="torch",
+            reduction=reduction,
+            dtype=precision,
+            sources=loaded.sources,
+            sample_weights=loaded.sample_weights,
+            keep_graph=graph,
+        )
+
+    result = run(dtype, keep_graph)
+    reference = run("float64", False).evaluation if dtype != "float64" else None
     verdict = diagnose(
         result.evaluation,
         loaded.arrays,

@@ -67,12 +67,14 @@ def _namespace(backend: str) -> Any:
     2.1 on (its main namespace implements the array API standard, and skipping the compat
     wrapper saves ~50 ms of a small ``compute``), array_api_compat.numpy before."""
     if backend == "torch":
-        import array_api_compat.torch as xp
-    elif hasattr(np, "astype"):  # numpy >= 2.1
-        xp = np
-    else:
-        import array_api_compat.numpy as xp
-    return xp
+        import array_api_compat.torch
+
+        return array_api_compat.torch
+    if hasattr(np, "astype"):  # numpy >= 2.1
+        return np
+    import array_api_compat.numpy
+
+    return array_api_compat.numpy
 
 
 def _broadcast(xp: Any, w: Any, like: Any) -> Any:
@@ -159,7 +161,7 @@ def evaluate(
     xp = _namespace(backend)
     leaves: dict[str, Any] = {}
     if backend == "numpy":
-        data = {name: arr.astype(dtype) for name, arr in arrays.items()}
+        data: dict[str, Any] = {name: arr.astype(dtype) for name, arr in arrays.items()}
     else:
         import torch
 

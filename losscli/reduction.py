@@ -189,7 +189,7 @@ def _nonzero(weights: Array) -> float:
 class Root(Rule):
     """A finaliser: the square root of the inner rule's value (RMSE); per element √ℓ under none."""
 
-    inner: Rule = field(default_factory=lambda: MEAN)
+    inner: Rule = field(default_factory=lambda: Rule("mean", description="Σℓ / N"))
 
     def finish(self, xp: Any, state: State, reduction: str) -> Any:
         return self.finalise(xp, self.inner.finish(xp, state, reduction))

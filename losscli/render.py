@@ -375,7 +375,7 @@ def render_compare(compared: list[Any], fmt: str, with_grad: bool, out: TextIO |
     def cell(row: dict[str, Any], col: str) -> str:
         v = row.get(col)
         if col == "health":
-            return v["status"]
+            return str(v["status"]) if v is not None else ""
         if col == "outlier_share" and v is None:
             return ""
         if col == "outlier_share" and not exact:
