@@ -16,9 +16,9 @@ import numpy as np
 
 from losscli.core import Evaluation, evaluate
 from losscli.errors import UsageError
+from losscli.examples import Example
 from losscli.expr import Expression, parse
 from losscli.params import parse_params
-from losscli.examples import Example
 from losscli.spec import LossSpec
 
 

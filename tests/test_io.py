@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -534,3 +535,307 @@ def test_writer_errors(tmp_path):
     (tmp_path / "dir.csv").mkdir()
     with pytest.raises(InputError, match=r"dir\.csv: cannot write the gradients: Is a directory"):
         write_gradients(str(tmp_path / "dir.csv"), GRADIENTS)
+
+
+# --- provenance and notes (read_inputs) ----------------------------------------------------------
+
+
+def test_read_inputs_says_where_each_input_came_from(tmp_path):
+    from losscli.io import InputInfo, read_inputs
+
+    table = write(tmp_path, "d.csv", "id,y_true,y_pred\nx,1,0.25\ny,0,0.75\n")
+    loaded = read_inputs(PT, [table])
+    assert loaded.provenance == {
+        "preds": InputInfo(table, ["y_pred"], (2,), indices=[2]),
+        "targets": InputInfo(table, ["y_true"], (2,), indices=[1]),
+    }
+    assert loaded.notes == []
+    np.testing.assert_array_equal(loaded.arrays["preds"], load_inputs(PT, [table])["preds"])
+    keyed = write(tmp_path, "k.npz", npz_bytes(preds=np.ones((2, 3)), targets=np.zeros(2)))
+    info = read_inputs(PT, [keyed], columns={"preds": "0-1"}).provenance
+    assert info["preds"] == InputInfo(keyed, ["0", "1"], (2, 2), key="preds", indices=[0, 1])
+    assert info["targets"] == InputInfo(keyed, None, (2,), key="targets")
+    headerless = write(tmp_path, "n.csv", "1,2,3\n4,5,6\n")
+    assert read_inputs(["preds"], [headerless]).provenance["preds"].columns == ["0", "1", "2"]
+    lone = read_inputs(["preds"], ["-"], stdin=io.BytesIO(npy_bytes(np.zeros((4, 2))))).provenance["preds"]
+    assert lone == InputInfo("<stdin>", None, (4, 2))
+
+
+# --- column selection --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("selector", "expected"),
+    [
+        ("1-2", [[2, 3], [20, 30]]),
+        ("0,2-3", [[1, 3, 4], [10, 30, 40]]),
+        ("logit_*", [[2, 3], [20, 30]]),
+        ("logit_?,a", [[2, 3, 1], [20, 30, 10]]),
+        ("logit_[b]", [3, 30]),
+        (" 3 ", [4, 40]),
+        ("3-3", [4, 40]),
+        ("c-d", [4, 40]),  # an exact header name wins over a range or glob reading
+    ],
+)
+def test_columns_by_range_glob_and_list(tmp_path, selector, expected):
+    path = write(tmp_path, "d.csv", "a,logit_a,logit_b,c-d\n1,2,3,4\n10,20,30,40\n")
+    np.testing.assert_array_equal(load_one(path, columns={"preds": selector}), expected)
+
+
+def test_exact_header_wins_over_index_and_range(tmp_path):
+    path = write(tmp_path, "d.csv", "1-2,0,x\n5,6,7\n")
+    np.testing.assert_array_equal(load_one(path, columns={"preds": "1-2"}), [5])
+    np.testing.assert_array_equal(load_one(path, columns={"preds": "0"}), [6])
+    np.testing.assert_array_equal(load_one(path, columns={"preds": 0}), [5])  # an int is always an index
+
+
+def test_column_selection_errors(tmp_path):
+    path = write(tmp_path, "d.csv", "y_pred,target\n1,2\n")
+    assert load_error(InputError, ["preds"], [path], columns={"preds": "y_prd"}).endswith(
+        "d.csv: no column 'y_prd'; did you mean 'y_pred'? (columns: 'y_pred', 'target')"
+    )
+    assert "did you mean 'y_pred'?" in load_error(InputError, ["preds"], [path], columns={"preds": "Y_PRED,x"})
+    assert "no column matches 'logit_*'" in load_error(InputError, ["preds"], [path], columns={"preds": "logit_*"})
+    assert "range '3-1' is empty" in load_error(InputError, ["preds"], [path], columns={"preds": "3-1"})
+    assert "column index 4 is out of range: there are 2 columns (0-1)" in load_error(
+        InputError, ["preds"], [path], columns={"preds": "0-4"}
+    )
+    headerless = write(tmp_path, "n.csv", "1,2\n")
+    assert "0-based index or range" in load_error(InputError, ["preds"], [headerless], columns={"preds": "p*"})
+    np.testing.assert_array_equal(load_one(headerless, columns={"preds": "0-1"}), [[1, 2]])
+    keyed = write(tmp_path, "k.json", '{"preds": [1], "targets": [2]}')
+    assert load_error(InputError, ["preds"], [keyed], columns={"preds": "prds"}).endswith(
+        "k.json: no key 'prds'; did you mean 'preds'? (keys: 'preds', 'targets')"
+    )
+
+
+def test_ranges_select_columns_of_arrays(tmp_path):
+    path = write(tmp_path, "m.npy", npy_bytes(np.arange(12.0).reshape(3, 4)))
+    np.testing.assert_array_equal(load_one(path, columns={"preds": "1-2"}), [[1, 2], [5, 6], [9, 10]])
+    keyed = write(tmp_path, "k.json", '{"scores": [[1, 2, 3]]}')
+    np.testing.assert_array_equal(load_one(keyed, columns={"preds": "0-1"}), [[1, 2]])
+
+
+@pytest.mark.parametrize(
+    ("pred", "target"),
+    [
+        ("y_pred", "y_true"),
+        ("y_hat", "y"),
+        ("yhat", "truth"),
+        ("y_prob", "label"),
+        ("proba", "labels"),
+        ("y_score", "target"),
+        ("score", "targets"),
+        ("pred", "y"),
+        ("prediction", "y"),
+        ("predictions", "y"),
+        ("logits", "label"),
+        ("probs", "label"),
+        ("Y_Pred", "Y_True"),
+    ],
+)
+def test_common_column_names_are_recognised(tmp_path, pred, target):
+    path = write(tmp_path, "d.csv", f"other,{target},{pred}\n9,1,0.25\n")
+    loaded = load_inputs(PT, [path])
+    assert loaded["preds"][0] == 0.25 and loaded["targets"][0] == 1
+
+
+# --- pandas' index column ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("header", ["", "Unnamed: 0", "index", "id", "ID"])
+def test_pandas_index_is_left_out_and_noted(tmp_path, header):
+    from losscli.io import read_inputs
+
+    path = write(tmp_path, "p.csv", f"{header},a,b\n0,0.5,1\n1,1.5,2\n2,2.5,3\n")
+    loaded = read_inputs(["preds"], [path])
+    np.testing.assert_array_equal(loaded.arrays["preds"], [[0.5, 1], [1.5, 2], [2.5, 3]])
+    assert loaded.provenance["preds"].columns == ["a", "b"]
+    (note,) = loaded.notes
+    assert note.startswith(f"{path}: left out column 0 ") and "a pandas index (0..2)" in note and "--pred-col" in note
+
+
+def test_pandas_index_of_a_series_gives_a_vector(tmp_path):
+    path = write(tmp_path, "t.csv", ",0\n0,1\n1,0\n2,1\n")
+    np.testing.assert_array_equal(load_inputs(["targets"], [path])["targets"], [1, 0, 1])
+    from losscli.io import read_inputs
+
+    assert "--target-col" in read_inputs(["targets"], [path]).notes[0]
+
+
+def test_index_like_columns_that_are_data_are_kept(tmp_path):
+    from losscli.io import read_inputs
+
+    ids = write(tmp_path, "a.csv", "id,v\n7,1\n8,2\n")  # 'id' not holding 0..N-1 is data
+    assert read_inputs(["preds"], [ids]).arrays["preds"].shape == (2, 2)
+    floats = write(tmp_path, "b.csv", ",v\n0.5,1\n1.5,2\n")  # an unnamed column of fractions is data
+    assert read_inputs(["preds"], [floats]).arrays["preds"].shape == (2, 2)
+    headerless = write(tmp_path, "c.csv", "0,5\n1,6\n")  # no header: nothing says it is an index
+    assert read_inputs(["preds"], [headerless]).arrays["preds"].shape == (2, 2)
+    alone = write(tmp_path, "d.csv", "id\n0\n1\n")  # the only column is the data
+    np.testing.assert_array_equal(read_inputs(["preds"], [alone]).arrays["preds"], [0, 1])
+    chosen = write(tmp_path, "e.csv", ",v\n0,5\n1,6\n")  # a column the user chose is read
+    loaded = read_inputs(["preds"], [chosen], columns={"preds": "0-1"})
+    np.testing.assert_array_equal(loaded.arrays["preds"], [[0, 5], [1, 6]])
+    assert loaded.notes == []
+
+
+def test_unnamed_first_column_of_other_whole_numbers_is_refused(tmp_path):
+    shuffled = write(tmp_path, "s.csv", "Unnamed: 0,a,b\n3,1,1\n0,2,2\n7,3,3\n")
+    message = load_error(InputError, ["preds"], [shuffled])
+    assert message.startswith(f"{shuffled}: column 0 ('Unnamed: 0') holds whole numbers but not 0..N-1")
+    assert "--pred-col 1-2" in message
+    r_names = write(tmp_path, "r.csv", '"","x"\n"1",0.5\n"2",1.5\n')  # R's write.csv
+    assert "--pred-col 1)" in load_error(InputError, ["preds"], [r_names])
+
+
+def test_parquet_pandas_index_is_left_out(tmp_path):
+    from losscli.io import read_inputs
+
+    frame = pl.DataFrame({"p": [0.5, 1.5], "__index_level_0__": [10, 4]})
+    loaded = read_inputs(["preds"], [write(tmp_path, "d.parquet", parquet_bytes(frame))])
+    np.testing.assert_array_equal(loaded.arrays["preds"], [0.5, 1.5])
+    assert "left out column 1 ('__index_level_0__'), a pandas index" in loaded.notes[0]
+
+
+# --- robustness --------------------------------------------------------------------------------
+
+
+def test_npy_layouts_are_read_as_numpy_reads_them(tmp_path):
+    matrix = np.arange(6, dtype=">i2").reshape(2, 3)
+    for array in [np.asfortranarray(matrix), matrix, np.float32(2.5), np.arange(4, dtype=np.uint8)]:
+        path = write(tmp_path, "a.npy", npy_bytes(array))
+        np.testing.assert_array_equal(load_one(path), np.atleast_1d(array).astype(np.float64))
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, matrix, version=(2, 0))
+    np.testing.assert_array_equal(load_one(write(tmp_path, "v2.npy", buffer.getvalue())), matrix)
+    assert "expected numbers" in load_error(
+        InputError, ["preds"], [write(tmp_path, "s.npy", npy_bytes(np.array(["a"])))]
+    )
+    assert "is empty" in load_error(InputError, ["preds"], [write(tmp_path, "e.npy", npy_bytes(np.zeros(0)))])
+
+
+def test_npz_members_are_read_only_when_needed(tmp_path):
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, preds=np.arange(3.0), unused=np.zeros(2))
+    data = buffer.getvalue()
+    np.testing.assert_array_equal(load_one(write(tmp_path, "c.npz", data)), [0, 1, 2])
+
+
+def test_wide_header_is_read_whole(tmp_path):
+    width = 20_000  # a header of over 100 KiB, more than the first bytes sniffed
+    header = ",".join(f"column_{i}" for i in range(width))
+    path = write(tmp_path, "w.csv", header + "\n" + ",".join(["1"] * width) + "\n")
+    assert load_one(path).shape == (1, width)
+    assert load_one(path, columns={"preds": f"column_{width - 1}"}).shape == (1,)
+
+
+def test_named_pipe_without_writer_is_refused_quickly(tmp_path, monkeypatch):
+    from losscli.io import sources
+
+    monkeypatch.setenv(sources.PIPE_TIMEOUT_VARIABLE, "0.05")
+    fifo = tmp_path / "p.csv"
+    os.mkfifo(fifo)
+    message = load_error(InputError, ["preds"], [str(fifo)])
+    assert message == f"{fifo}: a named pipe with no writer: nothing was written to it in 0.05 s " + (
+        f"(set {sources.PIPE_TIMEOUT_VARIABLE} to wait longer)"
+    )
+
+
+def test_pipe_timeout_setting(monkeypatch):
+    from losscli.io import sources
+
+    monkeypatch.setenv(sources.PIPE_TIMEOUT_VARIABLE, "nonsense")
+    assert sources.pipe_wait_seconds() == sources.PIPE_WAIT_SECONDS
+    monkeypatch.setenv(sources.PIPE_TIMEOUT_VARIABLE, "-3")
+    assert sources.pipe_wait_seconds() == 0.0
+
+
+def test_piped_png_is_read_as_an_image():
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.array([[0, 255]], dtype=np.uint8)).save(buffer, format="PNG")
+    np.testing.assert_array_equal(load_one("-", stdin=io.BytesIO(buffer.getvalue())), [[0.0, 1.0]])
+
+
+def test_write_failures_leave_no_partial_file(tmp_path, monkeypatch):
+    import polars.exceptions
+
+    def failing(file, arrays):
+        file.write(b"half")
+        raise polars.exceptions.ComputeError("parquet: underlying IO error: No space left on device (os error 28)")
+
+    from losscli.io import writers
+
+    monkeypatch.setitem(writers.WRITERS, ".parquet", failing)
+    target = tmp_path / "g.parquet"
+    with pytest.raises(InputError, match=r"g\.parquet: cannot write the gradients: No space left on device$"):
+        write_gradients(str(target), GRADIENTS)
+    assert not target.exists()
+
+
+# --- line numbers: 1-based file lines, header included, the same on every path ------------------
+
+PADDING = "".join(f"{i}.5,{i}\n" for i in range(30_000))  # past SMALL_BYTES: polars reads it, not the csv module
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("x,y\r\n1,2\r\n3,abc\r\n", "line 3, column y: expected a number, got 'abc'"),
+        ("\ufeffx,y\n1,2\n3,\n", "line 3, column y: empty cell"),
+        ("x,y\n1,2\n\n3,4\n", "line 3: empty line inside the data"),
+        ('x,y\n"1","2"\n"3","a\nb"\n', "line 3, column y: expected a number, got 'a\\nb'"),  # where the record starts
+        ('x,y\n"1","2\n"\n3,nan\n', "line 4, column y: non-finite value nan"),
+        ("x,y\n1,2\n3\n", "line 3: found 1 field, expected 2"),
+    ],
+)
+def test_csv_line_numbers_agree_on_both_paths(tmp_path, text, expected):
+    small = load_error(InputError, ["preds"], [write(tmp_path, "s.csv", text)])
+    large = load_error(InputError, ["preds"], [write(tmp_path, "l.csv", text + PADDING)])
+    assert small.startswith(f"{tmp_path / 's.csv'}, {expected}")
+    assert large.startswith(f"{tmp_path / 'l.csv'}, {expected}")
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        (
+            "d.ndjson",
+            '\ufeff{"preds": 1}\r\n\r\n{"preds": "x"}\r\n',
+            'line 3, column preds: expected a number, got "x"',
+        ),
+        ("d.ndjson", '{"preds": 1}\n\n{"preds": 1,}\n', "line 3, column 13: invalid JSON"),
+        ("d.ndjson", '{"preds": 1}\n\n{"preds": NaN}\n', "line 3, column preds: non-finite value nan"),
+        ("d.json", '\ufeff{"preds":\r\n [1,\r\n 2,]}\r\n', "line 3, column 4: invalid JSON"),
+    ],
+)
+def test_json_line_numbers(tmp_path, name, text, expected):
+    path = write(tmp_path, name, text.encode())
+    assert load_error(InputError, ["preds"], [path]).startswith(f"{path}, {expected}")
+
+
+def test_anonymous_pipe_is_read_while_its_writer_is_slow(tmp_path, monkeypatch):
+    """As bash's <(command) gives it: /dev/fd/N, a pipe whose writer is there but has written nothing yet."""
+    import threading
+    import time
+
+    from losscli.io import sources
+
+    monkeypatch.setenv(sources.PIPE_TIMEOUT_VARIABLE, "0")  # the wait for a missing writer must not apply here
+    read_end, write_end = os.pipe()
+
+    def writer() -> None:
+        time.sleep(0.2)
+        os.write(write_end, b"p\n0.5\n")
+        os.close(write_end)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        values = load_one(f"/dev/fd/{read_end}")
+    finally:
+        thread.join()
+        os.close(read_end)
+    np.testing.assert_array_equal(values, [0.5])

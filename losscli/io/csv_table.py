@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     import polars as pl
 
 SEPARATORS = (",", "\t", ";")
+# The csv module refuses fields over 128 KiB by default; a long text column beside the numbers is
+# legitimate, so the limit is raised (a process-wide setting, which only ever grows here).
+csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
 SNIFF_LINES = 20
 SMALL_BYTES = 256 * 1024  # below this, the csv module is faster than importing polars
 
@@ -54,7 +57,8 @@ class CsvTable(Table):
             self._raise_structure_problem()
         if _has_nulls(frame):
             self._raise_cell_problem(_first_null_row(frame), wanted)
-        return {index: frame[f"c{index}"].to_numpy() for index in wanted}
+        matrix = frame.to_numpy(order="fortran")  # one conversion; each column is then a contiguous view
+        return {index: matrix[:, position] for position, index in enumerate(wanted)}
 
     def _size(self) -> int:
         return len(self.data) if isinstance(self.data, bytes) else os.path.getsize(self.data)
@@ -90,8 +94,10 @@ class CsvTable(Table):
                 schema_overrides=None if tolerant else dict.fromkeys(names, pl.Float64),
                 with_column_names=lambda found: [f"c{index}" for index in range(len(found))],
                 glob=False,
-            ).select(names)
-        except pl.exceptions.PolarsError:
+            )
+            if frame.width != len(names) or frame.columns != names:
+                frame = frame.select(names)
+        except (pl.exceptions.PolarsError, pl.exceptions.PanicException):
             return None
         if tolerant:
             frame = frame.select(pl.col(names).str.strip_chars().cast(pl.Float64, strict=False))
@@ -164,19 +170,23 @@ class CsvTable(Table):
             return any(b'"' in chunk for chunk in iter(functools.partial(file.read, 1 << 20), b""))
 
     def _rows(self) -> Iterator[tuple[int, list[str]]]:
-        """(line number, fields) of every line after the header, as the csv module splits them."""
+        """(line number, fields) of every record after the header, as the csv module splits them;
+        a record with quoted line breaks is numbered by the line it starts on."""
         with io.TextIOWrapper(open_binary(self.data), encoding="utf-8-sig", newline="") as lines:
             reader = csv.reader(lines, delimiter=self.separator)
             if self.names is not None:
                 next(reader, None)
+            start = reader.line_num + 1
             for fields in reader:
-                yield reader.line_num, fields
+                yield start, fields
+                start = reader.line_num + 1
 
 
 def open_csv(item: Input, separator: str | None, allow_nonfinite: bool) -> CsvTable:
     """Sniff the separator and header from the first lines; the data is read later, by column."""
-    lines = item.head.decode("utf-8", errors="replace").removeprefix("\ufeff").splitlines()
-    if len(item.head) == SNIFF_BYTES and len(lines) > 1:
+    head = _head_with_first_line(item)
+    lines = head.decode("utf-8", errors="replace").removeprefix("\ufeff").splitlines()
+    if len(head) < item.size() and len(lines) > 1:
         lines = lines[:-1]  # the head may end in the middle of a line
     if not lines[0].strip():
         raise InputError("the first line is empty", source=item.name, line=1)
@@ -192,6 +202,21 @@ def open_csv(item: Input, separator: str | None, allow_nonfinite: bool) -> CsvTa
         blank_tail=count_blank_tail(item.tail),
         allow_nonfinite=allow_nonfinite,
     )
+
+
+def _head_with_first_line(item: Input) -> bytes:
+    """The first bytes, extended (when the first line is longer than they are) to the end of the first line,
+    so that a wide header is never taken as complete when it was cut."""
+    head = item.head
+    if b"\n" in head or len(head) < SNIFF_BYTES:
+        return head
+    chunks = []
+    with item.open() as file:
+        while chunk := file.read(SNIFF_BYTES):
+            chunks.append(chunk)
+            if b"\n" in chunk:
+                break
+    return b"".join(chunks)
 
 
 def sniff_separator(lines: list[str]) -> str:
@@ -231,7 +256,7 @@ def _has_nulls(frame: pl.DataFrame) -> bool:
 def _first_null_row(frame: pl.DataFrame) -> int:
     import polars as pl
 
-    return frame.select(pl.any_horizontal(pl.all().is_null())).to_series().arg_max()
+    return frame.select(pl.any_horizontal(pl.all().is_null())).to_series().arg_max() or 0
 
 
 def _is_blank(fields: list[str]) -> bool:

@@ -12,39 +12,52 @@ and torchvision's ``decode_image`` by default).  Only the first frame of an anim
 
 from __future__ import annotations
 
+import io
 import os
+import warnings
 
 import numpy as np
 
 from losscli.errors import InputError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")  # PNG, JPEG
 
 _GRAY_8 = {"L"}
 _GRAY_16 = {"I;16", "I;16L", "I;16B", "I;16N"}
 
 
-def read_image(path: str) -> np.ndarray:
-    """The image at ``path`` as float64 in [0, 1]: H x W (grayscale) or 3 x H x W (colour).
+def read_image(path: str | bytes, *, name: str | None = None) -> np.ndarray:
+    """The image at ``path`` (or in the bytes given) as float64 in [0, 1]: H x W (grayscale) or 3 x H x W (colour).
 
-    Raises :class:`InputError` (one line, naming the file) when the file is missing or is not
-    an image Pillow can decode.
+    Raises :class:`InputError` (one line, naming the file as ``name``, else ``path``) when the file is
+    missing, is not an image Pillow can decode, or is larger than Pillow's decompression-bomb limit
+    (``PIL.Image.MAX_IMAGE_PIXELS``): such an image is refused, with no warning printed.
     """
     from PIL import Image, UnidentifiedImageError
 
-    if not os.path.isfile(path):
-        raise InputError("no such image file", source=path)
+    source = name or (path if isinstance(path, str) else "<image>")
+    if isinstance(path, str) and not os.path.isfile(path):
+        raise InputError("no such image file", source=source)
     try:
-        with Image.open(path) as im:
-            im.load()
-            return _to_array(im, path)
+        with warnings.catch_warnings():
+            # Pillow warns (on stderr) above MAX_IMAGE_PIXELS and raises above twice that: refuse both
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(path) if isinstance(path, bytes) else path) as im:
+                im.load()
+                return _to_array(im, source)
     except InputError:
         raise
     except UnidentifiedImageError:
-        raise InputError("not an image Pillow can read (expected PNG or JPEG)", source=path) from None
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise InputError("not an image Pillow can read (expected PNG or JPEG)", source=source) from None
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        limit = Image.MAX_IMAGE_PIXELS
+        raise InputError(
+            f"refused: the image has more pixels than Pillow's decompression-bomb limit ({limit:,})", source=source
+        ) from None
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"cannot decode the image ({reason})", source=path) from None
+        raise InputError(f"cannot decode the image ({reason})", source=source) from None
 
 
 def _to_array(im: object, path: str) -> np.ndarray:

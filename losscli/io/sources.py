@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import codecs
 import os
+import select
+import stat
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -12,11 +15,14 @@ from losscli.errors import InputError
 from losscli.io.arrays import Arrays, numeric_array, open_json, open_npy, open_npz
 from losscli.io.common import FORMATS, SNIFF_BYTES, Input, Table
 from losscli.io.csv_table import open_csv
-from losscli.io.images import IMAGE_SUFFIXES, read_image
+from losscli.io.images import IMAGE_MAGIC, IMAGE_SUFFIXES, read_image
 from losscli.io.typed_tables import open_ndjson, open_parquet
 
 STDIN = "-"
 STDIN_NAME = "<stdin>"
+PIPE_WAIT_SECONDS = 10.0
+PIPE_TIMEOUT_VARIABLE = "LOSSCLI_PIPE_TIMEOUT"
+PIPE_CHUNK = 1 << 20
 EXTENSIONS = {
     ".csv": "csv",
     ".txt": "csv",
@@ -30,7 +36,13 @@ EXTENSIONS = {
     ".parquet": "parquet",
     ".pq": "parquet",
 }
-OPENERS = {"json": open_json, "ndjson": open_ndjson, "npy": open_npy, "npz": open_npz, "parquet": open_parquet}
+OPENERS: dict[str, Callable[[Input, bool], Table | Arrays]] = {
+    "json": open_json,
+    "ndjson": open_ndjson,
+    "npy": open_npy,
+    "npz": open_npz,
+    "parquet": open_parquet,
+}
 
 
 def open_source(
@@ -47,11 +59,13 @@ def open_source(
     (PNG and JPEG images go to :func:`losscli.io.images.read_image`).
     """
     item = _bytes_input(STDIN_NAME, (stdin or sys.stdin.buffer).read()) if file == STDIN else _file_input(file)
-    if not input_format and isinstance(item.data, str) and Path(file).suffix.lower() in IMAGE_SUFFIXES:
-        return Arrays(file, {None: read_image(file)}, numeric_array, allow_nonfinite)
+    piped = isinstance(item.data, bytes)
+    is_image = item.head.startswith(IMAGE_MAGIC) if piped else Path(file).suffix.lower() in IMAGE_SUFFIXES
+    if not input_format and is_image:
+        return Arrays(item.name, {None: read_image(item.data, name=item.name)}, numeric_array, allow_nonfinite)
     if input_format:
         fmt = input_format
-    elif isinstance(item.data, bytes):
+    elif piped:
         fmt = sniff_format(item.head)
     else:
         fmt = format_from_extension(file)
@@ -92,22 +106,80 @@ def _starts_objects(text: bytes) -> bool:
 
 
 def _file_input(path: str) -> Input:
+    """The input at ``path``: a regular file is read lazily (head and tail now); a pipe is read whole."""
     try:
-        with open(path, "rb") as file:
-            if not file.seekable():  # a pipe, e.g. <(command)
-                return _bytes_input(path, file.read())
-            head = file.read(SNIFF_BYTES)
-            size = file.seek(0, os.SEEK_END)
-            file.seek(max(size - SNIFF_BYTES, 0))
-            tail = file.read()
+        # O_NONBLOCK: opening a FIFO that has no writer would otherwise block before any check
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise InputError("no such file", source=path) from None
     except IsADirectoryError:
         raise InputError("is a directory, not a file", source=path) from None
     except OSError as error:
         raise InputError(f"cannot read: {error.strerror or error}", source=path) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISFIFO(mode):  # a named pipe, or a shell's <(command) as /dev/fd/N
+            return _bytes_input(path, _read_pipe(fd, path))
+        if stat.S_ISDIR(mode):
+            raise InputError("is a directory, not a file", source=path)
+        if not stat.S_ISREG(mode):
+            raise InputError(f"is a {_file_kind(mode)}, not a data file or a pipe", source=path)
+        with os.fdopen(fd, "rb", closefd=False) as file:
+            head = file.read(SNIFF_BYTES)
+            size = file.seek(0, os.SEEK_END)
+            file.seek(max(size - SNIFF_BYTES, 0))
+            tail = file.read()
+    except OSError as error:
+        raise InputError(f"cannot read: {error.strerror or error}", source=path) from None
+    finally:
+        os.close(fd)
     _check_not_empty(path, head, size)
     return Input(path, path, head, tail)
+
+
+def pipe_wait_seconds() -> float:
+    """How long to wait for a writer on a named pipe that has none: $LOSSCLI_PIPE_TIMEOUT, else the default."""
+    try:
+        return max(float(os.environ.get(PIPE_TIMEOUT_VARIABLE, PIPE_WAIT_SECONDS)), 0.0)
+    except ValueError:
+        return PIPE_WAIT_SECONDS
+
+
+def _read_pipe(fd: int, path: str) -> bytes:
+    """All the bytes a pipe gives until its writer closes it; refused if no writer shows up in time.
+
+    On an empty pipe opened with O_NONBLOCK, ``read`` fails with EAGAIN while a writer has it open
+    (then it is waited for as long as it takes) and returns b"" when nobody has it open for writing.
+    """
+    try:
+        first = os.read(fd, PIPE_CHUNK)
+    except BlockingIOError:
+        first = b""
+    else:
+        if not first:
+            seconds = pipe_wait_seconds()
+            readable, _, _ = select.select([fd], [], [], seconds)  # data, or a writer that came and went
+            if not readable:
+                raise InputError(
+                    f"a named pipe with no writer: nothing was written to it in {seconds:g} s "
+                    f"(set {PIPE_TIMEOUT_VARIABLE} to wait longer)",
+                    source=path,
+                )
+    os.set_blocking(fd, True)
+    chunks = [first]
+    while chunk := os.read(fd, PIPE_CHUNK):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISCHR(mode):
+        return "character device"
+    if stat.S_ISBLK(mode):
+        return "block device"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    return "special file"
 
 
 def _bytes_input(name: str, data: bytes) -> Input:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
 from losscli.errors import InputError
-from losscli.io.arrays import ArrayProblem, invalid_json, json_to_array, show_json
+from losscli.io.arrays import TOO_DEEP, ArrayProblem, invalid_json, json_to_array, loads, show_json
 from losscli.io.common import FORMAT_HINT, Input, Table, location, nonfinite_message
 
 if TYPE_CHECKING:
@@ -26,18 +26,17 @@ class ParquetTable(Table):
     data: str | bytes
     names: list[str]
     allow_nonfinite: bool
+    width: int = field(init=False)  # the number of columns
 
-    @property
-    def width(self) -> int:
-        """The number of columns."""
-        return len(self.names)
+    def __post_init__(self) -> None:
+        self.width = len(self.names)
 
     def _load(self, wanted: list[int]) -> dict[int, np.ndarray]:
         import polars as pl
 
         try:
             frame = pl.scan_parquet(self.data, glob=False).select([self.names[i] for i in wanted]).collect()
-        except pl.exceptions.PolarsError as error:
+        except (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError) as error:
             reason = str(error).splitlines()[0]
             raise InputError(f"cannot read the Parquet data ({reason})", source=self.source) from None
         return {index: self._values(frame[self.names[index]]) for index in wanted}
@@ -64,11 +63,10 @@ class NdjsonTable(Table):
     names: list[str]
     allow_nonfinite: bool
     records: Records | None = None
+    width: int = field(init=False)  # the number of columns (keys)
 
-    @property
-    def width(self) -> int:
-        """The number of columns (keys)."""
-        return len(self.names)
+    def __post_init__(self) -> None:
+        self.width = len(self.names)
 
     def _load(self, wanted: list[int]) -> dict[int, np.ndarray]:
         return {index: self._values(self.names[index]) for index in wanted}
@@ -87,9 +85,9 @@ class NdjsonTable(Table):
         try:
             return json_to_array([record[name] for _, record in records])
         except ArrayProblem as problem:
-            line = records[problem.index[0]][0] if problem.index else None
+            at = records[problem.index[0]][0] if problem.index else None
             raise InputError(
-                problem.message + location(None, problem.index[1:]), source=self.source, line=line, column=name
+                problem.message + location(None, problem.index[1:]), source=self.source, line=at, column=name
             ) from None
 
     def _records(self) -> Records:
@@ -108,7 +106,7 @@ def open_parquet(item: Input, allow_nonfinite: bool) -> ParquetTable:
 
     try:
         schema = pl.scan_parquet(item.data, glob=False).collect_schema()
-    except pl.exceptions.PolarsError:
+    except (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError):
         raise InputError(f"not a valid Parquet file; {FORMAT_HINT}", source=item.name) from None
     return ParquetTable(item.name, item.data, list(schema), allow_nonfinite)
 
@@ -120,7 +118,7 @@ def open_ndjson(item: Input, allow_nonfinite: bool) -> NdjsonTable:
     content = item.read_bytes()
     try:
         frame = pl.read_ndjson(content, infer_schema_length=None)
-    except pl.exceptions.PolarsError:
+    except (pl.exceptions.PolarsError, pl.exceptions.PanicException):
         records = read_records(item.name, content)  # raises if a line is not a JSON object
         names = list(dict.fromkeys(key for _, record in records for key in record))
         return NdjsonTable(item.name, content, None, names, allow_nonfinite, records)
@@ -138,9 +136,11 @@ def read_records(source: str, content: bytes) -> Records:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = loads(line)
         except json.JSONDecodeError as error:
             raise invalid_json(error, source, number) from None
+        except RecursionError:
+            raise InputError(TOO_DEEP, source=source, line=number) from None
         if not isinstance(record, dict):
             raise InputError(f"expected a JSON object, got {show_json(record)}", source=source, line=number)
         records.append((number, record))
@@ -155,7 +155,7 @@ def series_problem(series: pl.Series) -> tuple[int | None, str] | None:
 
     series = _as_list(series)
     nested = isinstance(series.dtype, pl.List)
-    inner = series.dtype.inner if nested else series.dtype
+    inner = series.dtype.inner if isinstance(series.dtype, pl.List) else series.dtype
     if not (inner.is_numeric() or inner == pl.Boolean):
         return None, f"has type {series.dtype}, expected numbers"
     if series.null_count():

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -51,11 +53,31 @@ def write_gradients(path: str, gradients: Gradients) -> None:
             f"a .npy file holds one array, but there are gradients for {len(arrays)} inputs "
             f"({', '.join(arrays) or 'none'}); write to a .npz file instead"
         )
+    created = not os.path.lexists(path)
     try:
         with open(path, "wb") as file:
             WRITERS[suffix](file, arrays)
-    except OSError as error:
-        raise InputError(f"cannot write the gradients: {error.strerror or error}", source=path) from None
+    except Exception as error:
+        reason = _write_failure(error)
+        if reason is None:
+            raise
+        if created and os.path.isfile(path) and not os.path.islink(path):
+            os.unlink(path)  # no half-written file left behind
+        raise InputError(f"cannot write the gradients: {reason}", source=path) from None
+
+
+def _write_failure(error: Exception) -> str | None:
+    """Why writing failed, for an error from the file system or from polars' writers (None: not one of those)."""
+    if isinstance(error, MemoryError):
+        return "out of memory"
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    if not isinstance(error, OSError) and not type(error).__module__.startswith("polars"):
+        return None
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    # polars: "parquet: File out of specification: underlying IO error: No space left on device (os error 28)"
+    found = re.search(r"([^:]+) \(os error \d+\)", text)
+    return found.group(1).strip() if found else text
 
 
 def _write_csv(file: BinaryIO, arrays: Gradients) -> None:
@@ -72,7 +94,7 @@ def _write_npy(file: BinaryIO, arrays: Gradients) -> None:
 
 
 def _write_npz(file: BinaryIO, arrays: Gradients) -> None:
-    np.savez(file, **arrays)
+    np.savez(file, **dict(arrays))  # type: ignore[arg-type]  # numpy's stub reads **kwds as its allow_pickle
 
 
 def _write_json(file: BinaryIO, arrays: Gradients) -> None:
