@@ -8,6 +8,7 @@ bundled example was used, a column was left out) comes back in ``notes``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ class Loaded:
     sources: dict[str, str]
     sample_weights: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
+    provenance: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -41,7 +43,7 @@ class Needs:
 def load(target: Target | Needs, data: DataOptions) -> Loaded:
     """Read the target's inputs (positional files, ``--input NAME=FILE``, columns), or its bundled
     example when it gets no files at all and ``data.example_allowed``."""
-    from losscli.io.readers import bind_sources, load_inputs
+    from losscli.io.readers import bind_sources, load_inputs, read_inputs
 
     names, required = target.input_names, target.required
     unknown = [n for n in set(data.named) | set(data.columns) if n not in names]
@@ -59,7 +61,7 @@ def load(target: Target | Needs, data: DataOptions) -> Loaded:
             )
         files, columns = example.paths(), {}
         notes.append(f"no files given: using the bundled example for {target.name} ({', '.join(example.files)})")
-    arrays = load_inputs(
+    read = read_inputs(
         names,
         files,
         columns=dict(columns),
@@ -69,13 +71,14 @@ def load(target: Target | Needs, data: DataOptions) -> Loaded:
         allow_nonfinite=data.allow_nonfinite,
         required=required,
     )
+    notes += read.notes
     sources = bind_sources(names, files, dict(data.named), required=required)
     weights = None
     if data.sample_weights is not None:
         weights = load_inputs(
             ["sample_weights"], [data.sample_weights], input_format=data.input_format, delimiter=data.delimiter
         )["sample_weights"]
-    return Loaded(arrays, sources, weights, notes)
+    return Loaded(read.arrays, sources, weights, notes, read.provenance)
 
 
 @dataclass
@@ -196,3 +199,55 @@ def compare(
         sample_weights=loaded.sample_weights,
     )
     return Compared(rows, loaded)
+
+
+# ---------------------------------------------------------------- checks a CI gate asks for
+
+
+@dataclass
+class Check:
+    """One requested check and its outcome: ``check`` (``fail-above``, ``fail-below``,
+    ``gradient health``), its ``threshold`` (a number, or the health verdicts that fail),
+    ``passed``, and ``message``, the one line said on stderr when it failed."""
+
+    check: str
+    threshold: Any
+    passed: bool
+    message: str = ""
+
+
+def bound_checks(value: float, fail_above: float | None, fail_below: float | None, what: str = "loss") -> list[Check]:
+    """``--fail-above`` / ``--fail-below`` on a reduced value; a NaN value fails every bound."""
+    out = []
+    for name, bound, fails in (
+        ("fail-above", fail_above, lambda v, b: v > b),
+        ("fail-below", fail_below, lambda v, b: v < b),
+    ):
+        if bound is None:
+            continue
+        if math.isnan(value):
+            out.append(Check(name, bound, False, f"{what} is NaN (--{name} {bound:g})"))
+            continue
+        failed = fails(value, bound)
+        sign = ">" if name == "fail-above" else "<"
+        out.append(Check(name, bound, not failed, f"{what} {value:.10g} {sign} --{name} {bound:g}" if failed else ""))
+    return out
+
+
+def check_bounds_given(fail_above: float | None, fail_below: float | None, reduction: str) -> None:
+    """A bound must be a finite number and needs a single value to compare."""
+    for name, bound in (("--fail-above", fail_above), ("--fail-below", fail_below)):
+        if bound is not None and not math.isfinite(bound):
+            raise UsageError(f"{name} must be a finite number, got {bound!r} (a check against it could never fail)")
+    if reduction == "none" and (fail_above is not None or fail_below is not None):
+        raise UsageError("--fail-above/--fail-below need a single value: use --reduction mean or sum")
+
+
+def health_check(health: Any, fail_on: tuple[str, ...] | None) -> Check:
+    """``--strict`` / ``--fail-on``: the gradient health verdict against the verdicts that fail."""
+    failed = health.failed(fail_on)
+    threshold = list(fail_on) if fail_on else ["any status but ok"]
+    found = ", ".join(sorted(health.kinds())) or health.status
+    return Check(
+        "gradient health", threshold, not failed, f"gradient health: {found} ({health.reason()})" if failed else ""
+    )

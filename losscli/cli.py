@@ -8,7 +8,6 @@ from __future__ import annotations
 import errno
 import functools
 import inspect
-import math
 import os
 import sys
 from collections.abc import Callable
@@ -18,7 +17,7 @@ from typing import Any, List, Optional
 import typer
 
 from losscli import __version__
-from losscli.errors import EXIT_CHECK_FAILED, LossCliError, UsageError
+from losscli.errors import EXIT_CHECK_FAILED, EXIT_USAGE, LossCliError, UsageError
 from losscli.options import DataOptions, HealthOptions, RunOptions
 
 app = typer.Typer(
@@ -52,18 +51,42 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             return result
         except LossCliError as exc:
             _fail(f"error: {exc}", exc.exit_code)
+        except MemoryError:
+            _fail(
+                "error: out of memory: the data does not fit in this machine's memory "
+                "(use fewer rows, --dtype float32, or a machine with more memory)",
+                EXIT_USAGE,
+            )
         except OSError as exc:
             if not _is_broken_pipe(exc):
-                raise
+                _fail(f"error: {_os_error(exc)}", EXIT_USAGE)
             _silence_stdout()
             raise typer.Exit(0) from None
 
     return wrapper
 
 
+def _os_error(exc: OSError) -> str:
+    """One line for an operating-system error outside the readers (writing the output)."""
+    what = exc.strerror or str(exc)
+    where = f" ({exc.filename})" if getattr(exc, "filename", None) else " (standard output)"
+    return f"cannot write the output: {what}{where}"
+
+
 def _is_broken_pipe(exc: OSError) -> bool:
     """The reader of stdout went away (``| head``); polars reports it as a plain OSError."""
     return isinstance(exc, BrokenPipeError) or exc.errno == errno.EPIPE or "Broken pipe" in str(exc)
+
+
+def _quiet_help_on_closed_pipe() -> None:
+    """Help text is printed by Typer's own rich console, which exits 1 when the pipe closes
+    (``losscli grad --help | head``); make that a closed pipe, which ends with exit 0."""
+    from rich.console import Console
+
+    def on_broken_pipe(self: Any) -> None:
+        raise BrokenPipeError
+
+    Console.on_broken_pipe = on_broken_pipe  # type: ignore[method-assign]
 
 
 def _silence_stdout() -> None:
@@ -268,16 +291,17 @@ def _element(text: Optional[str], ev: Any) -> Optional[tuple[int, ...]]:
     return full
 
 
-def _check_bounds(value: Any, fail_above: Optional[float], fail_below: Optional[float]) -> None:
-    """Exit 1 (after the value was printed) when a requested bound is violated."""
-    if fail_above is None and fail_below is None:
-        return
-    if math.isnan(value):
-        _fail("check failed: the loss is NaN", EXIT_CHECK_FAILED)
-    if fail_above is not None and value > fail_above:
-        _fail(f"check failed: loss {value:.10g} > --fail-above {fail_above:g}", EXIT_CHECK_FAILED)
-    if fail_below is not None and value < fail_below:
-        _fail(f"check failed: loss {value:.10g} < --fail-below {fail_below:g}", EXIT_CHECK_FAILED)
+def _exit_on_failed(checks: list[Any]) -> None:
+    """Exit 1 (after the result was printed) when a requested check failed, one line each."""
+    failed = [c for c in checks if not c.passed]
+    for c in failed:
+        typer.echo(f"losscli: check failed: {c.message}", err=True)
+    if failed:
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+FailAbove = typer.Option(None, "--fail-above", metavar="X", help="Exit 1 if the loss is above X.")
+FailBelow = typer.Option(None, "--fail-below", metavar="X", help="Exit 1 if the loss is below X.")
 
 
 # ---------------------------------------------------------------- commands
@@ -289,8 +313,8 @@ def _check_bounds(value: Any, fail_above: Optional[float], fail_below: Optional[
 def compute(
     loss: str = LossArg,
     param: Optional[List[str]] = ParamOpt,
-    fail_above: Optional[float] = typer.Option(None, "--fail-above", help="Exit 1 if the loss is above X."),
-    fail_below: Optional[float] = typer.Option(None, "--fail-below", help="Exit 1 if the loss is below X."),
+    fail_above: Optional[float] = FailAbove,
+    fail_below: Optional[float] = FailBelow,
     *,
     data: DataOptions,
     run: RunOptions,
@@ -305,13 +329,15 @@ def compute(
     from losscli.target import resolve
 
     target = resolve(loss, param or [])
-    if run.reduction == "none" and (fail_above is not None or fail_below is not None):
-        raise UsageError("--fail-above/--fail-below need a single value: use --reduction mean or sum")
+    application.check_bounds_given(fail_above, fail_below, run.reduction)
+    data = _stdin_or_example(data, checked=fail_above is not None or fail_below is not None)
     done = application.compute(target, data, reduction=run.reduction, dtype=run.dtype)
     _notes(done.loaded.notes)
-    render_compute(done.result, fmt)
+    checks = []
     if run.reduction != "none":
-        _check_bounds(done.result.evaluation.value, fail_above, fail_below)
+        checks = application.bound_checks(done.result.evaluation.value, fail_above, fail_below)
+    render_compute(done.result, fmt, checks=checks, inputs=done.loaded.provenance)
+    _exit_on_failed(checks)
 
 
 @app.command()
@@ -327,9 +353,12 @@ def grad(
     fail_on: Optional[str] = typer.Option(
         None,
         "--fail-on",
-        help="With --strict, fail on these (comma list): vanishing, exploding, nonfinite, "
-        "dead, saturated, underflow. Default: any status but ok.",
+        metavar="KINDS",
+        help="Exit 1 on these verdicts (comma list; implies --strict): vanishing, exploding, nonfinite, "
+        "dead, saturated, underflow. Default with --strict: any status but ok.",
     ),
+    fail_above: Optional[float] = FailAbove,
+    fail_below: Optional[float] = FailBelow,
     saturation: float = typer.Option(1e-7, "--saturation", help="Probabilities within this of 0 or 1 are saturated."),
     vanishing: float = typer.Option(1e-7, "--vanishing", help="Per-sample gradient RMS below this is vanishing."),
     exploding: float = typer.Option(1e4, "--exploding", help="Per-sample gradient RMS above this is exploding."),
@@ -368,6 +397,10 @@ def grad(
         header = msg(lang, "bundled", what=DEFAULT.what)
     target = resolve(loss, param or [])
     fail_kinds = _fail_on(fail_on, FAIL_ON)
+    strict = strict or fail_kinds is not None  # a check the user asked for is never dropped
+    application.check_bounds_given(fail_above, fail_below, run.reduction)
+    if header is None:
+        data = _stdin_or_example(data, checked=strict or fail_above is not None or fail_below is not None)
     health = HealthOptions(vanishing=vanishing, exploding=exploding, saturation=saturation, top=top)
     done = application.grad(target, data, reduction=run.reduction, dtype=run.dtype, health=health, keep_graph=explain_)
     _notes(done.loaded.notes)
@@ -377,6 +410,9 @@ def grad(
 
         write_gradients(out, ev.gradients)
         typer.echo(f"losscli: wrote gradients to {out}", err=True)
+    checks = application.bound_checks(ev.value, fail_above, fail_below) if run.reduction != "none" else []
+    if strict:
+        checks.append(application.health_check(done.health, fail_kinds))
     if explain_:
         from losscli.explain import narrative
         from losscli.render import render_narrative
@@ -386,10 +422,8 @@ def grad(
         )
         render_narrative(sections, as_json=fmt == "json")
     else:
-        render_grad(done.result, done.health, fmt, top=top)
-    if strict and done.health.failed(fail_kinds):
-        found = ", ".join(sorted(done.health.kinds())) or done.health.status
-        _fail(f"check failed: gradient health: {found} ({done.health.reason()})", EXIT_CHECK_FAILED)
+        render_grad(done.result, done.health, fmt, top=top, checks=checks, inputs=done.loaded.provenance)
+    _exit_on_failed(checks)
 
 
 @app.command()
@@ -398,6 +432,12 @@ def grad(
 def compare(
     losses_: str = typer.Argument(..., metavar="LOSSES", help="Comma list of losses or expressions: mse,mae,huber."),
     with_grad: bool = typer.Option(False, "--grad", help="Add gradient norm, outlier share and health."),
+    fail_above: Optional[float] = typer.Option(
+        None, "--fail-above", metavar="X", help="Exit 1 if any entry's loss is above X (checked per entry)."
+    ),
+    fail_below: Optional[float] = typer.Option(
+        None, "--fail-below", metavar="X", help="Exit 1 if any entry's loss is below X (checked per entry)."
+    ),
     *,
     data: DataOptions,
     run: RunOptions,
@@ -411,9 +451,13 @@ def compare(
     from losscli import app as application
     from losscli.render import render_compare
 
+    application.check_bounds_given(fail_above, fail_below, run.reduction)
+    data = _stdin_or_example(data, checked=fail_above is not None or fail_below is not None)
     done = application.compare(losses_, data, with_grad=with_grad, reduction=run.reduction, dtype=run.dtype)
     _notes(done.loaded.notes)
-    render_compare(done.rows, fmt, with_grad)
+    checks = [application.bound_checks(r.result.value, fail_above, fail_below, what=r.expr) for r in done.rows]
+    render_compare(done.rows, fmt, with_grad, checks=checks, inputs=done.loaded.provenance)
+    _exit_on_failed([c for row in checks for c in row])
 
 
 @app.command("list")
@@ -444,6 +488,26 @@ def explain(
     render_explain(losses.get(loss), fmt, lang=check_lang(lang))
 
 
+def _stdin_is_terminal() -> bool:
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
+def _stdin_or_example(data: DataOptions, *, checked: bool) -> DataOptions:
+    """With no files at all: read stdin when something is piped into it; else the bundled example,
+    but only for a person at a terminal who asked for no check (a CI gate must never pass on
+    the example)."""
+    if data.files or data.named:
+        return data
+    if not _stdin_is_terminal():
+        return replace(data, files=("-",))
+    if checked:
+        raise UsageError(
+            "a check (--fail-above, --fail-below, --strict, --fail-on) needs data: give files or pipe them into "
+            "stdin (the bundled example is only for trying losscli at a terminal)"
+        )
+    return data
+
+
 def _notes(notes: list[str]) -> None:
     """What the user should know about the data that was read, one line each on stderr."""
     for note in notes:
@@ -456,6 +520,14 @@ def main() -> None:
     Runs the app outside Typer's standalone mode so that option-parsing mistakes (an unknown
     option, a missing argument) also end as one line on stderr with exit code 2.
     """
+    if sys.stdout is None:  # started with stdout closed (>&-): nothing could be written
+        typer.echo(
+            "losscli: error: standard output is closed, so no result can be written (redirect it, e.g. > out.json)",
+            err=True,
+        )
+        sys.exit(EXIT_USAGE)
+    if {"--help", "-h"} & set(sys.argv[1:]) or len(sys.argv) == 1:
+        _quiet_help_on_closed_pipe()
     try:
         code = app(standalone_mode=False)
     except BrokenPipeError:

@@ -10,7 +10,7 @@ import io
 import json
 import math
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, TextIO
 
 from losscli.params import format_default
@@ -113,8 +113,43 @@ def composite_dict(cev: Any, notes: list[str] | None = None) -> dict[str, Any]:
     return obj
 
 
-def result_dict(result: Any, health: Any = None) -> dict[str, Any]:
-    """The compute (or, with ``health``, grad) JSON object of a ``target.Result``."""
+def checks_list(checks: Iterable[Any], notes: list[str]) -> list[dict[str, Any]]:
+    """The requested checks as ``[{check, threshold, passed}]``."""
+    return [{"check": c.check, "threshold": jsonable(c.threshold, notes, "checks"), "passed": c.passed} for c in checks]
+
+
+def inputs_dict(provenance: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Which data went where: ``{input: {source, columns, shape}}`` (``key`` for a JSON/npz member)."""
+    out: dict[str, Any] = {}
+    for name, info in (provenance or {}).items():
+        entry: dict[str, Any] = {"source": info.source, "columns": info.columns, "shape": list(info.shape)}
+        if info.key is not None:
+            entry["key"] = info.key
+        out[name] = entry
+    return out
+
+
+def inputs_line(provenance: Mapping[str, Any] | None) -> str:
+    """``inputs: preds ← preds.csv column yhat (40), ...`` for the screen."""
+    parts = []
+    for name, info in (provenance or {}).items():
+        where = info.source
+        if info.key is not None:
+            where += f" key {info.key}"
+        if info.columns:
+            shown = ", ".join(info.columns[:4]) + (
+                f", … ({len(info.columns)} columns)" if len(info.columns) > 4 else ""
+            )
+            where += f" column{'s' if len(info.columns) > 1 else ''} {shown}"
+        parts.append(f"{name} ← {where} ({' x '.join(map(str, info.shape)) or 'scalar'})")
+    return "inputs: " + "; ".join(parts) if parts else ""
+
+
+def result_dict(
+    result: Any, health: Any = None, *, checks: Iterable[Any] = (), inputs: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The compute (or, with ``health``, grad) JSON object of a ``target.Result``, with the
+    ``inputs`` read and the requested ``checks`` when there are any."""
     notes: list[str] = []
     if result.composite is None:
         obj = (
@@ -126,16 +161,24 @@ def result_dict(result: Any, health: Any = None) -> dict[str, Any]:
         obj = composite_dict(result.composite, notes)
         if health is not None:
             obj["health"] = health_dict(health, notes)
+    if inputs:
+        obj["inputs"] = inputs_dict(inputs)
+    checks = list(checks)
+    if checks:
+        obj["checks"] = checks_list(checks, notes)
+    notes += getattr(result, "notes", [])
     if notes:
         obj["notes"] = notes
     return obj
 
 
-def compare_dicts(rows: list[Any]) -> list[dict[str, Any]]:
+def compare_dicts(
+    rows: list[Any], checks: list[list[Any]] | None = None, inputs: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """``compare``'s JSON list: each row's compute/grad object plus ``expr`` and, with gradients,
-    ``grad_norm``, ``outlier_share`` and ``outlier_rows``."""
+    ``grad_norm``, ``outlier_share`` and ``outlier_rows``; ``checks`` per row when requested."""
     out = []
-    for row in rows:
+    for k, row in enumerate(rows):
         notes: list[str] = []
         if hasattr(row.result, "expression"):
             obj = composite_dict(row.result, notes)
@@ -149,11 +192,23 @@ def compare_dicts(rows: list[Any]) -> list[dict[str, Any]]:
             obj["grad_norm"] = jsonable(row.grad_norm, notes, "grad_norm")
             obj["outlier_share"] = row.outlier_share
             obj["outlier_rows"] = row.outlier_rows
+        if inputs:
+            obj["inputs"] = inputs_dict({name: info for name, info in inputs.items() if name in _read_by(row)})
         obj["expr"] = row.expr
+        if checks and checks[k]:
+            obj["checks"] = checks_list(checks[k], notes)
         if notes:
             obj["notes"] = notes
         out.append(obj)
     return out
+
+
+def _read_by(row: Any) -> set[str]:
+    """The data names a compare row's loss or expression reads."""
+    result = row.result
+    if hasattr(result, "expression"):
+        return set(result.expression.input_names())
+    return set(result.spec.input_names)
 
 
 def _elements_rows(values: Any) -> Iterable[tuple[int, int, float]]:
@@ -166,13 +221,22 @@ def _elements_rows(values: Any) -> Iterable[tuple[int, int, float]]:
             yield r, c, float(arr2[r, c])
 
 
-def render_compute(result: Any, fmt: str, out: TextIO | None = None, err: TextIO | None = None) -> None:
+def render_compute(
+    result: Any,
+    fmt: str,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    *,
+    checks: Iterable[Any] = (),
+    inputs: Mapping[str, Any] | None = None,
+) -> None:
     """Print one result (a single loss or an expression; see ``target.Result``) in ``fmt``."""
     out = out or sys.stdout
     err = err or sys.stderr
     ev = result.evaluation
+    checks = list(checks)
     if fmt == "json":
-        dump_json(result_dict(result), out)
+        dump_json(result_dict(result, checks=checks, inputs=inputs), out)
         return
     none = ev.reduction == "none"
     if fmt == "plain":
@@ -208,9 +272,13 @@ def render_compute(result: Any, fmt: str, out: TextIO | None = None, err: TextIO
     table.add_row("dtype", ev.dtype)
     for name, value in ev.params.items():
         table.add_row(f"param {name}", format_default(value))
+    for c in checks:
+        table.add_row(f"check {c.check} {format_default(c.threshold)}", "passed" if c.passed else "FAILED")
     console = rich_console(out)
     console.print(table)
     console.print(f"convention: {ev.spec.convention}", style="dim", markup=False)
+    if inputs:
+        console.print(inputs_line(inputs), style="dim", markup=False)
     if result.composite is not None:
         terms = Table(title="terms", title_justify="left")
         for col in ("term", "weight", "value", "weight x value"):
@@ -296,12 +364,22 @@ def histogram_lines(hist: dict[str, Any], width: int = 40) -> list[str]:
     return lines
 
 
-def render_grad(result: Any, health: Any, fmt: str, *, top: int = 5, out: TextIO | None = None) -> None:
+def render_grad(
+    result: Any,
+    health: Any,
+    fmt: str,
+    *,
+    top: int = 5,
+    out: TextIO | None = None,
+    checks: Iterable[Any] = (),
+    inputs: Mapping[str, Any] | None = None,
+) -> None:
     """Print value, gradients (summarised on screen) and health in ``fmt``."""
     out = out or sys.stdout
     ev = result.evaluation
+    checks = list(checks)
     if fmt == "json":
-        dump_json(result_dict(result, health), out)
+        dump_json(result_dict(result, health, checks=checks, inputs=inputs), out)
         return
     if fmt == "csv":
         from losscli.io.writers import gradients_long_table
@@ -316,7 +394,7 @@ def render_grad(result: Any, health: Any, fmt: str, *, top: int = 5, out: TextIO
     from rich.table import Table
 
     console = rich_console(out)
-    render_compute(result, "table", out=out, err=io.StringIO())
+    render_compute(result, "table", out=out, err=io.StringIO(), checks=checks, inputs=inputs)
     if result.composite is not None and result.composite.shares:
         shares = Table(title="each term's share of the gradient", title_justify="left")
         for col in ("term", "weight", "|weight x grad|", "share"):
@@ -361,14 +439,25 @@ def render_grad(result: Any, health: Any, fmt: str, *, top: int = 5, out: TextIO
 # ------------------------------------------------------------------------ compare
 
 
-def render_compare(compared: list[Any], fmt: str, with_grad: bool, out: TextIO | None = None) -> None:
-    """One row per loss: value, and with --grad the gradient norm, outlier share and health."""
+def render_compare(
+    compared: list[Any],
+    fmt: str,
+    with_grad: bool,
+    out: TextIO | None = None,
+    *,
+    checks: list[list[Any]] | None = None,
+    inputs: Mapping[str, Any] | None = None,
+) -> None:
+    """One row per loss: value, and with --grad the gradient norm, outlier share and health;
+    a ``check`` column when checks were requested."""
     out = out or sys.stdout
-    rows = compare_dicts(compared)
+    rows = compare_dicts(compared, checks, inputs)
     if fmt == "json":
         dump_json(rows, out)
         return
     cols = ["expr", "value"] + (["grad_norm", "outlier_share", "health"] if with_grad else [])
+    if checks and any(checks):
+        cols.append("checks")
 
     exact = fmt in ("csv", "plain")  # machine-readable: full precision, shares as fractions
 
@@ -376,6 +465,8 @@ def render_compare(compared: list[Any], fmt: str, with_grad: bool, out: TextIO |
         v = row.get(col)
         if col == "health":
             return str(v["status"]) if v is not None else ""
+        if col == "checks":
+            return "passed" if all(c["passed"] for c in v or []) else "FAILED"
         if col == "outlier_share" and v is None:
             return ""
         if col == "outlier_share" and not exact:
@@ -406,6 +497,8 @@ def render_compare(compared: list[Any], fmt: str, with_grad: bool, out: TextIO |
             "outlier share: the part of Σ|∂L/∂preds| that goes to the 1% of rows with the largest |preds - targets|",
             highlight=False,
         )
+    if inputs:
+        rich_console(out).print(inputs_line(inputs), style="dim", markup=False)
 
 
 # ------------------------------------------------------------------------ list / explain

@@ -16,11 +16,15 @@ SAMPLE = ROOT / "sample_data"
 
 
 @pytest.fixture
-def cli():
-    """Run ``losscli ARGS`` in-process; returns the typer Result (stdout/stderr separate)."""
+def cli(monkeypatch):
+    """Run ``losscli ARGS`` in-process; returns the typer Result (stdout/stderr separate).
+
+    Without ``input`` the run is a person at a terminal (stdin is a TTY: no files means the
+    bundled example); with ``input`` it is a pipe into stdin."""
     runner = CliRunner()
 
     def invoke(*args: str, input: str | bytes | None = None):
+        monkeypatch.setattr("losscli.cli._stdin_is_terminal", lambda: input is None)
         return runner.invoke(app, [str(a) for a in args], input=input)
 
     return invoke
