@@ -247,7 +247,8 @@ def health_check(health: Any, fail_on: tuple[str, ...] | None) -> Check:
     """``--strict`` / ``--fail-on``: the gradient health verdict against the verdicts that fail."""
     failed = health.failed(fail_on)
     threshold = list(fail_on) if fail_on else ["any status but ok"]
-    found = ", ".join(sorted(health.kinds())) or health.status
+    kinds = health.kinds() & set(fail_on) if fail_on else health.kinds()
+    found = ", ".join(sorted(kinds)) or health.status
     return Check(
         "gradient health", threshold, not failed, f"gradient health: {found} ({health.reason()})" if failed else ""
     )
