@@ -24,9 +24,27 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     help="Exact loss values and autograd gradients from CSV/JSON/NPY/Parquet files, with gradient "
-    "health checks.  Exit codes: 0 ok, 1 a requested check failed, 2 usage or input error.",
+    "health checks.  Exit codes: 0 ok, 1 a requested check failed, 2 usage or input error.\n\n"
+    "\b\nExamples:\n  losscli compute mse preds.csv targets.csv\n  losscli grad --explain\n"
+    "  losscli explain huber",
     context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,
 )
+
+
+def _argument_type(self: Any, ctx: Any) -> None:
+    """Arguments are described by their metavar and help (LOSS, FILE...), not a Python type."""
+    return None
+
+
+def _argument_usage(self: Any) -> str:
+    """``LOSS``, ``[LOSS]``, ``[FILE]...`` in the usage line, as click writes them."""
+    name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+    return name + ("..." if self.nargs != 1 else "")
+
+
+typer.core.TyperArgument.display_type_rich = _argument_type  # type: ignore[method-assign]
+typer.core.TyperArgument._usage_display_name = _argument_usage  # type: ignore[method-assign]
 
 
 def _fail(message: str, code: int) -> None:
@@ -78,17 +96,6 @@ def _is_broken_pipe(exc: OSError) -> bool:
     return isinstance(exc, BrokenPipeError) or exc.errno == errno.EPIPE or "Broken pipe" in str(exc)
 
 
-def _quiet_help_on_closed_pipe() -> None:
-    """Help text is printed by Typer's own rich console, which exits 1 when the pipe closes
-    (``losscli grad --help | head``); make that a closed pipe, which ends with exit 0."""
-    from rich.console import Console
-
-    def on_broken_pipe(self: Any) -> None:
-        raise BrokenPipeError
-
-    Console.on_broken_pipe = on_broken_pipe  # type: ignore[method-assign]
-
-
 def _silence_stdout() -> None:
     """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -113,9 +120,9 @@ def _root(
 # losscli.options), the way sqlite-utils shares output_options: see ``_options``.
 
 LossArg = typer.Argument(
-    ..., help="Loss name or alias (see 'losscli list'), or an expression such as '0.7*bce + 0.3*dice'."
+    ..., metavar="LOSS", help="Loss name or alias (see 'losscli list'), or an expression such as '0.7*bce + 0.3*dice'."
 )
-ParamOpt = typer.Option(None, "--param", "-p", help="Loss parameter name=value (repeatable).")
+ParamOpt = typer.Option(None, "--param", "-p", metavar="NAME=VALUE", help="Loss parameter name=value (repeatable).")
 
 
 @dataclass(frozen=True)
@@ -174,43 +181,58 @@ DATA = _Group(
         _param(
             "files",
             Optional[List[str]],
-            typer.Argument(None, help="Input files in the loss's input order ('-' = stdin).", show_default=False),
+            typer.Argument(
+                None,
+                metavar="FILE",
+                help="Input files in the loss's input order ('-' = stdin).",
+                show_default=False,
+            ),
         ),
         _param(
             "input",
             Optional[List[str]],
-            typer.Option(None, "--input", "-i", help="Bind a named input: NAME=FILE (repeatable)."),
+            typer.Option(
+                None, "--input", "-i", metavar="NAME=FILE", help="Bind a named input: NAME=FILE (repeatable)."
+            ),
         ),
         _param(
             "col",
             Optional[List[str]],
-            typer.Option(None, "--col", help="Column for a named input: NAME=COLUMN (repeatable)."),
+            typer.Option(
+                None, "--col", metavar="NAME=COLUMN", help="Column for a named input: NAME=COLUMN (repeatable)."
+            ),
         ),
         _param(
             "pred_col",
             Optional[str],
-            typer.Option(None, "--pred-col", help="Column (name, 0-based index, or comma list) for preds."),
+            typer.Option(
+                None, "--pred-col", metavar="COLUMN", help="Column (name, 0-based index, or comma list) for preds."
+            ),
         ),
         _param(
             "target_col",
             Optional[str],
-            typer.Option(None, "--target-col", help="Column (name, 0-based index, or comma list) for targets."),
+            typer.Option(
+                None, "--target-col", metavar="COLUMN", help="Column (name, 0-based index, or comma list) for targets."
+            ),
         ),
         _param(
             "input_format",
             Optional[str],
-            typer.Option(None, "--input-format", help="csv, tsv, json, ndjson, npy, npz or parquet."),
+            typer.Option(None, "--input-format", metavar="FORMAT", help="csv, tsv, json, ndjson, npy, npz or parquet."),
         ),
         _param(
             "delimiter",
             Optional[str],
-            typer.Option(None, "--delimiter", help="CSV delimiter (default: detected among , ; tab)."),
+            typer.Option(None, "--delimiter", metavar="CHAR", help="CSV delimiter (default: detected among , ; tab)."),
         ),
         _param("allow_nonfinite", bool, typer.Option(False, "--allow-nonfinite", help="Accept NaN/inf in the inputs.")),
         _param(
             "sample_weights",
             Optional[str],
-            typer.Option(None, "--sample-weights", help="FILE of per-sample weights: mean becomes Σ sᵢℓᵢ / Σ sᵢ."),
+            typer.Option(
+                None, "--sample-weights", metavar="FILE", help="FILE of per-sample weights: mean becomes Σ sᵢℓᵢ / Σ sᵢ."
+            ),
         ),
     ),
     _data_options,
@@ -218,15 +240,21 @@ DATA = _Group(
 EVAL = _Group(
     "run",
     (
-        _param("reduction", str, typer.Option("mean", "--reduction", "-r", help="mean, sum or none.")),
-        _param("dtype", str, typer.Option("float64", "--dtype", help="float64 or float32.")),
+        _param(
+            "reduction",
+            str,
+            typer.Option("mean", "--reduction", "-r", metavar="mean|sum|none", help="mean, sum or none."),
+        ),
+        _param("dtype", str, typer.Option("float64", "--dtype", metavar="float64|float32", help="float64 or float32.")),
     ),
     lambda reduction, dtype: RunOptions(reduction, dtype),
 )
 OUTPUT = _Group(
     "fmt",
     (
-        _param("fmt", str, typer.Option("table", "--format", "-f", help="table, json, csv or plain.")),
+        _param(
+            "fmt", str, typer.Option("table", "--format", "-f", metavar="FORMAT", help="table, json, csv or plain.")
+        ),
         _param("as_json", bool, typer.Option(False, "--json", help="Same as --format json.")),
     ),
     lambda fmt, as_json: _format(fmt, as_json),
@@ -307,7 +335,7 @@ FailBelow = typer.Option(None, "--fail-below", metavar="X", help="Exit 1 if the 
 # ---------------------------------------------------------------- commands
 
 
-@app.command()
+@app.command(short_help="The value of a loss or a weighted sum of losses (numpy).")
 @user_errors
 @_options(DATA, EVAL, OUTPUT)
 def compute(
@@ -323,6 +351,13 @@ def compute(
     """Compute a loss value, or a weighted sum of losses such as "0.7*bce + 0.3*dice".
 
     Runs on numpy: torch is not imported (except for losses that run a torch model).
+
+    \b
+    Examples:
+      losscli compute mse preds.csv targets.csv
+      losscli compute huber results.csv --pred-col yhat --target-col y -p delta=0.5
+      losscli compute ce logits.npy labels.csv -p label_smoothing=0.1 --json
+      cat results.csv | losscli compute mse --fail-above 0.05 --format plain
     """
     from losscli import app as application
     from losscli.render import render_compute
@@ -340,14 +375,16 @@ def compute(
     _exit_on_failed(checks)
 
 
-@app.command()
+@app.command(short_help="Value, autograd gradients and their health verdict.")
 @user_errors
 @_options(DATA, EVAL, OUTPUT)
 def grad(
-    loss: Optional[str] = typer.Argument(None, help="Loss name or alias; optional with --explain.", show_default=False),
+    loss: Optional[str] = typer.Argument(
+        None, metavar="LOSS", help="Loss name, alias or expression; optional with --explain.", show_default=False
+    ),
     param: Optional[List[str]] = ParamOpt,
     out: Optional[str] = typer.Option(
-        None, "--out", "-o", help="Write every gradient to FILE (.csv, .npy, .npz, .json, .parquet)."
+        None, "--out", "-o", metavar="FILE", help="Write every gradient to FILE (.csv, .npy, .npz, .json, .parquet)."
     ),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 unless the gradient health is ok (see --fail-on)."),
     fail_on: Optional[str] = typer.Option(
@@ -359,15 +396,23 @@ def grad(
     ),
     fail_above: Optional[float] = FailAbove,
     fail_below: Optional[float] = FailBelow,
-    saturation: float = typer.Option(1e-7, "--saturation", help="Probabilities within this of 0 or 1 are saturated."),
-    vanishing: float = typer.Option(1e-7, "--vanishing", help="Per-sample gradient RMS below this is vanishing."),
-    exploding: float = typer.Option(1e4, "--exploding", help="Per-sample gradient RMS above this is exploding."),
+    saturation: float = typer.Option(
+        1e-7, "--saturation", metavar="EPS", help="Probabilities within this of 0 or 1 are saturated."
+    ),
+    vanishing: float = typer.Option(
+        1e-7, "--vanishing", metavar="X", help="Per-sample gradient RMS below this is vanishing."
+    ),
+    exploding: float = typer.Option(
+        1e4, "--exploding", metavar="X", help="Per-sample gradient RMS above this is exploding."
+    ),
     top: int = typer.Option(
-        5, "--top", help="Elements listed on screen and in JSON (first, largest, smallest |grad|)."
+        5, "--top", metavar="K", help="Elements listed on screen and in JSON (first, largest, smallest |grad|)."
     ),
     explain_: bool = typer.Option(False, "--explain", help="Walk through the chain rule and the autograd graph."),
-    lang: str = typer.Option("en", "--lang", help="Language of --explain: en or zh-TW."),
-    element: Optional[str] = typer.Option(None, "--element", help="Element for --explain: ROW or ROW,COL (0-based)."),
+    lang: str = typer.Option("en", "--lang", metavar="LANG", help="Language of --explain: en or zh-TW."),
+    element: Optional[str] = typer.Option(
+        None, "--element", metavar="ROW[,COL]", help="Element for --explain: ROW or ROW,COL (0-based)."
+    ),
     *,
     data: DataOptions,
     run: RunOptions,
@@ -378,6 +423,14 @@ def grad(
     Verdicts are judged on the per-sample gradient (N times the mean-reduced one), so they
     do not change with the number of rows; float32 runs are compared with float64 for
     gradients that underflow to zero.
+
+    \b
+    Examples:
+      losscli grad bce probs.csv labels.csv --top 3
+      losscli grad focal logits.csv labels.csv --fail-on vanishing,nonfinite
+      losscli grad mse preds.csv targets.csv --out grads.parquet --json
+      losscli grad --explain
+      losscli grad huber preds.csv targets.csv --explain --element 7
     """
     from losscli import app as application
     from losscli.diagnose import FAIL_ON
@@ -426,7 +479,7 @@ def grad(
     _exit_on_failed(checks)
 
 
-@app.command()
+@app.command(short_help="Several losses on the same data, one table.")
 @user_errors
 @_options(DATA, EVAL, OUTPUT)
 def compare(
@@ -447,6 +500,11 @@ def compare(
 
     With --grad: the gradient norm, the share of the gradient that the 1% of rows with the
     largest residuals get, and the health verdict of each.
+
+    \b
+    Examples:
+      losscli compare mse,mae,huber,log-cosh preds.csv targets.csv --grad
+      losscli compare "huber(delta=0.5),huber(delta=2)" results.csv --json
     """
     from losscli import app as application
     from losscli.render import render_compare
@@ -460,27 +518,39 @@ def compare(
     _exit_on_failed([c for row in checks for c in row])
 
 
-@app.command("list")
+@app.command("list", short_help="Every loss by family.")
 @user_errors
 @_options(OUTPUT)
 def list_losses(*, fmt: str) -> None:
-    """List every loss by family (never imports torch)."""
+    """List every loss by family (never imports torch).
+
+    \b
+    Examples:
+      losscli list
+      losscli list --json | jq -r '.losses[].name'
+    """
     from losscli import losses
     from losscli.render import render_list
 
     render_list(losses.by_family(), fmt)
 
 
-@app.command()
+@app.command(short_help="Formula, derivative, inputs, parameters and conventions of a loss.")
 @user_errors
 @_options(OUTPUT)
 def explain(
-    loss: str = typer.Argument(..., help="Loss name or alias (see 'losscli list')."),
-    lang: str = typer.Option("en", "--lang", help="en or zh-TW."),
+    loss: str = typer.Argument(..., metavar="LOSS", help="Loss name or alias (see 'losscli list')."),
+    lang: str = typer.Option("en", "--lang", metavar="LANG", help="en or zh-TW."),
     *,
     fmt: str,
 ) -> None:
-    """Formula, derivative, inputs, parameters and convention of a loss (never imports torch)."""
+    """Formula, derivative, inputs, parameters and convention of a loss (never imports torch).
+
+    \b
+    Examples:
+      losscli explain focal
+      losscli explain kl-div --lang zh-TW
+    """
     from losscli import losses
     from losscli.i18n import check_lang
     from losscli.render import render_explain
@@ -526,8 +596,6 @@ def main() -> None:
             err=True,
         )
         sys.exit(EXIT_USAGE)
-    if {"--help", "-h"} & set(sys.argv[1:]) or len(sys.argv) == 1:
-        _quiet_help_on_closed_pipe()
     try:
         code = app(standalone_mode=False)
     except BrokenPipeError:
