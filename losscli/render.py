@@ -62,6 +62,36 @@ def fmt_number(x: float) -> str:
     return f"{x:.10g}"
 
 
+def keep_digits(table: Any, console: Any = None) -> Any:
+    """Never cut a number: a table keeps every cell whole.  When its natural width does not fit
+    the console, it loses its vertical rules, then its rightmost columns, and says so in its caption."""
+    for column in table.columns:
+        column.no_wrap = True
+    if console is None:
+        return table
+    from rich import box
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    wide = Console(width=10_000, file=io.StringIO())
+
+    def fits() -> bool:
+        return Measurement.get(wide, wide.options, table).maximum <= console.width
+
+    if fits():
+        return table
+    table.box, table.show_edge, table.pad_edge = box.SIMPLE_HEAD, False, False
+    dropped = []
+    while len(table.columns) > 1 and not fits():
+        dropped.append(str(table.columns.pop().header))
+    if dropped:
+        table.caption = (
+            f"not shown at this width: {', '.join(reversed(dropped))} (widen the terminal or use --format csv)"
+        )
+        table.caption_justify = "left"
+    return table
+
+
 def rich_console(out: TextIO) -> Any:
     """A rich console on ``out`` whose closed-pipe handling is the CLI's (exit 0), not rich's
     (which exits 1, the code losscli keeps for failed checks)."""
@@ -255,8 +285,8 @@ def render_compute(
     from rich.table import Table
 
     table = Table(title=ev.spec.name, title_justify="left")
-    table.add_column("quantity")
-    table.add_column("value", justify="right")
+    table.add_column("quantity", overflow="fold")
+    table.add_column("value", justify="right", overflow="fold")
     if none:
         vals = np.asarray(ev.value)
         table.add_row("elements", str(vals.size))
@@ -275,18 +305,18 @@ def render_compute(
     for c in checks:
         table.add_row(f"check {c.check} {format_default(c.threshold)}", "passed" if c.passed else "FAILED")
     console = rich_console(out)
-    console.print(table)
+    console.print(keep_digits(table, console))
     console.print(f"convention: {ev.spec.convention}", style="dim", markup=False)
     if inputs:
         console.print(inputs_line(inputs), style="dim", markup=False)
     if result.composite is not None:
         terms = Table(title="terms", title_justify="left")
         for col in ("term", "weight", "value", "weight x value"):
-            terms.add_column(col, justify="right")
+            terms.add_column(col, justify="right", overflow="fold")
         for t in result.composite.terms:
             v = np.sum(t["value"])
             terms.add_row(t["expr"], fmt_number(t["weight"]), fmt_number(v), fmt_number(t["weight"] * v))
-        console.print(terms)
+        console.print(keep_digits(terms, console))
     if none:
         err.write("per-element values: use --format csv, plain or json\n")
 
@@ -335,7 +365,7 @@ def _element_table(title: str, rows: list[dict[str, Any]]) -> Any:
 
     table = Table(title=title, title_justify="left")
     for col in ("input", "row", "col", "grad", "input value"):
-        table.add_column(col, justify="right")
+        table.add_column(col, justify="right", overflow="fold")
     for e in rows:
         value = e.get("value")
         table.add_row(
@@ -349,19 +379,34 @@ def _element_table(title: str, rows: list[dict[str, Any]]) -> Any:
 
 
 def histogram_lines(hist: dict[str, Any], width: int = 40) -> list[str]:
-    """The log10|g| histogram as text bars, one line per decade bin."""
+    """The log10|g| histogram as text bars, one line per decade bin: labels padded to one width,
+    bars padded to ``width`` and counts right-aligned, so every column lines up."""
     counts = hist.get("counts") or []
     edges = hist.get("edges") or []
     peak = max(counts + [hist.get("zeros", 0), 1])
-    lines = []
-    for lo, hi, n in zip(edges, edges[1:], counts):
-        bar = "█" * max(1 if n else 0, round(width * n / peak))
-        lines.append(f"[1e{int(lo):+d}, 1e{int(hi):+d})  {bar} {n}")
+    rows: list[tuple[str, int, bool]] = [
+        (f"[1e{int(lo):+d}, 1e{int(hi):+d})", n, True) for lo, hi, n in zip(edges, edges[1:], counts)
+    ]
     if hist.get("zeros"):
-        lines.append(f"exactly 0          {'█' * max(1, round(width * hist['zeros'] / peak))} {hist['zeros']}")
+        rows.append(("exactly 0", hist["zeros"], True))
     if hist.get("nonfinite"):
-        lines.append(f"NaN / inf          {hist['nonfinite']}")
+        rows.append(("NaN / inf", hist["nonfinite"], False))
+    if not rows:
+        return []
+    label_width = max(len(label) for label, _, _ in rows)
+    count_width = max(len(str(n)) for _, n, _ in rows)
+    lines = []
+    for label, n, has_bar in rows:
+        bar = "█" * max(1 if n else 0, round(width * n / peak)) if has_bar else ""
+        lines.append(f"{label:<{label_width}}  {bar:<{width}} {n:>{count_width}}")
     return lines
+
+
+def histogram_width(hist: dict[str, Any], columns: int) -> int:
+    """Bar width that fits a panel ``columns`` wide: at most 40, at least 5."""
+    labels = len("[1e-300, 1e-299)")
+    counts = len(str(max((hist.get("counts") or []) + [hist.get("zeros", 0), hist.get("nonfinite", 0), 1])))
+    return max(5, min(40, columns - labels - counts - 8))
 
 
 def render_grad(
@@ -398,21 +443,23 @@ def render_grad(
     if result.composite is not None and result.composite.shares:
         shares = Table(title="each term's share of the gradient", title_justify="left")
         for col in ("term", "weight", "|weight x grad|", "share"):
-            shares.add_column(col, justify="right")
+            shares.add_column(col, justify="right", overflow="fold")
         for sh in result.composite.shares:
             frac = sh["fraction"]
             shares.add_row(
                 sh["expr"], fmt_number(sh["weight"]), fmt_number(sh["grad_norm"]), "" if frac is None else f"{frac:.1%}"
             )
-        console.print(shares)
+        console.print(keep_digits(shares, console))
     if top:
-        console.print(_element_table("first elements (rows and columns are 0-based)", health.first))
-        console.print(_element_table("largest |grad|", health.largest))
-        console.print(_element_table("smallest |grad|", health.smallest))
+        console.print(
+            keep_digits(_element_table("first elements (rows and columns are 0-based)", health.first), console)
+        )
+        console.print(keep_digits(_element_table("largest |grad|", health.largest), console))
+        console.print(keep_digits(_element_table("smallest |grad|", health.smallest), console))
     summary = Table(title="gradient health", title_justify="left")
-    summary.add_column("measure")
-    summary.add_column("raw", justify="right")
-    summary.add_column(f"per sample (x{health.scale:g})", justify="right")
+    summary.add_column("measure", overflow="fold")
+    summary.add_column("raw", justify="right", overflow="fold")
+    summary.add_column(f"per sample (x{health.scale:g})", justify="right", overflow="fold")
     summary.add_row("L2 norm", fmt_number(health.norm), "")
     summary.add_row("RMS", "", fmt_number(health.per_sample_rms))
     summary.add_row("max |g|", fmt_number(health.max_abs), fmt_number(health.per_sample_max_abs))
@@ -420,8 +467,8 @@ def render_grad(
     summary.add_row("mean |g|", fmt_number(health.mean_abs), fmt_number(health.mean_abs * health.scale))
     summary.add_row(f"share below {health.vanishing_threshold:g}", "", f"{health.fraction_vanishing:.1%}")
     summary.add_row("non-finite", str(health.nonfinite), "")
-    console.print(summary)
-    lines = histogram_lines(health.histogram)
+    console.print(keep_digits(summary, console))
+    lines = histogram_lines(health.histogram, histogram_width(health.histogram, console.width))
     if lines:
         console.print(Panel("\n".join(lines), title="log10 |grad| per sample", title_align="left", expand=False))
     for f in health.findings:
@@ -487,11 +534,14 @@ def render_compare(
     table = Table(title=f"{len(rows)} losses on the same data (n = {rows[0]['n']})", title_justify="left")
     for col in cols:
         table.add_column(
-            "loss" if col == "expr" else col.replace("_", " "), justify="left" if col == "expr" else "right"
+            "loss" if col == "expr" else col.replace("_", " "),
+            justify="left" if col == "expr" else "right",
+            overflow="fold",
         )
     for row in rows:
         table.add_row(*(cell(row, c) for c in cols))
-    rich_console(out).print(table)
+    console = rich_console(out)
+    console.print(keep_digits(table, console))
     if with_grad:
         rich_console(out).print(
             "outlier share: the part of Σ|∂L/∂preds| that goes to the 1% of rows with the largest |preds - targets|",
@@ -544,13 +594,22 @@ def render_list(groups: dict[str, list[LossSpec]], fmt: str, out: TextIO | None 
     if fmt == "plain":
         out.write("".join(f"{s.name}\n" for specs in groups.values() for s in specs))
         return
+    import textwrap
+
     console = rich_console(out)
     for family, specs in groups.items():
         console.print(f"[bold]{family}[/]")
         width = max(len(s.name) for s in specs)
         for s in specs:
             alias = f"  (also: {', '.join(s.aliases)})" if s.aliases else ""
-            console.print(f"  {s.name.ljust(width)}  {s.summary}{alias}", markup=False, soft_wrap=True)
+            text = textwrap.fill(
+                f"{s.name.ljust(width)}  {s.summary}{alias}",
+                width=max(30, console.width - 2),
+                initial_indent="  ",
+                subsequent_indent=" " * (width + 4),
+                break_on_hyphens=False,
+            )
+            console.print(text, markup=False, highlight=False)
 
 
 def render_explain(spec: LossSpec, fmt: str, out: TextIO | None = None, lang: str = "en") -> None:
