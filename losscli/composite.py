@@ -166,20 +166,9 @@ def evaluate_expression(
     expression.check_inputs(inputs)
     evaluations: list[Evaluation] = []
     for term in expression.terms:
-        arrays, term_sources = _term_inputs(term, inputs, sources)
         weights = sample_weights if term.spec.rule.has_samples else None
-        evaluations.append(
-            evaluate(
-                term.spec,
-                arrays,
-                term.params,
-                reduction=reduction,
-                dtype=dtype,
-                backend=backend,
-                sources=term_sources,
-                sample_weights=weights,
-            )
-        )
+        ev, _ = _evaluate_term(term, inputs, sources, reduction, dtype, backend, weights)
+        evaluations.append(ev)
     pairs = list(zip(expression.terms, evaluations))
 
     if reduction == "none":
@@ -298,17 +287,8 @@ def compare(
         result: Evaluation | CompositeEvaluation
         health = None
         if is_single(ex):
-            term = ex.terms[0]
-            arrays, term_sources = _term_inputs(term, inputs, dict(sources or {}))
-            result = evaluate(
-                term.spec,
-                arrays,
-                term.params,
-                reduction=reduction,
-                dtype=dtype,
-                backend=backend,
-                sources=term_sources,
-                sample_weights=sample_weights,
+            result, arrays = _evaluate_term(
+                ex.terms[0], inputs, dict(sources or {}), reduction, dtype, backend, sample_weights
             )
             if grad:
                 health = diagnose(result, arrays, **health_options)
@@ -351,6 +331,30 @@ class CompareRow:
     grad_norm: float | None = None
     outlier_share: float | None = None
     outlier_rows: int | None = None
+
+
+def _evaluate_term(
+    term: Any,
+    inputs: Mapping[str, np.ndarray],
+    sources: Mapping[str, str],
+    reduction: str,
+    dtype: str,
+    backend: str,
+    sample_weights: np.ndarray | None,
+) -> tuple[Evaluation, dict[str, np.ndarray]]:
+    """One term of an expression through the core, on the data its inputs are bound to."""
+    arrays, term_sources = _term_inputs(term, inputs, sources)
+    ev = evaluate(
+        term.spec,
+        arrays,
+        term.params,
+        reduction=reduction,
+        dtype=dtype,
+        backend=backend,
+        sources=term_sources,
+        sample_weights=sample_weights,
+    )
+    return ev, arrays
 
 
 def is_single(ex: Expression) -> bool:
