@@ -2,15 +2,11 @@
 
 Same format as tests/cases.py: loss name -> list of (id, params as -p strings, inputs
 factory).  Weights stay away from 0 so l1 is differentiable where finite differences look.
-
-``register_regularizers(monkeypatch)`` puts the penalties into the registry for one test
-until losscli/losses/__init__.py registers them itself (it is a no-op after that).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
@@ -34,16 +30,3 @@ FAMILY_CASES: dict[str, list[tuple[str, list[str], Factory]]] = {
     "l2": [("vector", [], weight_vector), ("matrix", [], weight_matrix)],
     "l2-half": [("vector", [], weight_vector), ("matrix", [], weight_matrix)],
 }
-
-
-def register_regularizers(monkeypatch: Any) -> None:
-    """Register losscli.losses.regularization.SPECS for the current test (undone afterwards)."""
-    from losscli import losses
-    from losscli.losses import regularization
-
-    for spec in regularization.SPECS:
-        if losses.REGISTRY.get(spec.name) is spec:
-            continue
-        monkeypatch.setitem(losses.REGISTRY, spec.name, spec)
-        for key in (spec.name, *spec.aliases):
-            monkeypatch.setitem(losses._ALIASES, key, spec.name)

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from pytorch_msssim import ssim
 
+from losscli.io.images import read_image
 from tests.conftest import SAMPLE
 from tests.test_cli import one_error_line
 
@@ -98,11 +100,6 @@ def test_ctc_target_longer_than_input(cli, write):
 
 
 def test_ssim_from_png_matches_pytorch_msssim(cli):
-    pytest.importorskip("pytorch_msssim")
-    from pytorch_msssim import ssim
-
-    from losscli.io.images import read_image
-
     x = torch.tensor(read_image(str(SAMPLE / "img_distorted.png")))[None]
     y = torch.tensor(read_image(str(SAMPLE / "img_reference.png")))[None]
     got = value(cli, "compute", "ssim", SAMPLE / "img_distorted.png", SAMPLE / "img_reference.png")
@@ -151,7 +148,7 @@ def test_weighted_expression_equals_weighted_terms(cli):
     )
     assert [t["expr"] for t in total["terms"]] == ["bce", "dice"]
     assert sum(s["fraction"] for s in total["shares"]) == pytest.approx(1.0)
-    assert total["health"]["status"] in ("ok", "vanishing", "exploding", "nonfinite")
+    assert total["health"]["status"] == "ok"
 
 
 def test_multi_task_bindings_from_one_json(cli, write):

@@ -20,14 +20,9 @@ from losscli.errors import InputError, UsageError
 from losscli.expr import parse
 from losscli.params import parse_params
 from losscli.render import compare_dicts, composite_dict
-from tests.cases_reg import FAMILY_CASES, register_regularizers
+from tests.cases_reg import FAMILY_CASES
 
 RTOL = 1e-12
-
-
-@pytest.fixture(autouse=True)
-def reg(monkeypatch):
-    register_regularizers(monkeypatch)
 
 
 def t(a: np.ndarray, grad: bool = False) -> torch.Tensor:
@@ -69,7 +64,6 @@ def test_value_is_the_weighted_sum_of_the_individual_evaluations(binary, backend
     assert cev.n == 20 and cev.scale == (20.0 if reduction == "mean" else 1.0)
 
 
-@pytest.mark.skipif("dice" not in losses.REGISTRY, reason="dice is registered by the image-loss work")
 def test_the_issue_example_bce_plus_dice():
     rng = np.random.default_rng(7)
     data = {
@@ -150,7 +144,19 @@ def test_negative_weights_and_shares_still_sum_to_one(regression):
     total = F.mse_loss(x, y) - 0.5 * F.l1_loss(x, y) + 0.1 * F.huber_loss(x, y, delta=0.3)
     total.backward()
     np.testing.assert_allclose(cev.gradients["preds"], x.grad.numpy(), rtol=1e-11, atol=1e-15)
-    assert all(s["grad_norm"] >= 0 for s in cev.shares)
+    # each term's share is the norm of its own weighted gradient, negative weight or not
+    norms = []
+    for term in (
+        lambda x: F.mse_loss(x, y),
+        lambda x: -0.5 * F.l1_loss(x, y),
+        lambda x: 0.1 * F.huber_loss(x, y, delta=0.3),
+    ):
+        xi = t(regression["preds"], grad=True)
+        term(xi).backward()
+        norms.append(float(xi.grad.norm()))
+    assert [s["expr"] for s in cev.shares] == ["mse", "mae", "huber(delta=0.3)"]
+    assert [s["grad_norm"] for s in cev.shares] == pytest.approx(norms, rel=1e-11)
+    assert [s["fraction"] for s in cev.shares] == pytest.approx([n / sum(norms) for n in norms], rel=1e-11)
     assert sum(s["fraction"] for s in cev.shares) == pytest.approx(1.0, rel=1e-14)
 
 
@@ -355,6 +361,7 @@ def test_cases_reg_cover_every_penalty():
     from losscli.losses import regularization
 
     assert set(FAMILY_CASES) == {s.name for s in regularization.SPECS}
+    assert all(losses.REGISTRY[s.name] is s for s in regularization.SPECS)  # registered by the package itself
     for cases in FAMILY_CASES.values():
         for _, params, factory in cases:
             d = factory(np.random.default_rng(0))

@@ -34,6 +34,8 @@ CASE_LIST = all_cases()
 
 def test_every_registered_loss_has_cases():
     assert set(CASES) == set(losses.REGISTRY), "add cases for new losses in tests/cases.py"
+    empty = sorted(name for name, cases in CASES.items() if not cases)
+    assert not empty, f"losses whose case list is empty (their parametrized tests would vanish): {empty}"
 
 
 @pytest.mark.parametrize("case", CASE_LIST, ids=case_id)
@@ -149,6 +151,10 @@ def torchvision_sigmoid_focal_loss(inputs, targets, alpha, gamma):
 
 
 TORCH_CASES = [c for c in CASE_LIST if c[0] in TORCH_REFERENCES]
+
+
+def test_every_torch_reference_has_cases():
+    assert {c[0] for c in TORCH_CASES} == set(TORCH_REFERENCES)
 
 
 @pytest.mark.parametrize("case", TORCH_CASES, ids=case_id)
@@ -306,15 +312,31 @@ def test_weighted_mean_denominator_and_scale():
 # ------------------------------------------------------------------ sample weights
 
 
-@pytest.mark.parametrize(
-    "case",
-    [
-        c
-        for c in CASE_LIST
-        if c[1] in ("vector", "index", "ignored", "weighted", "probs") and losses.get(c[0]).family != "regularization"
-    ],
-    ids=case_id,
-)
+SAMPLE_WEIGHT_CASES = [
+    c
+    for c in CASE_LIST
+    if c[1] in ("vector", "index", "ignored", "weighted", "probs") and losses.get(c[0]).family != "regularization"
+]
+
+
+def test_sample_weight_cases_are_the_expected_ones():
+    assert sorted((c[0], c[1]) for c in SAMPLE_WEIGHT_CASES) == [
+        ("bce", "probs"),
+        ("cross-entropy", "ignored"),
+        ("cross-entropy", "index"),
+        ("cross-entropy", "probs"),
+        ("cross-entropy", "weighted"),
+        ("kl-div", "probs"),
+        ("log-cosh", "vector"),
+        ("mae", "vector"),
+        ("mse", "vector"),
+        ("rmse", "vector"),
+        ("sparse-cross-entropy", "index"),
+        ("sparse-cross-entropy", "weighted"),
+    ]
+
+
+@pytest.mark.parametrize("case", SAMPLE_WEIGHT_CASES, ids=case_id)
 def test_sample_weights_weighted_mean(case):
     """Σ sᵢ ℓᵢ / Σ sᵢ wᵢ against the unreduced loss weighted by hand, on both backends."""
     loss, _, params, factory = case

@@ -1,6 +1,6 @@
 """Image losses (dice, iou, tversky, ssim, perceptual) and read_image against independent
 references: formulas by hand in numpy, segmentation_models_pytorch's score functions (transcribed,
-smp is not installed), pytorch_msssim and scikit-image when installed, an independent
+smp is not installed), pytorch_msssim and scikit-image (test extras), an independent
 conv2d SSIM, and a tiny TorchScript network evaluated directly."""
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import pytorch_msssim as pm
+import skimage.metrics as metrics
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -308,7 +310,6 @@ def test_ssim_against_conv2d_reference(cid):
 
 @pytest.mark.parametrize("cid", SSIM_CASES)
 def test_ssim_against_pytorch_msssim(cid):
-    pm = pytest.importorskip("pytorch_msssim")
     params, d = case_inputs("ssim", cid)
     r = parse_params(losses.get("ssim"), params)["data_range"]
     xt, yt = torch.tensor(nchw(d["preds"])), torch.tensor(nchw(d["targets"]))
@@ -330,7 +331,6 @@ def test_ssim_against_pytorch_msssim(cid):
 
 @pytest.mark.parametrize("cid", SSIM_CASES)
 def test_ssim_against_skimage(cid):
-    metrics = pytest.importorskip("skimage.metrics")
     params, d = case_inputs("ssim", cid)
     r = parse_params(losses.get("ssim"), params)["data_range"]
     kw = dict(gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=r)
@@ -348,7 +348,6 @@ def test_ssim_sample_images():
     assert ref.shape == dist.shape == (3, 64, 64)
     ev = run("ssim", [], {"preds": dist, "targets": ref})
     assert 0.2 < ev.extras["ssim"] < 0.9
-    metrics = pytest.importorskip("skimage.metrics")
     sk = metrics.structural_similarity(
         dist, ref, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1.0, channel_axis=0
     )
@@ -479,7 +478,6 @@ def test_perceptual_bad_feature_files(tmp_path, nets):
 
 
 def test_perceptual_cli_compute(tmp_path, nets, cli):
-    pytest.importorskip("losscli.io.readers")
     path, module = nets["single"]
     rng = np.random.default_rng(9)
     y = rng.uniform(0, 1, size=(3, 10, 10))
@@ -496,17 +494,15 @@ def test_perceptual_cli_compute(tmp_path, nets, cli):
 
 
 def test_cli_reads_png_images(cli):
-    readers = pytest.importorskip("losscli.io.readers")
-    if "read_image" not in Path(readers.__file__).read_text():
-        pytest.skip("losscli.io.readers does not dispatch .png/.jpg to losscli.io.images.read_image yet")
     res = cli("compute", "ssim", DATA / "img_distorted.png", DATA / "img_reference.png", "--format", "json")
     assert res.exit_code == 0, res.output
     ref = read_image(str(DATA / "img_reference.png"))
     dist = read_image(str(DATA / "img_distorted.png"))
-    assert '"ssim"' in res.stdout
-    assert run("ssim", [], {"preds": dist, "targets": ref}).value == pytest.approx(
-        __import__("json").loads(res.stdout)["value"], rel=1e-12
-    )
+    obj = __import__("json").loads(res.stdout)
+    ev = run("ssim", [], {"preds": dist, "targets": ref})
+    assert obj["value"] == pytest.approx(ev.value, rel=1e-12)
+    assert obj["extras"] == {"ssim": pytest.approx(ev.extras["ssim"], rel=1e-12)}
+    assert {k: v["shape"] for k, v in obj["inputs"].items()} == {"preds": [3, 64, 64], "targets": [3, 64, 64]}
 
 
 def test_compute_of_numpy_image_losses_never_imports_torch():
