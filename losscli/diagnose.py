@@ -9,7 +9,8 @@ summarised by its root mean square
 
 which does not change when the same rows are repeated.  Status, first match wins:
 
-* ``nonfinite``  any gradient element is NaN or ±inf;
+* ``nonfinite``  any gradient element is NaN or ±inf, or overflows to ±inf on the per-sample
+  scale (scale · g beyond float64, e.g. MSE at a residual of 1e308: 2r/N is finite, 2r is not);
 * ``exploding``  rms > ``exploding`` (default 1e4);
 * ``vanishing``  rms < ``vanishing`` (default 1e-7);
 * ``ok``         otherwise.
@@ -61,11 +62,17 @@ class Health:
     largest: list[dict[str, Any]] = field(default_factory=list)
     smallest: list[dict[str, Any]] = field(default_factory=list)
     histogram: dict[str, Any] = field(default_factory=dict)
+    overflow: int = 0  # of the nonfinite: finite gradients whose per-sample value overflows
 
     def reason(self) -> str:
         """One sentence saying why the status is what it is."""
         if self.status == "nonfinite":
-            return f"{self.nonfinite} of {self.elements} gradient elements are NaN or infinite"
+            tail = (
+                f" ({self.overflow} of them only per sample: scale × gradient overflows float64)"
+                if self.overflow
+                else ""
+            )
+            return f"{self.nonfinite} of {self.elements} gradient elements are NaN or infinite{tail}"
         if self.status == "exploding":
             return f"per-sample gradient RMS {self.per_sample_rms:.3g} > {self.exploding_threshold:g}"
         if self.status == "vanishing":
@@ -148,7 +155,8 @@ def _finding(kind: str, mask: np.ndarray, flat: _Flat, message: str) -> dict[str
 
 
 def stable_norm(values: np.ndarray) -> float:
-    """The L2 norm of finite values without overflow: m·√Σ(x/m)² with m = max|x| (1e200 stays 1e200)."""
+    """The L2 norm of finite values without overflow: m·√Σ(x/m)² with m = max|x| (1e200 stays 1e200;
+    inf only when the norm itself is beyond float64, as for two values of 1.5e308)."""
     values = np.abs(np.asarray(values, dtype=np.float64).ravel())
     if values.size == 0:
         return 0.0
@@ -156,6 +164,28 @@ def stable_norm(values: np.ndarray) -> float:
     if top == 0 or not math.isfinite(top):
         return top
     return top * math.sqrt(float(np.sum(np.square(values / top))))
+
+
+def stable_rms(values: np.ndarray) -> float:
+    """√(mean x²) of finite values, m·√mean(x/m)²: never overflows (it is at most max|x|)."""
+    values = np.abs(np.asarray(values, dtype=np.float64).ravel())
+    if values.size == 0:
+        return 0.0
+    top = float(values.max())
+    if top == 0 or not math.isfinite(top):
+        return top
+    return min(top * math.sqrt(float(np.mean(np.square(values / top)))), top)
+
+
+def stable_mean(values: np.ndarray) -> float:
+    """mean |x| of finite values, m·mean(|x|/m): no overflow in the sum (1e308 twice gives 1e308)."""
+    values = np.abs(np.asarray(values, dtype=np.float64).ravel())
+    if values.size == 0:
+        return 0.0
+    top = float(values.max())
+    if top == 0 or not math.isfinite(top):
+        return top
+    return min(top * float(np.mean(values / top)), top)
 
 
 def _extremes(key: np.ndarray, k: int) -> list[int]:
@@ -179,8 +209,9 @@ def _extremes(key: np.ndarray, k: int) -> list[int]:
 
 
 def histogram(per_sample_abs: np.ndarray, zeros: int, nonfinite: int, max_bins: int = 24) -> dict[str, Any]:
-    """Counts of log10|g| in whole-decade bins (per-sample scale), plus zero and non-finite counts."""
-    positive = per_sample_abs[per_sample_abs > 0]
+    """Counts of log10|g| in whole-decade bins (per-sample scale), plus zero and non-finite counts
+    (non-finite values passed in are left out of the bins: ``nonfinite`` counts them)."""
+    positive = per_sample_abs[(per_sample_abs > 0) & np.isfinite(per_sample_abs)]
     if positive.size == 0:
         return {"scale": "per-sample", "edges": [], "counts": [], "zeros": zeros, "nonfinite": nonfinite}
     logs = np.log10(positive)
@@ -218,14 +249,18 @@ def diagnose(
     flat = _Flat(ev.gradients, inputs)
     g = flat.grad
     finite = np.isfinite(g)
-    nonfinite = int(g.size - finite.sum())
     absg = np.abs(np.where(finite, g, 0.0))
     good = absg[finite]
-    if ev.per_sample is not None:
-        per_sample = np.abs(_Flat(ev.per_sample, {}).grad[finite])
-    else:
-        per_sample = good * ev.scale
-    rms = stable_norm(per_sample) / math.sqrt(per_sample.size) if per_sample.size else 0.0
+    with np.errstate(over="ignore", invalid="ignore"):  # scale · g beyond float64 is inf: counted below
+        if ev.per_sample is not None:
+            per_sample_all = np.abs(_Flat(ev.per_sample, {}).grad)
+        else:
+            per_sample_all = absg * ev.scale
+    overflowed = finite & ~np.isfinite(per_sample_all)
+    bad = ~finite | overflowed
+    nonfinite = int(bad.sum())
+    per_sample = per_sample_all[~bad]
+    rms = stable_rms(per_sample)
     if nonfinite:
         status = "nonfinite"
     elif rms > exploding:
@@ -236,7 +271,17 @@ def diagnose(
         status = "ok"
 
     findings = [
-        _finding("nonfinite", ~finite, flat, "gradient is NaN or ±inf"),
+        _finding(
+            "nonfinite",
+            bad,
+            flat,
+            "gradient is NaN or ±inf"
+            + (
+                " (or finite, but its per-sample value, scale × gradient, overflows float64)"
+                if overflowed.any()
+                else ""
+            ),
+        ),
         _finding(
             "dead",
             finite & (g == 0),
@@ -280,7 +325,7 @@ def diagnose(
         norm=stable_norm(good),
         max_abs=stat(np.max, good),
         min_abs=stat(np.min, good),
-        mean_abs=stat(np.mean, good),
+        mean_abs=stable_mean(good),
         nonfinite=nonfinite,
         elements=int(g.size),
         scale=ev.scale,
@@ -294,4 +339,5 @@ def diagnose(
         largest=largest,
         smallest=smallest,
         histogram=histogram(per_sample, int(np.sum(good == 0)), nonfinite),
+        overflow=int(overflowed.sum()),
     )

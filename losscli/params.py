@@ -9,6 +9,8 @@ from typing import Any
 from losscli.errors import UsageError
 from losscli.spec import LossSpec, Param
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # every int parameter reaches torch as an int64
+
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
@@ -31,12 +33,37 @@ def format_default(value: Any) -> str:
 
 
 def _number(param: Param, text: str, spec: LossSpec) -> float:
+    """A finite float: NaN and ±inf are refused for every parameter (none takes them)."""
     try:
         value = float(text)
     except ValueError:
-        raise UsageError(f"parameter {param.name} of {spec.name} must be a number, got {text!r}") from None
+        also = f" or one of {' | '.join(param.choices)}" if param.choices else ""
+        raise UsageError(f"parameter {param.name} of {spec.name} must be a number{also}, got {text!r}") from None
     if not math.isfinite(value):
         raise UsageError(f"parameter {param.name} of {spec.name} must be finite, got {text!r}")
+    return value
+
+
+def _integer(param: Param, text: str, spec: LossSpec) -> int:
+    """A whole number within int64, read exactly ("9007199254740993" stays itself; "1e3" is 1000)."""
+    out_of_range = UsageError(
+        f"parameter {param.name} of {spec.name} must be a whole number within int64 "
+        f"[{INT64_MIN}, {INT64_MAX}], got {text!r}"
+    )
+    try:
+        value = int(text)
+    except ValueError:
+        try:
+            number = float(text)
+        except ValueError:
+            raise UsageError(f"parameter {param.name} of {spec.name} must be a whole number, got {text!r}") from None
+        if math.isinf(number):  # "1e400", or more digits than int() reads
+            raise out_of_range from None
+        if not math.isfinite(number) or number != int(number):
+            raise UsageError(f"parameter {param.name} of {spec.name} must be a whole number, got {text!r}") from None
+        value = int(number)
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise out_of_range
     return value
 
 
@@ -44,7 +71,10 @@ def _check_range(param: Param, value: float, spec: LossSpec) -> None:
     too_low = param.low is not None and (value <= param.low if param.low_open else value < param.low)
     too_high = param.high is not None and (value >= param.high if param.high_open else value > param.high)
     if too_low or too_high:
-        raise UsageError(f"parameter {param.name} of {spec.name} must be {param.describe_range()}, got {value:g}")
+        named = f" (or one of {' | '.join(param.choices)})" if param.choices else ""
+        raise UsageError(
+            f"parameter {param.name} of {spec.name} must be {param.describe_range()}{named}, got {value:g}"
+        )
 
 
 def convert(param: Param, text: str, spec: LossSpec) -> Any:
@@ -69,6 +99,8 @@ def convert(param: Param, text: str, spec: LossSpec) -> Any:
         return text
     if param.default is None and text.lower() == "none" and param.kind in ("float", "int", "floats"):
         return None
+    if param.choices and param.kind in ("float", "int") and text.lower() in param.choices:
+        return text.lower()  # a named value beside the numbers (bce's clip=eps)
     if param.kind == "floats":
         values = tuple(_number(param, part, spec) for part in text.split(",") if part.strip())
         if not values:
@@ -76,11 +108,7 @@ def convert(param: Param, text: str, spec: LossSpec) -> Any:
         for v in values:
             _check_range(param, v, spec)
         return values
-    value = _number(param, text, spec)
-    if param.kind == "int":
-        if value != int(value):
-            raise UsageError(f"parameter {param.name} of {spec.name} must be a whole number, got {text!r}")
-        value = int(value)
+    value: float = _integer(param, text, spec) if param.kind == "int" else _number(param, text, spec)
     _check_range(param, value, spec)
     return value
 

@@ -155,7 +155,11 @@ def test_parameter_values_of_every_kind():
     assert isinstance(p["ignore_index"], int)
     assert parse("ce(weight=2)").terms[0].params["weight"] == (2.0,)
     assert parse("ce(weight=[-0, +2e0])").terms[0].params["weight"] == (0.0, 2.0)
-    assert parse("bce(pos_weight=none, from-logits=true)").terms[0].params == {"from_logits": True, "pos_weight": None}
+    assert parse("bce(pos_weight=none, from-logits=true)").terms[0].params == {
+        "from_logits": True,
+        "pos_weight": None,
+        "clip": None,
+    }
     assert parse("multi-margin(p=2)").terms[0].params == {"margin": 1.0, "p": 2}
     assert parse("focal(alpha=-1, gamma=+1.5)").terms[0].params == {"alpha": -1.0, "gamma": 1.5}
     assert parse("mse()").terms[0].expr == "mse"

@@ -28,8 +28,9 @@ def _row_col(shape: tuple[int, ...], flat_index: int) -> tuple[int, int | None]:
     return int(idx[0]) + 1, int(np.ravel_multi_index(idx[1:], shape[1:])) + 1
 
 
-def fail_at(sources: Sources, name: str, arr: np.ndarray, bad: np.ndarray, expected: str) -> None:
-    """Raise for the first True in ``bad`` (a boolean mask shaped like ``arr``)."""
+def fail_at(sources: Sources, name: str, arr: np.ndarray, bad: np.ndarray, expected: str, hint: str = "") -> None:
+    """Raise for the first True in ``bad`` (a boolean mask shaped like ``arr``); ``hint`` (what to
+    do about it, e.g. "if these are logits, pass -p from_logits=true") ends the line."""
     flat = np.flatnonzero(bad.ravel())
     if flat.size == 0:
         return
@@ -38,7 +39,8 @@ def fail_at(sources: Sources, name: str, arr: np.ndarray, bad: np.ndarray, expec
     value = arr.ravel()[first]
     more = f" ({flat.size} such values)" if flat.size > 1 else ""
     where = f"data row {row}" + ("" if col is None else f", column {col}")
-    raise InputError(f"{where}: {name} must be {expected}, got {value:g}{more}", source=_src(sources, name))
+    tail = f"; {hint}" if hint else ""
+    raise InputError(f"{where}: {name} must be {expected}, got {value:g}{more}{tail}", source=_src(sources, name))
 
 
 def same_shape(inputs: Mapping[str, np.ndarray], sources: Sources, a: str, b: str) -> None:
@@ -57,10 +59,12 @@ def non_empty(inputs: Mapping[str, np.ndarray], sources: Sources) -> None:
             raise InputError(f"{name} is empty", source=_src(sources, name))
 
 
-def in_range(inputs: Mapping[str, np.ndarray], sources: Sources, name: str, low: float, high: float) -> None:
+def in_range(
+    inputs: Mapping[str, np.ndarray], sources: Sources, name: str, low: float, high: float, hint: str = ""
+) -> None:
     """Every value of ``inputs[name]`` must lie in [low, high] (NaN passes: checked elsewhere)."""
     arr = inputs[name]
-    fail_at(sources, name, arr, (arr < low) | (arr > high), f"in [{low:g}, {high:g}]")
+    fail_at(sources, name, arr, (arr < low) | (arr > high), f"in [{low:g}, {high:g}]", hint)
 
 
 def ndim_in(inputs: Mapping[str, np.ndarray], sources: Sources, name: str, allowed: tuple[int, ...], what: str) -> None:

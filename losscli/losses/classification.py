@@ -21,12 +21,17 @@ from losscli.losses import _checks
 from losscli.losses._ops import (
     BCE_GRAD_EPS,
     LOG_CLAMP,
+    bce_clamped,
     bce_logits,
     bce_probabilities,
+    class_index,
+    clip_bound,
     log_softmax,
-    one_hot,
+    quiet,
     safe_log,
     sigmoid,
+    take_class,
+    weighted_row_sum,
     xlogx,
 )
 from losscli.scalar import Scalar
@@ -39,6 +44,20 @@ Params = Mapping[str, Any]
 Sources = Mapping[str, str]
 
 FROM_LOGITS_FALSE = Param("from_logits", "bool", False, "preds are logits instead of probabilities")
+CLIP = Param(
+    "clip",
+    "float",
+    None,
+    "probabilities only. none: torch (log clamped at -100); eps or sklearn: clip p to [eps, 1 - eps], "
+    "eps the dtype's machine epsilon (scikit-learn log_loss); keras or c: clip p to [c, 1 - c] "
+    "(keras = 1e-7, Keras BinaryCrossentropy)",
+    low=float(np.finfo(np.float64).eps),  # below it 1 - c rounds to 1: nothing clipped at the top
+    high=0.5,
+    high_open=True,
+    choices=("eps", "sklearn", "keras"),
+)
+CLAMPED = "clamped"  # ev.extras key: elements whose value torch's -100 clamp of the log changed
+LOGITS_HINT = "if these are logits, pass -p from_logits=true"
 
 
 # ----------------------------------------------------------------------------- binary
@@ -55,26 +74,46 @@ def bce(xp: Any, inputs: Inputs, params: Params) -> Terms:
     """Binary cross-entropy.
 
     Probabilities (torch ``BCELoss``): ℓ = -[y log p + (1 - y) log(1 - p)], logs clamped at -100,
-    with torch's backward (p - y) / max(p(1 - p), 1e-12).
+    with torch's backward (p - y) / max(p(1 - p), 1e-12); with ``clip`` c, p is clipped to
+    [c, 1 - c] first and there is no clamp (Keras, scikit-learn; see ``_ops.bce_probabilities``).
     Logits (torch ``BCEWithLogitsLoss``): ℓ = (1 - y) x + (1 + (w - 1) y) softplus(-x), w = pos_weight.
     """
     x, y = inputs["preds"], inputs["targets"]
     if params["from_logits"]:
         pw = params["pos_weight"]
         return Terms(bce_logits(xp, x, y, 1.0 if pw is None else xp.asarray(pw, dtype=x.dtype)))
-    return Terms(bce_probabilities(xp, x, y))
+    return Terms(bce_probabilities(xp, x, y, params.get("clip")))
 
 
-def _validate_bce(inputs: Inputs, params: Params, sources: Sources) -> None:
+def note_clamped(params: Params, p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    """``params`` with the count of elements torch's -100 clamp changes (probabilities, no clip)
+    under a private key, for :func:`report_clamped` (validate sees the data, report does not)."""
+    if params.get("clip") is not None:
+        return dict(params)
+    return {**params, "_" + CLAMPED: bce_clamped(p, y)}
+
+
+def report_clamped(ev: Any) -> dict[str, Any]:
+    """``{"clamped": n}`` when torch's clamp of the log at -100 changed n > 0 elements (a probability
+    of exactly 0 or 1, or below e⁻¹⁰⁰, on the side its label weighs), else nothing."""
+    count = ev.params.pop("_" + CLAMPED, 0)
+    return {CLAMPED: int(count)} if count else {}
+
+
+def _validate_bce(inputs: Inputs, params: Params, sources: Sources) -> dict[str, Any] | None:
     _checks.same_shape(inputs, sources, "preds", "targets")
     _checks.in_range(inputs, sources, "targets", 0.0, 1.0)
-    if not params["from_logits"]:
-        if params["pos_weight"] is not None:
-            raise InputError("pos_weight needs -p from_logits=true (torch BCELoss has no pos_weight)")
-        _checks.in_range(inputs, sources, "preds", 0.0, 1.0)
     pw = params["pos_weight"]
     if pw is not None and len(pw) not in (1, _last_dim(inputs["preds"])):
         raise InputError(f"pos_weight has {len(pw)} values; preds have {_last_dim(inputs['preds'])} columns")
+    if params["from_logits"]:
+        if params.get("clip") is not None:
+            raise InputError("clip applies to probabilities; with -p from_logits=true there is nothing to clip")
+        return None
+    if pw is not None:
+        raise InputError("pos_weight needs -p from_logits=true (torch BCELoss has no pos_weight)")
+    _checks.in_range(inputs, sources, "preds", 0.0, 1.0, hint=LOGITS_HINT)
+    return note_clamped(params, inputs["preds"], inputs["targets"])
 
 
 def _last_dim(a: np.ndarray) -> int:
@@ -157,28 +196,40 @@ def _log_probs(xp: Any, preds: Arr, from_logits: bool) -> Arr:
     return log_softmax(xp, preds, axis=-1) if from_logits else safe_log(xp, preds)
 
 
+@quiet
 def cross_entropy(xp: Any, inputs: Inputs, params: Params) -> Terms:
     """Cross-entropy per sample (torch ``cross_entropy``).
 
     Index targets yᵢ: ℓᵢ = (1 - ε) w_{yᵢ} (-log p_{i,yᵢ}) + (ε / C) Σ_c w_c (-log p_{ic}),
     mean = Σᵢ ℓᵢ / Σᵢ w_{yᵢ} over samples whose target is not ``ignore_index``.
     Probability targets: ℓᵢ = -Σ_c w_c ((1 - ε) y_{ic} + ε / C) log p_{ic}, mean over N.
+
+    log p by log-sum-exp, the target's term by a gather (no one-hot product), and a zero
+    weight or target probability contributes 0 even where log p = -inf (a logit of ±1e308):
+    no 0·inf anywhere, so no NaN where torch is finite.  Ignored rows are replaced by zeros
+    before the softmax, so whatever they hold gives them a zero gradient.
     """
     z, t = inputs["preds"], inputs["targets"]
     n_classes = z.shape[-1]
-    logp = _log_probs(xp, z, params["from_logits"])
     eps = params["label_smoothing"]
     w = params["weight"]
-    w_c = xp.ones_like(logp[0]) if w is None else xp.asarray(w, dtype=z.dtype)
+    w_c = None if w is None else xp.asarray(w, dtype=z.dtype)
     if t.ndim == 2:
+        logp = _log_probs(xp, z, params["from_logits"])
         y = (1.0 - eps) * t + eps / n_classes
-        return Terms(-xp.sum(w_c * y * logp, axis=-1))
-    hot = one_hot(xp, t, n_classes, z)
-    keep = xp.astype(t != params["ignore_index"], z.dtype)
-    w_y = xp.sum(hot * w_c, axis=-1) * keep
-    nll = -xp.sum(hot * logp, axis=-1)
-    smooth = -xp.sum(w_c * logp, axis=-1) * keep
-    return Terms((1.0 - eps) * w_y * nll + (eps / n_classes) * smooth, weights=w_y)
+        return Terms(-weighted_row_sum(xp, y if w_c is None else w_c * y, logp))
+    keep = t != params["ignore_index"]
+    if params["from_logits"]:
+        z = xp.where(keep[:, None], z, xp.zeros_like(z))
+    logp = _log_probs(xp, z, params["from_logits"])
+    k = class_index(xp, t, keep)
+    zero = xp.zeros_like(logp[:, 0])
+    w_y = xp.where(keep, xp.ones_like(zero) if w_c is None else xp.take(w_c, k), zero)
+    nll = -take_class(xp, logp, k)
+    loss = xp.where(w_y != 0, (1.0 - eps) * w_y * nll, zero)
+    if eps > 0:
+        loss = loss + xp.where(keep, (eps / n_classes) * -weighted_row_sum(xp, w_c, logp), zero)
+    return Terms(loss, weights=w_y)
 
 
 def _validate_ce(inputs: Inputs, params: Params, sources: Sources, *, sparse: bool = False) -> None:
@@ -190,7 +241,7 @@ def _validate_ce(inputs: Inputs, params: Params, sources: Sources, *, sparse: bo
             f"preds has {c} column; cross-entropy needs one column per class (>= 2)", source=sources.get("preds")
         )
     if not params["from_logits"]:
-        _checks.in_range(inputs, sources, "preds", 0.0, 1.0)
+        _checks.in_range(inputs, sources, "preds", 0.0, 1.0, hint="if these are logits, leave out -p from_logits=false")
     w = params["weight"]
     if w is not None and len(w) != c:
         raise InputError(f"weight has {len(w)} values but preds have {c} classes")
@@ -227,13 +278,16 @@ def _validate_sparse_ce(inputs: Inputs, params: Params, sources: Sources) -> Non
     _validate_ce(inputs, params, sources, sparse=True)
 
 
+@quiet
 def multi_margin(xp: Any, inputs: Inputs, params: Params) -> Terms:
     """Multi-class hinge (torch ``MultiMarginLoss``): ℓᵢ = Σ_{j≠yᵢ} max(0, m - x_{yᵢ} + x_j)^p / C."""
     x, t = inputs["preds"], inputs["targets"]
     n_classes = x.shape[-1]
-    hot = one_hot(xp, t, n_classes, x)
-    x_y = xp.sum(hot * x, axis=-1, keepdims=True)
-    h = xp.maximum(xp.zeros_like(x), params["margin"] - x_y + x) * (1.0 - hot)
+    k = class_index(xp, t, t == t)
+    x_y = take_class(xp, x, k)[:, None]  # a gather and a mask, no one-hot product (0·inf)
+    target = xp.arange(n_classes, dtype=xp.int64)[None, :] == k[:, None]
+    v = params["margin"] - x_y + x
+    h = xp.where(target | ~(v > 0), xp.zeros_like(x), v)  # gradient 0 at v = 0 exactly, as torch
     if params["p"] == 2:
         h = h * h
     return Terms(xp.sum(h, axis=-1) / n_classes)
@@ -275,12 +329,27 @@ def _validate_kl(inputs: Inputs, params: Params, sources: Sources) -> None:
 
 def bce_scalar(p: Scalar, y: Scalar, params: Params) -> Scalar:
     """Probabilities: torch BCELoss, its forward with logs clamped at -100 and its hand-written
-    backward (p - y)/max(p(1 - p), 1e-12); logits: w·y·softplus(-x) + (1 - y)·softplus(x)."""
+    backward (p - y)/max(p(1 - p), 1e-12), or with a clip c the log loss of q = clip(p, c, 1 - c)
+    (float64: clip=eps is 2.2e-16); logits: w·y·softplus(-x) + (1 - y)·softplus(x)."""
     if params["from_logits"]:
         w = 1.0 if params["pos_weight"] is None else params["pos_weight"][0]
         x = p
         return (w * y * S.softplus(-x) + (1.0 - y) * S.softplus(x)).named("ℓ = w·y·softplus(-x) + (1-y)·softplus(x)")
     pv, yv = p.value, y.value
+    low = clip_bound(np, np.float64(pv), params.get("clip"))
+    if low is not None:
+        inside = low <= pv <= 1.0 - low
+        q = S.op(
+            min(max(pv, low), 1.0 - low),
+            [(p, 1.0 if inside else 0.0, f"1 ({low:g} ≤ p ≤ 1 - {low:g})" if inside else "0 (p clipped)")],
+            f"q = clip(p, {low:g}, 1 - {low:g})",
+        )
+        qv = q.value
+        return S.op(
+            -(yv * math.log(qv) + (1.0 - yv) * math.log(1.0 - qv)),
+            [(q, (qv - yv) / (qv * (1.0 - qv)), "(q - y) / (q (1-q))")],
+            "ℓ = -(y log q + (1-y) log(1-q))",
+        )
     log_p = S.op(max(math.log(pv), LOG_CLAMP) if pv > 0 else LOG_CLAMP, [], "log p (clamped at -100)")
     log_q = S.op(max(math.log(1 - pv), LOG_CLAMP) if pv < 1 else LOG_CLAMP, [], "log(1-p) (clamped at -100)")
     value = -(yv * log_p.value + (1 - yv) * log_q.value)
@@ -347,7 +416,7 @@ def _on_probabilities(params: Params) -> bool:
 
 
 BCE_CONVENTION = Advice(
-    lambda params, health: _on_probabilities(params) and "saturated" in health.kinds(),
+    lambda params, health: _on_probabilities(params) and params.get("clip") is None and "saturated" in health.kinds(),
     en="BCE's gradient on probabilities is (p - y)/(p(1 - p)): it grows without bound as p nears "
     "0 or 1 (about 1e12/N at p = 1e-12), and at exactly 0 or 1 torch clamps the log at -100 "
     "and p(1 - p) at 1e-12, so the gradient there is a convention. Upstream, the sigmoid "
@@ -453,8 +522,13 @@ SPECS = [
         params=(
             FROM_LOGITS_FALSE,
             Param("pos_weight", "floats", None, "weight of positives (per column), logits only", low=0.0),
+            CLIP,
         ),
-        formula="ℓ = -[y log p + (1 - y) log(1 - p)], logs clamped at -100;  with logits x: "
+        formula="ℓ = -[y log p + (1 - y) log(1 - p)], logs clamped at -100 (torch; the count of "
+        "elements the clamp changed is reported as 'clamped');  with -p clip=c: q = clip(p, c, 1 - c), "
+        "ℓ = -[y log q + (1 - y) log(1 - q)], ∂ℓ/∂p = (q - y)/(q (1 - q)) inside [c, 1 - c] and 0 outside "
+        "(clip=keras: c = 1e-7, Keras BinaryCrossentropy; clip=eps: c = finfo(dtype).eps, scikit-learn "
+        "log_loss; a wrong p = 0 costs 100, 16.1 and 36.0 in float64);  with logits x: "
         "ℓ = (1 - y) x + (1 + (w - 1) y) · softplus(-x);  L = mean ℓ",
         derivative="∂ℓ/∂p = (p - y) / max(p (1 - p), 1e-12) (torch's backward: finite at p = 0 or 1);  "
         "with logits ∂ℓ/∂x = σ(x) - y (w = 1)",
@@ -466,6 +540,7 @@ SPECS = [
         "(gradients vanish once σ is rounded to 0 or 1).",
         fn=bce,
         validate=_validate_bce,
+        report=report_clamped,
         saturation=_bce_saturation,
     ),
     define(
@@ -479,7 +554,9 @@ SPECS = [
         inputs=(CE_PREDS, CE_TARGETS),
         params=CE_PARAMS,
         formula="ℓᵢ = -Σ_c w_c ỹ_{ic} log softmax(zᵢ)_c,  ỹ = (1 - ε) y + ε / C;  "
-        "L = Σᵢ ℓᵢ / Σᵢ w_{yᵢ} (index targets) or (1/N) Σᵢ ℓᵢ (probability targets)",
+        "L = Σᵢ ℓᵢ / Σᵢ w_{yᵢ} (index targets) or (1/N) Σᵢ ℓᵢ (probability targets);  log softmax by "
+        "log-sum-exp, the target's term by a gather: a zero ỹ_{ic} or w_c times log p = -inf (a logit of "
+        "±1e308) counts 0 (torch: NaN); wherever torch is finite the two agree",
         derivative="∂ℓᵢ/∂z_{ic} = softmax(zᵢ)_c - ỹ_{ic} (unweighted)",
         convention="torch.nn.functional.cross_entropy (weight, ignore_index=-100, label_smoothing), "
         "including its weighted mean",

@@ -32,7 +32,7 @@ from losscli.errors import InputError
 from losscli.examples import Example
 from losscli.losses import _checks
 from losscli.losses._ops import bce_probabilities, softplus
-from losscli.losses.classification import bce_scalar
+from losscli.losses.classification import CLIP, bce_scalar, note_clamped, report_clamped
 from losscli.losses.regression import mae_scalar, mse_scalar
 from losscli.reduction import POOLED, TWO_MEANS
 from losscli.scalar import Scalar, derivation
@@ -115,7 +115,7 @@ def reconstruction(xp: Any, inputs: Inputs, params: Params) -> Terms:
     if kind == "mae":
         err = xp.abs(p - y)
     elif kind == "bce":
-        err = bce_probabilities(xp, p, y)
+        err = bce_probabilities(xp, p, y, params.get("clip"))
     else:
         r = p - y
         err = r * r
@@ -125,12 +125,16 @@ def reconstruction(xp: Any, inputs: Inputs, params: Params) -> Terms:
     return Terms(per_row)
 
 
-def _validate_reconstruction(inputs: Inputs, params: Params, sources: Sources) -> None:
+def _validate_reconstruction(inputs: Inputs, params: Params, sources: Sources) -> dict[str, Any] | None:
     _checks.same_shape(inputs, sources, "preds", "targets")
     _checks.non_empty(inputs, sources)
-    if params["kind"] == "bce":
-        _checks.in_range(inputs, sources, "preds", 0.0, 1.0)
-        _checks.in_range(inputs, sources, "targets", 0.0, 1.0)
+    if params["kind"] != "bce":
+        if params.get("clip") is not None:
+            raise InputError(f"clip applies to kind=bce only (kind is {params['kind']})")
+        return None
+    _checks.in_range(inputs, sources, "preds", 0.0, 1.0, hint="apply a sigmoid to logits first")
+    _checks.in_range(inputs, sources, "targets", 0.0, 1.0)
+    return note_clamped(params, inputs["preds"], inputs["targets"])
 
 
 # ------------------------------------------------------------------------------- MMD
@@ -276,7 +280,8 @@ def reconstruction_chain(ev: Any, inputs: Mapping[str, np.ndarray], name: str, i
     kind = ev.params["kind"]
     error = {"mse": mse_scalar, "mae": mae_scalar, "bce": bce_scalar}[kind]
     p = Scalar.leaf(float(p_all[index]), "p")
-    e = error(p, Scalar.leaf(float(y_all[index]), "y"), {"from_logits": False}).named("e = " + kind + "(p, y)")
+    prm = {"from_logits": False, "clip": ev.params.get("clip")}
+    e = error(p, Scalar.leaf(float(y_all[index]), "y"), prm).named("e = " + kind + "(p, y)")
     formula, outer = outer_step(ev, rows)
     inner = (
         ("∂ℓᵢ/∂eᵢⱼ", "1 (features summed)", 1.0)
@@ -478,9 +483,11 @@ SPECS = [
                 "how the D feature errors of a row are combined",
                 choices=("sum", "mean"),
             ),
+            replace(CLIP, help="kind=bce only; " + CLIP.help.removeprefix("probabilities only. ")),
         ),
         formula="ℓᵢ = Σ_j e(p_{ij}, y_{ij})  (or (1/D) Σ_j with feature_reduction=mean),  "
-        "e = (p - y)² | |p - y| | -[y log p + (1 - y) log(1 - p)] (logs clamped at -100);  L = (1/N) Σᵢ ℓᵢ",
+        "e = (p - y)² | |p - y| | -[y log p + (1 - y) log(1 - p)] (logs clamped at -100, or p clipped "
+        "to [c, 1 - c] with -p clip=c as bce);  L = (1/N) Σᵢ ℓᵢ",
         derivative="∂L/∂p_{ij} = e'(p_{ij}, y_{ij}) / N (÷ D with feature_reduction=mean): "
         "2 (p - y), sign(p - y) or (p - y) / (p (1 - p))",
         convention="the VAE convention (Kingma & Welling 2014; PyTorch VAE example: "
@@ -490,6 +497,7 @@ SPECS = [
         when="Autoencoders and the likelihood term of a VAE ELBO (bce for Bernoulli pixels, mse for Gaussian).",
         fn=reconstruction,
         validate=_validate_reconstruction,
+        report=report_clamped,
         element_note="per sample (row), features summed or averaged",
         mean_note="mean over samples (rows)",
         references=("Kingma & Welling 2014, Auto-Encoding Variational Bayes",),

@@ -1,8 +1,9 @@
 """Metric-learning and ranking losses: contrastive (pairs), triplet margin, BPR.
 
-Shapes: embeddings are (N, d), one sample per row; a vector is N samples with d = 1
-(torch's triplet_margin_loss reads a 1-D tensor as a single d-vector instead: pass a
-1 x d row for that).  Labels and scores are (N,).
+Shapes: embeddings are (N, d), one sample per row; a 1-D input of d values is ONE embedding
+(1 x d), as torch's triplet_margin_loss, pairwise_distance and cosine_embedding_loss read a
+1-D tensor (so a one-column CSV is one embedding of size N: give N x 1 data as a
+two-dimensional array for N scalar embeddings).  Labels and scores are (N,).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from losscli.chains import Custom, outer_step, rows_of, sigmoid_f, softplus_f
+from losscli.chains import Custom, outer_step, sigmoid_f, softplus_f
 from losscli.errors import InputError
 from losscli.examples import Example
 from losscli.losses import _checks
@@ -27,24 +28,36 @@ Sources = Mapping[str, str]
 
 
 def _rows(xp: Any, a: Arr) -> Arr:
-    return xp.reshape(a, (-1, 1)) if a.ndim == 1 else a
+    """A 1-D input (d,) is one embedding: 1 x d (torch's reading)."""
+    return xp.reshape(a, (1, -1)) if a.ndim == 1 else a
 
 
 def _np_rows(a: np.ndarray) -> np.ndarray:
-    return a.reshape(-1, 1) if a.ndim == 1 else a
+    return a.reshape(1, -1) if a.ndim == 1 else a
+
+
+def _row_col(a: np.ndarray, index: tuple[int, ...]) -> tuple[int, int]:
+    """(row, column) of an element of an embedding input; a 1-D input is row 0."""
+    return (0, index[0]) if a.ndim == 1 else (index[0], index[1] if len(index) > 1 else 0)
+
+
+def _rows_text(a: np.ndarray) -> str:
+    n = _np_rows(a).shape[0]
+    one = " (a 1-D input is one embedding, as in torch)" if a.ndim == 1 else ""
+    return f"{n} row{'s' if n != 1 else ''}{one}"
 
 
 def _validate_embeddings(inputs: Inputs, sources: Sources, names: tuple[str, ...]) -> None:
     _checks.non_empty({k: inputs[k] for k in names}, sources)
     for name in names:
-        _checks.ndim_in(inputs, sources, name, (1, 2), "an N x d matrix of embeddings, one per row")
+        _checks.ndim_in(inputs, sources, name, (1, 2), "an N x d matrix of embeddings, one per row (or one d-vector)")
     first = names[0]
     for other in names[1:]:
         a, b = _np_rows(inputs[first]), _np_rows(inputs[other])
         if a.shape[0] != b.shape[0]:
             raise InputError(
-                f"{first} has {a.shape[0]} rows ({sources.get(first, first)}) but {other} has "
-                f"{b.shape[0]} ({sources.get(other, other)}); they must match"
+                f"{first} has {_rows_text(inputs[first])} ({sources.get(first, first)}) but {other} has "
+                f"{_rows_text(inputs[other])} ({sources.get(other, other)}); they must match"
             )
         if a.shape[1] != b.shape[1]:
             raise InputError(
@@ -62,7 +75,7 @@ def contrastive(xp: Any, inputs: Inputs, params: Params) -> Terms:
     D² = ‖x1ᵢ - x2ᵢ‖²;  ℓᵢ = yᵢ · D²/2 + (1 - yᵢ) · max(0, m - D)²/2.
     Similar pairs use D² directly (no sqrt); D = √D² is taken only where D² > 0 (a safe
     sqrt), so identical pairs give a finite gradient (0 for a dissimilar pair at D = 0).
-    Shapes: x1, x2 (N, d); label (N,); elements (N,).
+    Shapes: x1, x2 (N, d), or (d,) for one pair; label (N,); elements (N,).
     """
     x1, x2 = _rows(xp, inputs["x1"]), _rows(xp, inputs["x2"])
     y = xp.reshape(inputs["label"], (-1,))
@@ -104,7 +117,7 @@ def triplet(xp: Any, inputs: Inputs, params: Params) -> Terms:
 
     d(a, b) = ‖a - b + eps‖_p;  ℓᵢ = max(0, d(aᵢ, pᵢ) - d(aᵢ, nᵢ) + margin), with
     d(aᵢ, nᵢ) replaced by min(d(aᵢ, nᵢ), d(pᵢ, nᵢ)) when swap is true.
-    Shapes: anchor, positive, negative (N, d); elements (N,).
+    Shapes: anchor, positive, negative (N, d), or (d,) for one triplet (as torch); elements (N,).
     """
     a, pos, neg = (_rows(xp, inputs[k]) for k in ("anchor", "positive", "negative"))
     p, eps = params["p"], params["eps"]
@@ -184,8 +197,8 @@ def bpr_chain(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index: tuple
 
 
 def contrastive_chain(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index: tuple[int, ...]):
-    x1, x2 = rows_of(inputs["x1"]), rows_of(inputs["x2"])
-    row, col = index[0], (index[1] if len(index) > 1 else 0)
+    x1, x2 = _np_rows(inputs["x1"]), _np_rows(inputs["x2"])
+    row, col = _row_col(inputs[name], index)
     y, m = float(inputs["label"].reshape(-1)[row]), ev.params["margin"]
     diff = x1[row] - x2[row]
     d = float(np.sqrt(np.sum(diff * diff)))
@@ -205,8 +218,8 @@ def triplet_chain(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index: t
     """p = 2, no swap: ∂ℓ/∂a = (a - p + ε)/d_ap - (a - n + ε)/d_an while the margin is violated."""
     if ev.params["p"] != 2 or ev.params["swap"]:
         return None
-    a, p, n = (rows_of(inputs[k]) for k in ("anchor", "positive", "negative"))
-    row, col = index[0], (index[1] if len(index) > 1 else 0)
+    a, p, n = (_np_rows(inputs[k]) for k in ("anchor", "positive", "negative"))
+    row, col = _row_col(inputs[name], index)
     eps = ev.params["eps"]
     u, v = a[row] - p[row] + eps, a[row] - n[row] + eps
     d_ap, d_an = float(np.linalg.norm(u)), float(np.linalg.norm(v))
@@ -233,12 +246,13 @@ SPECS = [
         family=FAMILY,
         summary="contrastive (siamese) pair loss, label 1 = similar",
         inputs=(
-            Input("x1", "N x d", "embeddings of the first item of each pair"),
-            Input("x2", "N x d", "embeddings of the second item of each pair"),
+            Input("x1", "N x d (or d: one pair)", "embeddings of the first item of each pair"),
+            Input("x2", "N x d (or d: one pair)", "embeddings of the second item of each pair"),
             Input("label", "N", "1 = similar pair, 0 = dissimilar pair", differentiable=False),
         ),
         params=(Param("margin", "float", 1.0, "distance m beyond which dissimilar pairs cost nothing", low=0.0),),
-        formula="D = ‖x1ᵢ - x2ᵢ‖₂;  ℓᵢ = yᵢ D²/2 + (1 - yᵢ) max(0, m - D)²/2;  L = mean ℓ",
+        formula="D = ‖x1ᵢ - x2ᵢ‖₂;  ℓᵢ = yᵢ D²/2 + (1 - yᵢ) max(0, m - D)²/2;  L = mean ℓ  "
+        "(a 1-D x1, x2 of d values is one pair of d-vectors, as torch reads 1-D tensors, not d pairs)",
         derivative="∂ℓᵢ/∂x1ᵢ = yᵢ (x1ᵢ - x2ᵢ) - (1 - yᵢ) max(0, m - D) (x1ᵢ - x2ᵢ)/D;  ∂/∂x2ᵢ = -∂/∂x1ᵢ "
         "(0 for a dissimilar pair at D = 0, where the direction is undefined)",
         convention="Hadsell, Chopra & LeCun 2006 with the label flipped (1 = similar, as most code); "
@@ -264,9 +278,9 @@ SPECS = [
         family=FAMILY,
         summary="triplet margin loss on (anchor, positive, negative) embeddings",
         inputs=(
-            Input("anchor", "N x d", "anchor embeddings"),
-            Input("positive", "N x d", "embeddings of the same class as the anchor"),
-            Input("negative", "N x d", "embeddings of a different class"),
+            Input("anchor", "N x d (or d: one triplet)", "anchor embeddings"),
+            Input("positive", "N x d (or d: one triplet)", "embeddings of the same class as the anchor"),
+            Input("negative", "N x d (or d: one triplet)", "embeddings of a different class"),
         ),
         params=(
             Param("margin", "float", 1.0, "required gap between d(a, n) and d(a, p)", low=0.0),
@@ -274,7 +288,9 @@ SPECS = [
             Param("eps", "float", 1e-6, "added to the difference before the norm (as torch)", low=0.0),
             Param("swap", "bool", False, "use min(d(a, n), d(p, n)) as the negative distance (Balntas et al.)"),
         ),
-        formula="d(a, b) = ‖a - b + eps‖_p;  ℓᵢ = max(0, d(aᵢ, pᵢ) - d(aᵢ, nᵢ) + margin);  L = mean ℓ",
+        formula="d(a, b) = ‖a - b + eps‖_p;  ℓᵢ = max(0, d(aᵢ, pᵢ) - d(aᵢ, nᵢ) + margin);  L = mean ℓ  "
+        "(a 1-D input of d values is one triplet of d-vectors, as torch.nn.functional.triplet_margin_loss "
+        "reads 1-D tensors, not d triplets)",
         derivative="for an active triplet (ℓᵢ > 0), p = 2: ∂ℓᵢ/∂pᵢ = -(aᵢ - pᵢ + eps)/d(aᵢ, pᵢ), "
         "∂ℓᵢ/∂nᵢ = (aᵢ - nᵢ + eps)/d(aᵢ, nᵢ), ∂ℓᵢ/∂aᵢ = -∂ℓᵢ/∂pᵢ - ∂ℓᵢ/∂nᵢ; 0 when inactive",
         convention="torch.nn.TripletMarginLoss(margin=1.0, p=2, eps=1e-6, swap=False) "
