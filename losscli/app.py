@@ -81,6 +81,21 @@ def load(target: Target | Needs, data: DataOptions) -> Loaded:
     return Loaded(read.arrays, sources, weights, notes, read.provenance)
 
 
+def _say_conventions(result: Result, loaded: Loaded) -> None:
+    """Where a convention changed the value, say so (stderr and the JSON ``notes``): torch's clamp
+    of log at -100 on probabilities of exactly 0 or 1."""
+    for ev in result.evaluations():
+        count = ev.extras.get("clamped")
+        if count:
+            note = (
+                f"{ev.spec.name}: {count} probabilit{'y is' if count == 1 else 'ies are'} 0 or 1 where the label "
+                "says otherwise; torch's clamp of log at -100 set their loss to 100 each (scikit-learn's "
+                "log_loss clips instead: -p clip=eps; Keras: -p clip=keras)"
+            )
+            result.notes.append(note)
+            loaded.notes.append(note)
+
+
 @dataclass
 class Computed:
     """``compute``: the result and what was loaded."""
@@ -100,6 +115,7 @@ def compute(target: Target, data: DataOptions, *, reduction: str = "mean", dtype
         sources=loaded.sources,
         sample_weights=loaded.sample_weights,
     )
+    _say_conventions(result, loaded)
     return Computed(result, loaded)
 
 
@@ -147,6 +163,7 @@ def grad(
         )
 
     result = run(dtype, keep_graph)
+    _say_conventions(result, loaded)
     reference = run("float64", False).evaluation if dtype != "float64" else None
     verdict = diagnose(
         result.evaluation,

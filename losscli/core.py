@@ -210,7 +210,7 @@ def evaluate(
     if keep_graph and leaves:
         ev.graph, ev.leaves = target, leaves
     if spec.report is not None:
-        ev.extras = spec.report(ev)
+        ev.extras = spec.report(ev, arrays)
     return ev
 
 

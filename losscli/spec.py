@@ -148,7 +148,7 @@ class LossSpec:
     ``fn(xp, inputs, params)`` returns :class:`Terms`, on any array-API namespace.
     ``validate(inputs, params, sources)`` checks numpy data the function cannot take and raises
     ``InputError``; it may return the params with data-dependent defaults resolved (reported in
-    the output), or None.  ``reduction``: its rule (:mod:`losscli.reduction`).  ``report(ev)``:
+    the output), or None.  ``reduction``: its rule (:mod:`losscli.reduction`).  ``report(ev, inputs)``:
     extra figures for the output.  ``needs_torch``: even ``compute`` runs on torch (a torch
     model inside).  ``teaching``: what ``--explain`` and the health check use.
     """

@@ -9,7 +9,7 @@ through the one compute core (a single loss directly, an expression term by term
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,11 @@ class Result:
 
     evaluation: Evaluation
     composite: Any = None
+    notes: list[str] = field(default_factory=list)
+
+    def evaluations(self) -> list[Evaluation]:
+        """The single loss's evaluation, or each term's."""
+        return list(self.composite.evaluations) if self.composite is not None else [self.evaluation]
 
 
 @dataclass

@@ -188,3 +188,25 @@ def test_the_console_script_is_the_one_under_test():
     from losscli import __version__
 
     assert out.stdout.strip() == f"losscli {__version__}" and sys.executable
+
+
+# ------------------------------------------------------------------ a convention that changed the value is said
+
+
+def test_bce_clamp_is_said_on_stderr_and_in_json_notes(cli, write):
+    from sklearn.metrics import log_loss
+
+    p, y = write("p.csv", "p\n0\n1\n0.3\n0.8\n"), write("y.csv", "y\n1\n1\n0\n1\n")
+    r = cli("compute", "bce", p, y, "--json")
+    assert r.exit_code == 0, r.stderr
+    obj = json.loads(r.stdout)
+    assert obj["extras"] == {"clamped": 1}
+    note = (
+        "bce: 1 probability is 0 or 1 where the label says otherwise; torch's clamp of log at -100 set their loss "
+        "to 100 each (scikit-learn's log_loss clips instead: -p clip=eps; Keras: -p clip=keras)"
+    )
+    assert obj["notes"] == [note]
+    assert r.stderr.strip() == f"losscli: {note}"
+    r = cli("compute", "bce", p, y, "-p", "clip=eps", "--format", "plain")
+    assert r.exit_code == 0 and r.stderr == ""
+    assert float(r.stdout) == pytest.approx(log_loss([1, 1, 0, 1], [0, 1, 0.3, 0.8]), rel=1e-15)

@@ -85,18 +85,13 @@ def bce(xp: Any, inputs: Inputs, params: Params) -> Terms:
     return Terms(bce_probabilities(xp, x, y, params.get("clip")))
 
 
-def note_clamped(params: Params, p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
-    """``params`` with the count of elements torch's -100 clamp changes (probabilities, no clip)
-    under a private key, for :func:`report_clamped` (validate sees the data, report does not)."""
-    if params.get("clip") is not None:
-        return dict(params)
-    return {**params, "_" + CLAMPED: bce_clamped(p, y)}
-
-
-def report_clamped(ev: Any) -> dict[str, Any]:
+def report_clamped(ev: Any, inputs: Inputs) -> dict[str, Any]:
     """``{"clamped": n}`` when torch's clamp of the log at -100 changed n > 0 elements (a probability
-    of exactly 0 or 1, or below e⁻¹⁰⁰, on the side its label weighs), else nothing."""
-    count = ev.params.pop("_" + CLAMPED, 0)
+    of exactly 0 or 1, or below e⁻¹⁰⁰, on the side its label weighs), else nothing.  Only for
+    probabilities without a clip (the clip replaces the clamp)."""
+    if ev.params.get("from_logits") or ev.params.get("clip") is not None or ev.params.get("kind", "bce") != "bce":
+        return {}
+    count = bce_clamped(inputs["preds"], inputs["targets"])
     return {CLAMPED: int(count)} if count else {}
 
 
@@ -113,7 +108,7 @@ def _validate_bce(inputs: Inputs, params: Params, sources: Sources) -> dict[str,
     if pw is not None:
         raise InputError("pos_weight needs -p from_logits=true (torch BCELoss has no pos_weight)")
     _checks.in_range(inputs, sources, "preds", 0.0, 1.0, hint=LOGITS_HINT)
-    return note_clamped(params, inputs["preds"], inputs["targets"])
+    return None
 
 
 def _last_dim(a: np.ndarray) -> int:

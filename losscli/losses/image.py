@@ -174,7 +174,7 @@ def _scores(ev: Any) -> tuple[float, np.ndarray | None]:
 
 
 def _region_report(key: str) -> Any:
-    def report(ev: Any) -> dict[str, Any]:
+    def report(ev: Any, inputs: Inputs) -> dict[str, Any]:
         score, per_class = _scores(ev)
         out: dict[str, Any] = {key: score}
         if per_class is not None and per_class.size > 1:
@@ -279,7 +279,7 @@ def _validate_ssim(inputs: Mapping[str, np.ndarray], params: Params, sources: So
             )
 
 
-def _ssim_report(ev: Any) -> dict[str, Any]:
+def _ssim_report(ev: Any, inputs: Inputs) -> dict[str, Any]:
     score, per = _scores(ev)  # per: N x C SSIM values
     out: dict[str, Any] = {"ssim": score}
     if per is not None and per.shape[0] > 1:
@@ -398,7 +398,7 @@ def _validate_perceptual(inputs: Mapping[str, np.ndarray], params: Params, sourc
     load_features(path)
 
 
-def _perceptual_report(ev: Any) -> dict[str, Any]:
+def _perceptual_report(ev: Any, inputs: Inputs) -> dict[str, Any]:
     el = np.asarray(ev.elements, dtype=np.float64)
     return {"per_map": np.mean(el, axis=0)} if el.ndim == 2 and el.shape[1] > 1 else {}
 

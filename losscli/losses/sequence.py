@@ -271,7 +271,7 @@ def seq2seq(xp: Any, inputs: Inputs, params: Params) -> Terms:
     return Terms(terms.elements)
 
 
-def _report_seq2seq(ev: Any) -> dict[str, Any]:
+def _report_seq2seq(ev: Any, inputs: Inputs) -> dict[str, Any]:
     elements = np.asarray(ev.elements, dtype=np.float64)
     tokens = int(elements.size)
     mean = float(np.sum(elements)) / tokens if tokens else math.nan
