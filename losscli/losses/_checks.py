@@ -12,8 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from losscli.errors import InputError
-
-Sources = Mapping[str, str]
+from losscli.types import Sources
 
 
 def _src(sources: Sources, name: str) -> str:

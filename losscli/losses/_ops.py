@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-Array = Any
+from losscli.types import Array
 
 LOG_CLAMP = -100.0  # torch BCELoss clamps log at -100
 

@@ -36,12 +36,9 @@ from losscli.losses._ops import (
 )
 from losscli.scalar import Scalar
 from losscli.spec import Advice, Input, Param, Terms, define
+from losscli.types import Array, Inputs, Params, Sources
 
 FAMILY = "classification"
-Arr = Any
-Inputs = Mapping[str, Any]
-Params = Mapping[str, Any]
-Sources = Mapping[str, str]
 
 FROM_LOGITS_FALSE = Param("from_logits", "bool", False, "preds are logits instead of probabilities")
 CLIP = Param(
@@ -63,7 +60,7 @@ LOGITS_HINT = "if these are logits, pass -p from_logits=true"
 # ----------------------------------------------------------------------------- binary
 
 
-def _binary_labels(xp: Any, y: Arr) -> Arr:
+def _binary_labels(xp: Any, y: Array) -> Array:
     """Hinge labels: {0, 1} becomes {-1, 1} when every label is 0 or 1 (Keras), else as given."""
     if bool(xp.all((y == 0) | (y == 1))):
         return 2.0 * y - 1.0
@@ -187,7 +184,7 @@ def _ce_saturation(inputs: Inputs, params: Params, dtype: str, eps: float) -> di
 # ------------------------------------------------------------------------- multi-class
 
 
-def _log_probs(xp: Any, preds: Arr, from_logits: bool) -> Arr:
+def _log_probs(xp: Any, preds: Array, from_logits: bool) -> Array:
     return log_softmax(xp, preds, axis=-1) if from_logits else safe_log(xp, preds)
 
 

@@ -37,19 +37,16 @@ from losscli.losses.regression import mae_scalar, mse_scalar
 from losscli.reduction import POOLED, TWO_MEANS
 from losscli.scalar import Scalar, derivation
 from losscli.spec import Input, Param, Terms, define
+from losscli.types import Array, Inputs, Params, Sources
 
 FAMILY = "generative"
-Arr = Any
-Inputs = Mapping[str, Any]
-Params = Mapping[str, Any]
-Sources = Mapping[str, str]
 
 
-def _flat(xp: Any, a: Arr) -> Arr:
+def _flat(xp: Any, a: Array) -> Array:
     return xp.reshape(a, (-1,))
 
 
-def _two_sample(xp: Any, real_terms: Arr, fake_terms: Arr) -> Terms:
+def _two_sample(xp: Any, real_terms: Array, fake_terms: Array) -> Terms:
     """Elements [real..., fake...] in two parts; the TWO_MEANS rule gives mean(real) + mean(fake)."""
     n, m = int(real_terms.shape[0]), int(fake_terms.shape[0])
     return Terms(xp.concat([real_terms, fake_terms]), parts=(("real", n), ("fake", m)))
@@ -98,7 +95,7 @@ def wasserstein_generator(xp: Any, inputs: Inputs, params: Params) -> Terms:
 # --------------------------------------------------------------------- reconstruction
 
 
-def _rows(xp: Any, a: Arr) -> Arr:
+def _rows(xp: Any, a: Array) -> Array:
     return xp.reshape(a, (-1, 1)) if a.ndim == 1 else xp.reshape(a, (a.shape[0], -1))
 
 
@@ -140,7 +137,7 @@ def _validate_reconstruction(inputs: Inputs, params: Params, sources: Sources) -
 # ------------------------------------------------------------------------------- MMD
 
 
-def _points(a: Arr, xp: Any | None = None) -> Arr:
+def _points(a: Array, xp: Any | None = None) -> Array:
     if a.ndim == 1:
         return a[:, None]
     if a.ndim == 2:
@@ -148,7 +145,7 @@ def _points(a: Arr, xp: Any | None = None) -> Arr:
     return xp.reshape(a, (a.shape[0], -1)) if xp is not None else a.reshape(a.shape[0], -1)
 
 
-def _sq_dists(xp: Any, a: Arr, b: Arr) -> Arr:
+def _sq_dists(xp: Any, a: Array, b: Array) -> Array:
     """‖aᵢ - bⱼ‖² by broadcasting (exact, smooth: no sqrt, no Gram-matrix cancellation)."""
     diff = a[:, None, :] - b[None, :, :]
     return xp.sum(diff * diff, axis=-1)

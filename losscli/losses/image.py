@@ -40,18 +40,15 @@ from losscli.losses import _checks
 from losscli.losses._ops import sigmoid
 from losscli.reduction import PIXEL_MEAN
 from losscli.spec import Input, Param, Terms, define
+from losscli.types import Array, Inputs, Params, Sources
 
 FAMILY = "image"
-Arr = Any
-Inputs = Mapping[str, Any]
-Params = Mapping[str, Any]
-Sources = Mapping[str, str]
 
 
 # ----------------------------------------------------------------------------- region
 
 
-def _class_view(xp: Any, a: Arr) -> Arr:
+def _class_view(xp: Any, a: Array) -> Array:
     """Any accepted layout as N x C x M (see the module docstring for the class-axis rule)."""
     if a.ndim <= 2:
         return xp.reshape(a, (1, 1, -1))
@@ -60,7 +57,7 @@ def _class_view(xp: Any, a: Arr) -> Arr:
     return xp.reshape(a, (a.shape[0], a.shape[1], -1))
 
 
-def _region_sums(xp: Any, inputs: Inputs, params: Params) -> tuple[Arr, Arr, Arr]:
+def _region_sums(xp: Any, inputs: Inputs, params: Params) -> tuple[Array, Array, Array]:
     """Per-class (TP, Σp, Σy), each of shape (C,): TP = Σ p y, sums over batch and pixels."""
     x, y = inputs["preds"], inputs["targets"]
     p = sigmoid(xp, x) if params["from_logits"] else x
@@ -192,7 +189,7 @@ SSIM_K1 = 0.01
 SSIM_K2 = 0.03
 
 
-def _as_nchw(xp: Any, a: Arr) -> Arr:
+def _as_nchw(xp: Any, a: Array) -> Array:
     """H x W -> 1 x 1 x H x W; C x H x W -> 1 x C x H x W; N x C x H x W unchanged."""
     if a.ndim == 2:
         return xp.reshape(a, (1, 1, a.shape[0], a.shape[1]))
@@ -235,7 +232,7 @@ def ssim(xp: Any, inputs: Inputs, params: Params) -> Terms:
     kh = xp.asarray(filter_matrix(h), dtype=x.dtype)
     kwt = xp.asarray(np.ascontiguousarray(filter_matrix(w).T), dtype=x.dtype)
 
-    def blur(a: Arr) -> Arr:
+    def blur(a: Array) -> Array:
         return xp.matmul(xp.matmul(kh, a), kwt)
 
     r = params["data_range"]

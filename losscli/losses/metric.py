@@ -19,15 +19,12 @@ from losscli.examples import Example
 from losscli.losses import _checks
 from losscli.losses._ops import softplus
 from losscli.spec import Input, Param, Terms, define
+from losscli.types import Array, Inputs, Params, Sources
 
 FAMILY = "metric"
-Arr = Any
-Inputs = Mapping[str, Any]
-Params = Mapping[str, Any]
-Sources = Mapping[str, str]
 
 
-def _rows(xp: Any, a: Arr) -> Arr:
+def _rows(xp: Any, a: Array) -> Array:
     """A 1-D input (d,) is one embedding: 1 x d (torch's reading)."""
     return xp.reshape(a, (1, -1)) if a.ndim == 1 else a
 
@@ -102,7 +99,7 @@ def _validate_contrastive(inputs: Inputs, params: Params, sources: Sources) -> N
 # ---------------------------------------------------------------------------- triplet
 
 
-def _pairwise_distance(xp: Any, a: Arr, b: Arr, p: float, eps: float) -> Arr:
+def _pairwise_distance(xp: Any, a: Array, b: Array, p: float, eps: float) -> Array:
     """‖a - b + eps‖_p per row, exactly as torch.nn.functional.pairwise_distance."""
     diff = a - b + eps
     if p == 2:

@@ -17,11 +17,11 @@ from losscli.losses._ops import log_cosh as stable_log_cosh
 from losscli.reduction import root
 from losscli.scalar import Scalar
 from losscli.spec import Advice, Input, LossSpec, Param, Terms, define
+from losscli.types import Params
 
 PREDS = Input("preds", "N or N x D", "model predictions")
 TARGETS = Input("targets", "same as preds", "true values", differentiable=False)
 FAMILY = "regression"
-Params = Mapping[str, Any]
 
 
 def _validate_pair(inputs: Mapping[str, Any], params: Mapping[str, Any], sources: Mapping[str, str]) -> None:

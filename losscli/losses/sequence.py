@@ -26,12 +26,9 @@ from losscli.losses._ops import log_softmax
 from losscli.losses.classification import ce_row_chain, cross_entropy
 from losscli.reduction import SEQUENCE_MEAN
 from losscli.spec import Input, Param, Terms, define
+from losscli.types import Array, Inputs, Params, Sources
 
 FAMILY = "sequence"
-Arr = Any
-Inputs = Mapping[str, Any]
-Params = Mapping[str, Any]
-Sources = Mapping[str, str]
 
 NEG_INF = -math.inf
 
@@ -39,7 +36,7 @@ NEG_INF = -math.inf
 # ------------------------------------------------------------------------------- CTC
 
 
-def _safe_logsumexp(xp: Any, v: Arr, axis: int) -> Arr:
+def _safe_logsumexp(xp: Any, v: Array, axis: int) -> Array:
     """log Σ exp(v) along ``axis``, max-subtracted, and -inf (not NaN) when every term is -inf.
 
     Written so that autograd never meets -inf - (-inf) or 0 · inf: a slice whose terms are
@@ -54,7 +51,7 @@ def _safe_logsumexp(xp: Any, v: Arr, axis: int) -> Arr:
     return xp.squeeze(out, axis=axis)
 
 
-def _ctc_layout(xp: Any, inputs: Inputs) -> tuple[Arr, Arr, int, int]:
+def _ctc_layout(xp: Any, inputs: Inputs) -> tuple[Array, Array, int, int]:
     """(log_probs as (T, N, C), targets as (N, S), N, S)."""
     lp = inputs["log_probs"]
     if lp.ndim == 2:
@@ -68,7 +65,7 @@ def _ctc_layout(xp: Any, inputs: Inputs) -> tuple[Arr, Arr, int, int]:
     return lp, xp.reshape(tg, (n, s)), n, s
 
 
-def _is_padding(xp: Any, tg: Arr, blank: int) -> Arr:
+def _is_padding(xp: Any, tg: Array, blank: int) -> Array:
     """Padding labels: negative, NaN or equal to the blank (used only without target_lengths)."""
     return (tg < 0) | (tg == blank) | (tg != tg)
 
@@ -122,7 +119,7 @@ def ctc(xp: Any, inputs: Inputs, params: Params) -> Terms:
     s_idx = xp.arange(width, dtype=int64)[None, :]
     ext_len = 2 * tgt_len[:, None] + 1
 
-    def neg(cols: int) -> Arr:
+    def neg(cols: int) -> Array:
         return xp.full((n, cols), NEG_INF, dtype=dtype)
 
     alpha = xp.where((s_idx < 2) & (s_idx < ext_len), lp_ext[0], neg(width))
@@ -246,7 +243,7 @@ def _validate_ctc(inputs: Inputs, params: Params, sources: Sources) -> None:
 # --------------------------------------------------------------------------- seq2seq
 
 
-def _token_rows(xp: Any, inputs: Inputs) -> tuple[Arr, Arr]:
+def _token_rows(xp: Any, inputs: Inputs) -> tuple[Array, Array]:
     z = inputs["preds"]
     n_classes = z.shape[-1]
     return xp.reshape(z, (-1, n_classes)), xp.reshape(inputs["targets"], (-1,))
