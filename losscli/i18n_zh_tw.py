@@ -56,6 +56,14 @@ LOSS_TEXTS: dict[str, dict[str, str]] = {
         "differs": "q = 0.5 時等於 MAE / 2。有些函式庫（TF Addons）把此參數稱為 tau。",
         "when": "預測某個分位數（例如以 q = 0.9 取得上界）而非平均值。",
     },
+    "msle": {
+        "summary": "均方對數誤差",
+        "derivative": "當 p > ε 時，∂ℓ/∂p = 2 (log(1 + p) - log(1 + y)) / (1 + p)；低於 ε 時為 0（已截斷）",
+        "convention": "Keras MeanSquaredLogarithmicError（低於 ε = 1e-7 的值視為 ε）",
+        "differs": "scikit-learn mean_squared_log_error 遇到負值會直接拒絕，而不是截斷；torch 沒有 MSLE。"
+        "Keras 先沿最後一軸取平均，對等長的列而言結果相同。",
+        "when": "目標值跨越多個數量級（計數、價格）而相對誤差才重要時；低估的代價高於高估。",
+    },
     # -------------------------------------------------------------- classification
     "bce": {
         "summary": "二元交叉熵，輸入可為機率或 logits",

@@ -26,6 +26,21 @@ def regression_matrix(rng: np.random.Generator) -> dict[str, np.ndarray]:
     return {"preds": t + r, "targets": t}
 
 
+def positive_regression(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    t = rng.uniform(0.1, 50.0, size=(6, 2))
+    return {
+        "preds": t * np.exp(rng.choice([-1.0, 1.0], size=(6, 2)) * rng.uniform(0.1, 0.8, size=(6, 2))),
+        "targets": t,
+    }
+
+
+def clipped_regression(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Some preds and targets below Keras's ε = 1e-7 (they count as ε), away from the kink."""
+    d = positive_regression(rng)
+    d["preds"][0, 0], d["targets"][1, 1] = -0.5, -3.0
+    return d
+
+
 def binary_probs(rng: np.random.Generator) -> dict[str, np.ndarray]:
     return {"preds": rng.uniform(0.05, 0.95, size=10), "targets": rng.integers(0, 2, size=10).astype(float)}
 
@@ -103,6 +118,7 @@ CASES: dict[str, list[tuple[str, list[str], Factory]]] = {
     ],
     "log-cosh": [("vector", [], regression), ("matrix", [], regression_matrix)],
     "quantile": [("q0.5", [], regression), ("q0.9", ["q=0.9"], regression_matrix), ("q0.1", ["q=0.1"], regression)],
+    "msle": [("positive", [], positive_regression), ("clipped", [], clipped_regression)],
     "bce": [
         ("probs", [], binary_probs),
         ("soft", [], binary_soft),

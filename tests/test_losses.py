@@ -377,3 +377,20 @@ def test_logit_gradients_keep_their_digits_for_confident_logits(loss, params):
     np.testing.assert_allclose(run(loss, params, d, "torch").gradients["preds"], expected, rtol=1e-12)
     g32 = run(loss, params, d, "torch", dtype="float32").gradients["preds"]
     np.testing.assert_allclose(g32[[0, 2, 3]], expected[[0, 2, 3]], rtol=1e-5)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_msle_against_scikit_learn_and_keras(backend):
+    """scikit-learn mean_squared_log_error on non-negative data; Keras's docstring example
+    (y_true [[0, 1], [0, 0]], y_pred [[1, 1], [1, 0]] gives 0.240, float32) with its clip."""
+    from sklearn.metrics import mean_squared_log_error
+
+    inputs = CASES["msle"][0][2](np.random.default_rng(8))
+    ev = run("msle", [], inputs, backend)
+    assert ev.value == pytest.approx(mean_squared_log_error(inputs["targets"], inputs["preds"]), rel=1e-13)
+    keras = {"preds": np.array([[1.0, 1.0], [1.0, 0.0]]), "targets": np.array([[0.0, 1.0], [0.0, 0.0]])}
+    by_hand = 2 * (np.log1p(1.0) - np.log1p(1e-7)) ** 2 / 4
+    assert run("msle", [], keras, backend).value == pytest.approx(by_hand, rel=1e-14)
+    assert round(by_hand, 3) == 0.240
+    clipped = run("msle", [], {"preds": np.array([-5.0, 2.0]), "targets": np.array([0.0, 2.0])}, "torch")
+    assert clipped.value == 0.0 and clipped.gradients["preds"].tolist() == [0.0, 0.0]  # -5 counts as ε, as 0 does

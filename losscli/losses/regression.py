@@ -70,6 +70,17 @@ def quantile(xp: Any, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> T
     return Terms(xp.maximum(q * d, (q - 1.0) * d))
 
 
+KERAS_EPSILON = 1e-7  # keras.backend.epsilon()
+
+
+def msle(xp: Any, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> Terms:
+    """Squared log error, ℓᵢ = (log(1 + max(pᵢ, ε)) - log(1 + max(yᵢ, ε)))², ε = 1e-7 (Keras
+    ``MeanSquaredLogarithmicError``: values below ε count as ε).  Shapes: preds, targets (N,) or (N, D)."""
+    eps = xp.asarray(KERAS_EPSILON, dtype=inputs["preds"].dtype)
+    d = xp.log1p(xp.maximum(inputs["preds"], eps)) - xp.log1p(xp.maximum(inputs["targets"], eps))
+    return Terms(d * d)
+
+
 # ----------------------------------------------------------------------------- the chain rule for --explain
 # Each loss once more as scalar maths over losscli.scalar.Scalar (plain math, not the array code
 # above): --explain shows its forward steps and local derivatives and checks them against autograd.
@@ -118,6 +129,13 @@ def quantile_scalar(p: Scalar, y: Scalar, params: Params) -> Scalar:
     q = params["q"]
     d = (y - p).named("d = y - p")
     return S.maximum((q * d).named("q·d"), ((q - 1.0) * d).named("(q-1)·d")).named("ℓ = max(q·d, (q-1)·d)")
+
+
+def msle_scalar(p: Scalar, y: Scalar, params: Params) -> Scalar:
+    lp = S.log(1.0 + S.maximum(p, KERAS_EPSILON).named("max(p, ε)")).named("a = log(1 + max(p, ε))")
+    ly = S.log(1.0 + S.maximum(y, KERAS_EPSILON).named("max(y, ε)")).named("b = log(1 + max(y, ε))")
+    d = (lp - ly).named("d = a - b")
+    return (d * d).named("ℓ = d²")
 
 
 # ----------------------------------------------------------------------------- advice for --explain
@@ -246,5 +264,19 @@ SPECS = [
         differs="q = 0.5 gives MAE / 2. Some libraries (TF Addons) call the parameter tau.",
         when="Predicting a quantile (e.g. q = 0.9 for an upper band) instead of the mean.",
         fn=quantile,
+    ),
+    _spec(
+        name="msle",
+        chain=Elementwise(msle_scalar),
+        aliases=("mean-squared-logarithmic-error", "mean-squared-log-error"),
+        summary="mean squared logarithmic error",
+        formula="ℓ = (log(1 + max(p, ε)) - log(1 + max(y, ε)))², ε = 1e-7;  L = mean ℓ",
+        derivative="∂ℓ/∂p = 2 (log(1 + p) - log(1 + y)) / (1 + p) for p > ε, and 0 below ε (clipped)",
+        convention="Keras MeanSquaredLogarithmicError (values below ε = 1e-7 count as ε)",
+        differs="scikit-learn mean_squared_log_error refuses negative values instead of clipping them; "
+        "torch has no MSLE. Keras averages over the last axis first, which is the same mean for equal rows.",
+        when="Targets spanning orders of magnitude (counts, prices) where relative error matters; "
+        "under-prediction costs more than over-prediction.",
+        fn=msle,
     ),
 ]
