@@ -160,19 +160,23 @@ def inputs_dict(provenance: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def inputs_line(provenance: Mapping[str, Any] | None) -> str:
-    """``inputs: preds ← preds.csv column yhat (40), ...`` for the screen."""
-    parts = []
+    """Which data went where, one input a line: ``inputs: preds   ← preds.csv, column yhat (40)``."""
+    rows = []
     for name, info in (provenance or {}).items():
         where = info.source
         if info.key is not None:
-            where += f" key {info.key}"
+            where += f", key {info.key}"
         if info.columns:
             shown = ", ".join(info.columns[:4]) + (
                 f", … ({len(info.columns)} columns)" if len(info.columns) > 4 else ""
             )
-            where += f" column{'s' if len(info.columns) > 1 else ''} {shown}"
-        parts.append(f"{name} ← {where} ({' x '.join(map(str, info.shape)) or 'scalar'})")
-    return "inputs: " + "; ".join(parts) if parts else ""
+            where += f", column{'s' if len(info.columns) > 1 else ''} {shown}"
+        rows.append((name, f"{where} ({' x '.join(map(str, info.shape)) or 'scalar'})"))
+    if not rows:
+        return ""
+    width = max(len(name) for name, _ in rows)
+    lines = [f"{'inputs:' if k == 0 else '':<8}{name:<{width}} ← {where}" for k, (name, where) in enumerate(rows)]
+    return "\n".join(lines)
 
 
 def result_dict(
