@@ -179,7 +179,7 @@ def evaluate(
     state = rule.state(xp, terms)
     value = rule.elementwise(xp, terms.elements) if reduction == "none" else rule.finish(xp, state, reduction)
     scale = rule.per_sample_scale(state, arrays, reduction)
-    input_scale = scale if isinstance(scale, dict) else None
+    input_scale = rule.input_scales(state, reduction)
     gradients: dict[str, np.ndarray] = {}
     if leaves:
         import torch
@@ -191,7 +191,6 @@ def evaluate(
             gradients[name] = _to_numpy(grad)
     value_np = _to_numpy(value)
     elements_np = _to_numpy(terms.elements)
-    first_scale = next(iter(input_scale.values())) if input_scale is not None else scale
     ev = Evaluation(
         spec=spec,
         params=dict(params),
@@ -200,7 +199,7 @@ def evaluate(
         value=value_np if reduction == "none" else float(value_np),
         elements=elements_np,
         n=rule.n(arrays, elements_np),
-        scale=float(first_scale),
+        scale=float(scale),
         denominator=rule.denominator(state, reduction),
         gradients=gradients,
         backend=backend,

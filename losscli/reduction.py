@@ -36,8 +36,6 @@ import numpy as np
 from losscli.scalar import Scalar, op, sqrt
 from losscli.types import Array
 
-Scale = float | dict[str, float]
-
 
 @dataclass
 class State:
@@ -102,7 +100,7 @@ class Rule:
     chunkable: bool = True
     has_samples: bool = True
     samples: Callable[[Mapping[str, np.ndarray]], int] | None = None
-    scale: Callable[[Mapping[str, np.ndarray], str], Scale] | None = None
+    scale: Callable[[Mapping[str, np.ndarray], str], float] | None = None
 
     def state(self, xp: Any, terms: Any) -> State:
         """The partial sums of ``terms`` (one chunk)."""
@@ -145,15 +143,26 @@ class Rule:
             return 1.0
         return _to_float(state.denominator)
 
-    def per_sample_scale(self, state: State, inputs: Mapping[str, np.ndarray], reduction: str) -> Scale:
+    def per_sample_scale(self, state: State, inputs: Mapping[str, np.ndarray], reduction: str) -> float:
         """The factor that turns the reduced gradient into a per-sample one for the health verdict:
         N for a plain mean, the weighted elements for a weighted mean, 1 for sum/none, or the rule's
-        own ``scale`` (a dict by input when each input has its own mean)."""
+        own ``scale`` (a Dice pixel's share, MMD's pooled points).  A sum of means gives the first
+        group's count here and every group's in :meth:`input_scales`."""
         if self.scale is not None:
             return self.scale(inputs, reduction)
+        scales = self.input_scales(state, reduction)
+        if scales:
+            return next(iter(scales.values()))
         if reduction != "mean" or self.kind == "total":
             return 1.0
         return state.weighted
+
+    def input_scales(self, state: State, reduction: str) -> dict[str, float] | None:
+        """For a sum of means (GAN real and fake terms), each group's own per-sample factor, keyed
+        by the group (= the input it came from); None for every other rule."""
+        if self.kind != "groups":
+            return None
+        return {key: float(count) if reduction == "mean" else 1.0 for key, (_, count) in state.groups.items()}
 
     def n(self, inputs: Mapping[str, np.ndarray], elements: np.ndarray) -> int:
         """The samples reported as ``n``."""

@@ -151,13 +151,6 @@ def _sq_dists(xp: Any, a: Array, b: Array) -> Array:
     return xp.sum(diff * diff, axis=-1)
 
 
-def _two_sample_scale(inputs: Mapping[str, Any], reduction: str) -> dict[str, float]:
-    """mean(real) + mean(fake) are two means: each input's per-sample factor is its own count."""
-    if reduction != "mean":
-        return {"real": 1.0, "fake": 1.0}
-    return {"real": float(inputs["real"].size), "fake": float(inputs["fake"].size)}
-
-
 def _pooled_samples(inputs: Mapping[str, Any]) -> int:
     """n + m: MMD's samples (its three loss elements are kernel means, not samples)."""
     return int(inputs["x"].shape[0] + inputs["y"].shape[0])
@@ -348,7 +341,6 @@ CRITIC_FAKE = Input("fake", "m", "critic scores C(G(z)) on generated samples")
 TWO_SAMPLE_ELEMENTS = "per sample, real terms then fake terms (n + m values)"
 TWO_SAMPLE_MEAN = "mean over real + mean over fake (not one mean over n + m)"
 
-GAN_TWO_MEANS = replace(TWO_MEANS, scale=_two_sample_scale)
 MMD_POOLED = replace(POOLED, samples=_pooled_samples, scale=lambda inputs, reduction: float(_pooled_samples(inputs)))
 
 SPECS = [
@@ -374,7 +366,7 @@ SPECS = [
         "n = m; --reduction sum gives Σ real terms + Σ fake terms; none lists real terms then fake terms.",
         when="Training the discriminator of a standard (non-Wasserstein) GAN.",
         fn=gan_discriminator,
-        reduction=GAN_TWO_MEANS,
+        reduction=TWO_MEANS,
         validate=_validate_nonempty,
         element_note=TWO_SAMPLE_ELEMENTS,
         mean_note=TWO_SAMPLE_MEAN,
@@ -428,7 +420,7 @@ SPECS = [
         "the gradient penalty of WGAN-GP is not included. --reduction none lists -C(xᵢ) then C(G(zⱼ)).",
         when="Training a WGAN critic; its negative estimates the Wasserstein-1 distance (up to the Lipschitz constant).",
         fn=wasserstein_critic,
-        reduction=GAN_TWO_MEANS,
+        reduction=TWO_MEANS,
         validate=_validate_nonempty,
         element_note="per sample: -C(x) for real, C(G(z)) for fake (n + m values)",
         mean_note=TWO_SAMPLE_MEAN,
