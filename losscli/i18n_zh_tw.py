@@ -315,3 +315,17 @@ LOSS_TEXTS: dict[str, dict[str, str]] = {
         "when": "寫成損失形式的權重衰減：λ·l2-half 恰好在每個參數的梯度上加上 λw。",
     },
 }
+
+
+def _merge() -> None:
+    """Add the per-group modules of losscli/zh_tw; a loss named twice is a mistake."""
+    from losscli.zh_tw import classification, generative, likelihood, margin, ranking, vision
+
+    for part in (likelihood, classification, margin, ranking, vision, generative):
+        for name, texts in part.LOSS_TEXTS.items():
+            if name in LOSS_TEXTS:
+                raise ValueError(f"zh-TW texts for {name!r} given twice")
+            LOSS_TEXTS[name] = texts
+
+
+_merge()

@@ -9,7 +9,18 @@ from __future__ import annotations
 import difflib
 
 from losscli.errors import UsageError
-from losscli.losses import classification, generative, image, metric, regression, regularization, sequence
+from losscli.losses import (
+    classification,
+    detection,
+    distribution,
+    generative,
+    image,
+    margin,
+    metric,
+    regression,
+    regularization,
+    sequence,
+)
 from losscli.spec import LossSpec
 
 REGISTRY: dict[str, LossSpec] = {}
@@ -25,7 +36,18 @@ def register(spec: LossSpec) -> None:
     REGISTRY[spec.name] = spec
 
 
-for _module in (regression, classification, generative, sequence, image, metric, regularization):
+for _module in (
+    regression,
+    classification,
+    margin,
+    distribution,
+    generative,
+    sequence,
+    image,
+    detection,
+    metric,
+    regularization,
+):
     for _spec in _module.SPECS:
         register(_spec)
 

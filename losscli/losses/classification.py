@@ -1,5 +1,5 @@
-"""Classification losses: binary (BCE, hinge, focal) and multi-class (cross-entropy,
-multi-margin, KL divergence).
+"""Classification losses: binary (BCE, focal) and multi-class (cross-entropy);
+hinge losses live in margin.py, KL in distribution.py.
 
 Binary shapes: ``preds`` and ``targets`` (N,) or (N, K) for K independent labels.
 Multi-class shapes: ``preds`` (N, C); ``targets`` (N,) class indices or (N, C) rows.
@@ -32,7 +32,6 @@ from losscli.losses._ops import (
     sigmoid,
     take_class,
     weighted_row_sum,
-    xlogx,
 )
 from losscli.scalar import Scalar
 from losscli.spec import Advice, Input, Param, Terms, define
@@ -110,26 +109,6 @@ def _validate_bce(inputs: Inputs, params: Params, sources: Sources) -> dict[str,
 
 def _last_dim(a: np.ndarray) -> int:
     return a.shape[-1] if a.ndim > 1 else 1
-
-
-def hinge(xp: Any, inputs: Inputs, params: Params) -> Terms:
-    """Binary hinge, ℓ = max(0, 1 - y·p), labels in {-1, 1} (or {0, 1}, mapped)."""
-    y = _binary_labels(xp, inputs["targets"])
-    return Terms(xp.maximum(xp.zeros_like(y), 1.0 - y * inputs["preds"]))
-
-
-def squared_hinge(xp: Any, inputs: Inputs, params: Params) -> Terms:
-    """Squared hinge, ℓ = max(0, 1 - y·p)²."""
-    h = hinge(xp, inputs, params).elements
-    return Terms(h * h)
-
-
-def _validate_hinge(inputs: Inputs, params: Params, sources: Sources) -> None:
-    _checks.same_shape(inputs, sources, "preds", "targets")
-    y = inputs["targets"]
-    _checks.fail_at(sources, "targets", y, ~np.isin(y, (-1.0, 0.0, 1.0)), "-1 or 1 (or 0 and 1)")
-    if np.any(y == 0) and np.any(y == -1):
-        _checks.fail_at(sources, "targets", y, y == 0, "-1 or 1 when -1 labels are present")
 
 
 def focal(xp: Any, inputs: Inputs, params: Params) -> Terms:
@@ -270,50 +249,6 @@ def _validate_sparse_ce(inputs: Inputs, params: Params, sources: Sources) -> Non
     _validate_ce(inputs, params, sources, sparse=True)
 
 
-@quiet
-def multi_margin(xp: Any, inputs: Inputs, params: Params) -> Terms:
-    """Multi-class hinge (torch ``MultiMarginLoss``): ℓᵢ = Σ_{j≠yᵢ} max(0, m - x_{yᵢ} + x_j)^p / C."""
-    x, t = inputs["preds"], inputs["targets"]
-    n_classes = x.shape[-1]
-    k = class_index(xp, t, t == t)
-    x_y = take_class(xp, x, k)[:, None]  # a gather and a mask, no one-hot product (0·inf)
-    target = xp.arange(n_classes, dtype=xp.int64)[None, :] == k[:, None]
-    v = params["margin"] - x_y + x
-    h = xp.where(target | ~(v > 0), xp.zeros_like(x), v)  # gradient 0 at v = 0 exactly, as torch
-    if params["p"] == 2:
-        h = h * h
-    return Terms(xp.sum(h, axis=-1) / n_classes)
-
-
-def _validate_multi_margin(inputs: Inputs, params: Params, sources: Sources) -> None:
-    _validate_ce(
-        inputs, {**params, "from_logits": True, "weight": None, "ignore_index": -(10**9)}, sources, sparse=True
-    )
-
-
-def kl_div(xp: Any, inputs: Inputs, params: Params) -> Terms:
-    """KL(p || q) per row: Σ_c p_c (log p_c - log q_c), 0 log 0 = 0 (torch ``kl_div``, batchmean)."""
-    q, p = inputs["preds"], inputs["targets"]
-    if q.ndim == 1:
-        q, p = q[None, :], p[None, :]
-    if params["log_input"]:
-        log_q = q
-    else:  # log q where p > 0 (q = 0 there gives inf, as torch); log 1 = 0 where p = 0 (no 0·inf)
-        log_q = xp.log(xp.where(p > 0, q, xp.ones_like(q)))
-    cross = xp.where(p > 0, p * log_q, xp.zeros_like(p))
-    return Terms(xp.sum(xlogx(xp, p) - cross, axis=-1))
-
-
-def _validate_kl(inputs: Inputs, params: Params, sources: Sources) -> None:
-    _checks.same_shape(inputs, sources, "preds", "targets")
-    _checks.ndim_in(inputs, sources, "preds", (1, 2), "a distribution (C) or rows of distributions (N x C)")
-    _checks.in_range(inputs, sources, "targets", 0.0, 1.0)
-    if params["log_input"]:
-        _checks.fail_at(sources, "preds", inputs["preds"], inputs["preds"] > 0, "log-probabilities (<= 0)")
-    else:
-        _checks.in_range(inputs, sources, "preds", 0.0, 1.0)
-
-
 # ----------------------------------------------------------------------------- the chain rule for --explain
 # The binary losses once more as scalar maths over losscli.scalar.Scalar (plain math, not the array
 # code above); the multi-class ones as rules over one row.  --explain checks both against autograd.
@@ -381,25 +316,6 @@ def focal_scalar(x: Scalar, y: Scalar, params: Params) -> Scalar:
     return (alpha_t * loss).named("ℓ = αₜ (1-pₜ)^γ ce")
 
 
-def _hinge_element(inputs: Inputs, params: Params, index: tuple[int, ...]) -> tuple[float, float, Params]:
-    """{0, 1} labels become ±1 when every label is 0 or 1 (Keras)."""
-    y_all = inputs["targets"]
-    y = float(y_all[index])
-    if bool(np.all((y_all == 0) | (y_all == 1))):
-        y = 2 * y - 1
-    return float(inputs["preds"][index]), y, params
-
-
-def hinge_scalar(p: Scalar, y: Scalar, params: Params) -> Scalar:
-    m = (y * p).named("m = y·p")
-    return S.maximum(0.0, (1.0 - m).named("1 - m")).named("ℓ = max(0, 1 - m)")
-
-
-def squared_hinge_scalar(p: Scalar, y: Scalar, params: Params) -> Scalar:
-    h = hinge_scalar(p, y, params).named("h = max(0, 1 - m)")
-    return (h * h).named("ℓ = h²")
-
-
 # ----------------------------------------------------------------------------- advice for --explain
 
 
@@ -463,24 +379,6 @@ def ce_row_chain(z: np.ndarray, t: Any, c: int, prm: Mapping[str, Any]):
     ty = (1 - eps) * np.asarray(t, float) + eps / n_cls
     grad = s[c] * np.sum(w * ty) - w[c] * ty[c]
     return fwd, [("∂ℓᵢ/∂z_c", "s_c Σ_k w_k ỹ_k - w_c ỹ_c", float(grad))]
-
-
-def multi_margin_row_chain(x: np.ndarray, t: Any, c: int, prm: Mapping[str, Any]):
-    k, m, pw = int(t), prm["margin"], prm["p"]
-    n_cls = x.size
-    h = np.maximum(0.0, m - x[k] + x)
-    h[k] = 0.0
-    dh = pw * h ** (pw - 1) * (h > 0) / n_cls
-    grad = -float(dh.sum()) if c == k else float(dh[c])
-    fwd = [(f"x_{c}", float(x[c])), ("x_y (target score)", float(x[k])), ("violating classes", int((h > 0).sum()))]
-    return fwd, [("∂ℓᵢ/∂x_c", "-Σ_j p hⱼ^(p-1)/C for c = y, else p h_c^(p-1)/C when violated", grad)]
-
-
-def kl_row_chain(q: np.ndarray, p: np.ndarray, c: int, prm: Mapping[str, Any]):
-    fwd = [(f"q_{c}" if not prm["log_input"] else f"log q_{c}", float(q[c])), (f"p_{c}", float(p[c]))]
-    if prm["log_input"]:
-        return fwd, [("∂ℓᵢ/∂(log q)_c", "-p_c", float(-p[c]))]
-    return fwd, [("∂ℓᵢ/∂q_c", "-p_c / q_c", float(-p[c] / q[c]) if p[c] > 0 else 0.0)]
 
 
 # ----------------------------------------------------------------------------- specs
@@ -583,64 +481,6 @@ SPECS = [
         mean_note="weighted mean over samples",
     ),
     define(
-        name="multi-margin",
-        chain=RowWise(multi_margin_row_chain),
-        example=THREE_CLASS,
-        aliases=("multi-class-hinge", "multimargin"),
-        family=FAMILY,
-        summary="multi-class hinge loss (Weston-Watkins form, as torch)",
-        inputs=(
-            Input("preds", "N x C", "class scores"),
-            Input("targets", "N", "class indices in [0, C - 1]", differentiable=False),
-        ),
-        params=(
-            Param("margin", "float", 1.0, "margin m", low=0.0),
-            Param("p", "int", 1, "1 for hinge, 2 for squared hinge", low=1, high=2),
-        ),
-        formula="ℓᵢ = (1/C) Σ_{j ≠ yᵢ} max(0, m - x_{i,yᵢ} + x_{ij})^p;  L = mean ℓ",
-        derivative="∂ℓᵢ/∂x_{ij} = 1/C for each violating j ≠ yᵢ; ∂ℓᵢ/∂x_{i,yᵢ} = -(number of violators)/C (p = 1)",
-        convention="torch.nn.MultiMarginLoss(p=1, margin=1)",
-        differs="Keras CategoricalHinge uses only the largest wrong score, max(0, 1 + max_{j≠y} x_j - x_y), "
-        "and does not divide by C.",
-        when="Multi-class SVM-style training; zero loss once every margin is met.",
-        fn=multi_margin,
-        validate=_validate_multi_margin,
-        element_note="per sample",
-        mean_note="mean over samples",
-    ),
-    define(
-        name="hinge",
-        chain=Elementwise(hinge_scalar, _hinge_element),
-        example=BINARY_LOGITS,
-        family=FAMILY,
-        summary="binary hinge loss on raw scores",
-        inputs=(SCORES, PM_TARGETS),
-        params=(),
-        formula="ℓ = max(0, 1 - y p);  L = mean ℓ",
-        derivative="∂ℓ/∂p = -y if y p < 1, else 0 (dead once the margin is met)",
-        convention="Keras Hinge: {0, 1} labels become {-1, 1} only when every label is 0 or 1",
-        differs="optax hinge_loss requires ±1 labels; scikit-learn hinge_loss is the same formula.",
-        when="Max-margin binary classification (linear SVM).",
-        fn=hinge,
-        validate=_validate_hinge,
-    ),
-    define(
-        name="squared-hinge",
-        chain=Elementwise(squared_hinge_scalar, _hinge_element),
-        example=BINARY_LOGITS,
-        family=FAMILY,
-        summary="squared binary hinge loss",
-        inputs=(SCORES, PM_TARGETS),
-        params=(),
-        formula="ℓ = max(0, 1 - y p)²;  L = mean ℓ",
-        derivative="∂ℓ/∂p = -2 y max(0, 1 - y p)",
-        convention="Keras SquaredHinge (same label mapping as hinge)",
-        differs="Differentiable at the margin, unlike hinge.",
-        when="Like hinge, but smooth at the margin and harsher on large violations.",
-        fn=squared_hinge,
-        validate=_validate_hinge,
-    ),
-    define(
         name="focal",
         chain=Elementwise(focal_scalar, leaf="x"),
         advice=(CONFIDENTLY_RIGHT,),
@@ -663,30 +503,5 @@ SPECS = [
         fn=focal,
         validate=_validate_focal,
         saturation=_bce_saturation,
-    ),
-    define(
-        name="kl-div",
-        chain=RowWise(kl_row_chain),
-        example=Example(("kl_preds.csv", "kl_targets.csv"), what="predicted and true distributions over 4 classes"),
-        aliases=("kl", "kl-divergence", "kld"),
-        family=FAMILY,
-        summary="Kullback-Leibler divergence KL(targets || preds)",
-        inputs=(
-            Input("preds", "N x C (or C)", "predicted distribution q (log q with log_input=true)"),
-            Input("targets", "N x C (or C)", "true distribution p", differentiable=False),
-        ),
-        params=(Param("log_input", "bool", False, "preds are log-probabilities (as torch kl_div expects)"),),
-        formula="ℓᵢ = Σ_c p_{ic} (log p_{ic} - log q_{ic}), 0 log 0 = 0;  L = (1/N) Σᵢ ℓᵢ (batchmean)",
-        derivative="∂ℓᵢ/∂q_{ic} = -p_{ic} / q_{ic};  with log_input ∂ℓᵢ/∂(log q)_{ic} = -p_{ic}",
-        convention="torch.nn.functional.kl_div(log q, p, reduction='batchmean') = mean over rows of "
-        "scipy.stats.entropy(p, q, axis=1)",
-        differs="torch's reduction='mean' divides by N·C (not a KL); torch's argument order is (log q, p); "
-        "Keras clips both to [1e-7, 1]. A 1-D input is one distribution (summed over its C classes, as "
-        "scipy); torch's batchmean would divide a 1-D input by C.",
-        when="Distillation and matching distributions; --reduction mean is batchmean here.",
-        fn=kl_div,
-        validate=_validate_kl,
-        element_note="per row (summed over classes)",
-        mean_note="mean over rows (torch batchmean)",
     ),
 ]
