@@ -319,9 +319,9 @@ LOSS_TEXTS: dict[str, dict[str, str]] = {
 
 def _merge() -> None:
     """Add the per-group modules of losscli/zh_tw; a loss named twice is a mistake."""
-    from losscli.zh_tw import classification, generative, likelihood, margin, ranking, vision
+    from losscli.zh_tw import classification, generative, likelihood, llm, margin, ranking, vision
 
-    for part in (likelihood, classification, margin, ranking, vision, generative):
+    for part in (likelihood, classification, margin, ranking, vision, generative, llm):
         for name, texts in part.LOSS_TEXTS.items():
             if name in LOSS_TEXTS:
                 raise ValueError(f"zh-TW texts for {name!r} given twice")

@@ -154,6 +154,7 @@ from tests import (  # noqa: E402
     cases_generative,
     cases_image,
     cases_likelihood,
+    cases_llm,
     cases_margin,
     cases_ranking,
     cases_reg,
@@ -171,6 +172,7 @@ for _part in (
     cases_ranking,
     cases_vision,
     cases_generative,
+    cases_llm,
 ):
     for _loss, _cases in _part.FAMILY_CASES.items():  # a part may add cases to a loss named elsewhere
         CASES.setdefault(_loss, []).extend(_cases)

@@ -15,6 +15,7 @@ from losscli.losses import (
     distribution,
     generative,
     image,
+    llm,
     margin,
     metric,
     regression,
@@ -47,6 +48,7 @@ for _module in (
     detection,
     metric,
     regularization,
+    llm,
 ):
     for _spec in _module.SPECS:
         register(_spec)
