@@ -269,3 +269,164 @@ def health_check(health: Any, fail_on: tuple[str, ...] | None) -> Check:
     return Check(
         "gradient health", threshold, not failed, f"gradient health: {found} ({health.reason()})" if failed else ""
     )
+
+
+# ---------------------------------------------------------------- a network's parameters (--model)
+
+
+@dataclass
+class ModelBinding:
+    """How files bind to a network and a loss: the model, its applications, the loss's other inputs."""
+
+    model: Any
+    applications: list[Any]
+    arrays: dict[str, np.ndarray]
+    sources: dict[str, str]
+    notes: list[str] = field(default_factory=list)
+
+
+def bind_model(
+    target: Target, data: DataOptions, model_path: str, feeds: list[tuple[str, list[str]]], *, trust: bool = False
+) -> ModelBinding:
+    """Load the model and read the files: without ``feeds`` the first files feed the model's inputs
+    (in the program's input order) and its output is the loss's first input; with ``feeds`` each
+    ``NAME=FILE,...`` is one application of the model whose output is loss input NAME.  The
+    remaining files (and ``--input``) bind to the loss's other inputs in order."""
+    from losscli.io.readers import bind_sources, read_inputs
+    from losscli.netload import load_model
+    from losscli.network import Application
+
+    if not isinstance(target, SingleLoss):
+        raise UsageError("--model takes a single loss, not an expression")
+    if data.sample_weights is not None:
+        raise UsageError("--model does not take --sample-weights yet")
+    spec = target.spec
+    model = load_model(model_path, trust=trust)
+    k = len(model.inputs)
+    differentiable = [i.name for i in spec.inputs if i.differentiable]
+    files = list(data.files)
+    plan: list[tuple[str, list[str]]] = []
+    if feeds:
+        for name, fed in feeds:
+            if name not in spec.input_names:
+                raise UsageError(
+                    f"--feed {name}=...: {spec.name} has no input {name}; its inputs are {', '.join(spec.input_names)}"
+                )
+            if name not in differentiable:
+                raise UsageError(
+                    f"--feed {name}=...: {name} is not an input the loss differentiates (a model cannot feed it)"
+                )
+            plan.append((name, fed))
+    else:
+        if len(files) < k:
+            raise UsageError(
+                f"the model takes {k} input(s) ({model.describe_inputs()}) but {len(files)} file(s) were given; "
+                f"the first {k} file(s) feed the model, the rest the loss's other inputs"
+            )
+        plan.append((spec.input_names[0], files[:k]))
+        files = files[k:]
+    fed_names = {name for name, _ in plan}
+    applications = []
+    model_names = [name for name, _shape, _dtype in model.inputs] or [f"input{i}" for i in range(len(plan[0][1]))]
+    notes = []
+    for name, fed in plan:
+        if model.kind == "pt2" and len(fed) != k:
+            raise UsageError(
+                f"--feed {name}: the model takes {k} input(s) ({model.describe_inputs()}), got {len(fed)} file(s)"
+            )
+        read = read_inputs(
+            model_names[: len(fed)], fed, input_format=data.input_format, delimiter=data.delimiter,
+            allow_nonfinite=data.allow_nonfinite,
+        )  # fmt: skip
+        notes += read.notes
+        applications.append(Application(name, [read.arrays[n] for n in model_names[: len(fed)]], list(fed)))
+    rest = [n for n in spec.input_names if n not in fed_names]
+    required = [i.name for i in spec.inputs if i.required and i.name not in fed_names]
+    arrays: dict[str, np.ndarray] = {}
+    sources: dict[str, str] = {}
+    if rest and (files or data.named):
+        read = read_inputs(
+            rest, files, columns=dict(data.columns), named_files=dict(data.named), input_format=data.input_format,
+            delimiter=data.delimiter, allow_nonfinite=data.allow_nonfinite, required=required,
+        )  # fmt: skip
+        arrays, notes = dict(read.arrays), notes + read.notes
+        sources = bind_sources(rest, files, dict(data.named), required=required)
+    elif required:
+        raise UsageError(f"{spec.name} also needs {', '.join(required)}: give the file(s) after the model's inputs")
+    elif files:
+        raise UsageError(f"{len(files)} file(s) left over: every input of {spec.name} is fed by the model")
+    for name, fed in plan:
+        sources[name] = f"{model_path} applied to {', '.join(fed)}"
+    return ModelBinding(model, applications, arrays, sources, notes)
+
+
+@dataclass
+class ModelGraded:
+    """``grad --model``: the run (:class:`losscli.network.ModelRun`) and how the data was bound."""
+
+    run: Any
+    binding: ModelBinding
+
+
+def grad_model(
+    target: Target,
+    data: DataOptions,
+    model_path: str,
+    feeds: list[tuple[str, list[str]]],
+    *,
+    trust: bool = False,
+    reduction: str = "mean",
+    dtype: str | None = None,
+    options: Any = None,
+) -> ModelGraded:
+    """The gradients of the model's parameters after one ``backward()`` of the loss."""
+    from losscli.network import run_model
+
+    if reduction == "none":
+        raise UsageError("--model needs one loss value to differentiate: use --reduction mean or sum")
+    binding = bind_model(target, data, model_path, feeds, trust=trust)
+    assert isinstance(target, SingleLoss)
+    run = run_model(
+        binding.model, target.spec, target.params, binding.applications, binding.arrays, binding.sources,
+        reduction=reduction, dtype=dtype, options=options,
+    )  # fmt: skip
+    return ModelGraded(run, binding)
+
+
+def compute_model(
+    target: Target,
+    data: DataOptions,
+    model_path: str,
+    feeds: list[tuple[str, list[str]]],
+    *,
+    trust: bool = False,
+    reduction: str = "mean",
+    dtype: str | None = None,
+) -> Computed:
+    """The loss of the model's output, under ``torch.no_grad`` (no ``.grad`` is written)."""
+    import torch
+
+    from losscli.network import _forward, _reshape_for, check_inputs
+
+    binding = bind_model(target, data, model_path, feeds, trust=trust)
+    cast = getattr(torch, dtype) if dtype else None
+    if cast is not None:
+        binding.model.module.to(cast)
+    arrays = dict(binding.arrays)
+    out_dtype = "float32"
+    with torch.no_grad():
+        outs: dict[str, list[np.ndarray]] = {}
+        for app in binding.applications:
+            app = _reshape_for(binding.model, app)
+            check_inputs(binding.model, app)
+            out = _forward(binding.model, app, None, cast)
+            out_dtype = str(out.dtype).replace("torch.", "")
+            outs.setdefault(app.feeds, []).append(out.to(torch.float64).numpy())
+    for name, parts in outs.items():
+        arrays[name] = np.concatenate(parts) if len(parts) > 1 else parts[0]
+    assert isinstance(target, SingleLoss)
+    result = target.run(
+        arrays, backend="numpy", reduction=reduction, dtype=out_dtype if out_dtype in ("float32", "float64") else "float64",
+        sources=binding.sources,
+    )  # fmt: skip
+    return Computed(result, Loaded(arrays, binding.sources, None, binding.notes, {}))

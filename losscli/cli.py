@@ -245,9 +245,18 @@ EVAL = _Group(
             str,
             typer.Option("mean", "--reduction", "-r", metavar="mean|sum|none", help="mean, sum or none."),
         ),
-        _param("dtype", str, typer.Option("float64", "--dtype", metavar="float64|float32", help="float64 or float32.")),
+        _param(
+            "dtype",
+            Optional[str],
+            typer.Option(
+                None,
+                "--dtype",
+                metavar="float64|float32",
+                help="float64 (default) or float32; with --model the network runs in its own dtype unless given.",
+            ),
+        ),
     ),
-    lambda reduction, dtype: RunOptions(reduction, dtype),
+    lambda reduction, dtype: RunOptions(reduction, dtype or "float64", dtype is not None),
 )
 OUTPUT = _Group(
     "fmt",
@@ -328,6 +337,71 @@ def _exit_on_failed(checks: list[Any]) -> None:
         raise typer.Exit(EXIT_CHECK_FAILED)
 
 
+def _feeds(items: Optional[List[str]]) -> list[tuple[str, list[str]]]:
+    out = []
+    for item in items or []:
+        name, sep, files = item.partition("=")
+        parts = [f.strip() for f in files.split(",") if f.strip()]
+        if not sep or not name.strip() or not parts:
+            raise UsageError(f"--feed expects NAME=FILE[,FILE...], got {item!r}")
+        out.append((name.strip(), parts))
+    return out
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """``--model``, ``--feed`` and ``--trust-model``."""
+
+    path: Optional[str]
+    feeds: list[tuple[str, list[str]]]
+    trust: bool
+
+
+def _model_options(model: Optional[str], feed: Optional[List[str]], trust_model: bool) -> ModelOptions:
+    feeds = _feeds(feed)
+    if feeds and model is None:
+        raise UsageError("--feed needs --model FILE")
+    return ModelOptions(model, feeds, trust_model)
+
+
+MODEL = _Group(
+    "net",
+    (
+        _param(
+            "model",
+            Optional[str],
+            typer.Option(
+                None,
+                "--model",
+                "-m",
+                metavar="FILE",
+                help="A torch.export program (.pt2): the first files feed it, its output is the loss's first input.",
+            ),
+        ),
+        _param(
+            "feed",
+            Optional[List[str]],
+            typer.Option(
+                None,
+                "--feed",
+                metavar="NAME=FILE[,FILE]",
+                help="Apply the model to these files; its output is loss input NAME (repeatable).",
+            ),
+        ),
+        _param(
+            "trust_model",
+            bool,
+            typer.Option(
+                False,
+                "--trust-model",
+                help="Load a model even if loading can run code from it (pickles, TorchScript). Only for files you trust.",
+            ),
+        ),
+    ),
+    _model_options,
+)
+
+
 FailAbove = typer.Option(None, "--fail-above", metavar="X", help="Exit 1 if the loss is above X.")
 FailBelow = typer.Option(None, "--fail-below", metavar="X", help="Exit 1 if the loss is below X.")
 
@@ -337,7 +411,7 @@ FailBelow = typer.Option(None, "--fail-below", metavar="X", help="Exit 1 if the 
 
 @app.command(short_help="The value of a loss or a weighted sum of losses (numpy).")
 @user_errors
-@_options(DATA, EVAL, OUTPUT)
+@_options(DATA, EVAL, OUTPUT, MODEL)
 def compute(
     loss: str = LossArg,
     param: Optional[List[str]] = ParamOpt,
@@ -347,6 +421,7 @@ def compute(
     data: DataOptions,
     run: RunOptions,
     fmt: str,
+    net: ModelOptions,
 ) -> None:
     """Compute a loss value, or a weighted sum of losses such as "0.7*bce + 0.3*dice".
 
@@ -358,6 +433,7 @@ def compute(
       losscli compute huber results.csv --pred-col yhat --target-col y -p delta=0.5
       losscli compute ce logits.npy labels.csv -p label_smoothing=0.1 --json
       cat results.csv | losscli compute mse --fail-above 0.05 --format plain
+      losscli compute bce --model clf.pt2 features.csv labels.csv
     """
     from losscli import app as application
     from losscli.render import render_compute
@@ -365,8 +441,14 @@ def compute(
 
     target = resolve(loss, param or [])
     application.check_bounds_given(fail_above, fail_below, run.reduction)
-    data = _stdin_or_example(data, checked=fail_above is not None or fail_below is not None)
-    done = application.compute(target, data, reduction=run.reduction, dtype=run.dtype)
+    if net.path is not None:
+        done = application.compute_model(
+            target, data, net.path, net.feeds, trust=net.trust, reduction=run.reduction,
+            dtype=run.dtype if run.dtype_given else None,
+        )  # fmt: skip
+    else:
+        data = _stdin_or_example(data, checked=fail_above is not None or fail_below is not None)
+        done = application.compute(target, data, reduction=run.reduction, dtype=run.dtype)
     _notes(done.loaded.notes)
     checks = []
     if run.reduction != "none":
@@ -377,7 +459,7 @@ def compute(
 
 @app.command(short_help="Value, autograd gradients and their health verdict.")
 @user_errors
-@_options(DATA, EVAL, OUTPUT)
+@_options(DATA, EVAL, OUTPUT, MODEL)
 def grad(
     loss: Optional[str] = typer.Argument(
         None, metavar="LOSS", help="Loss name, alias or expression; optional with --explain.", show_default=False
@@ -413,10 +495,41 @@ def grad(
     element: Optional[str] = typer.Option(
         None, "--element", metavar="ROW[,COL]", help="Element for --explain: ROW or ROW,COL (0-based)."
     ),
+    lr: Optional[float] = typer.Option(
+        None, "--lr", metavar="X", help="With --model: the update-to-weight ratio of one SGD step of this size."
+    ),
+    vanishing_ratio: float = typer.Option(
+        1e-3,
+        "--vanishing-ratio",
+        metavar="X",
+        help="With --model: a layer below X times the output-side layer's gradient is vanishing.",
+    ),
+    exploding_ratio: float = typer.Option(
+        1e3,
+        "--exploding-ratio",
+        metavar="X",
+        help="With --model: a layer above X times the output-side layer's gradient is exploding.",
+    ),
+    vanishing_gain: float = typer.Option(
+        1e-6,
+        "--vanishing-gain",
+        metavar="X",
+        help="With --model: gain (RMS ∂L/∂θ per unit ‖∂L/∂output‖₁) below X is vanishing.",
+    ),
+    exploding_gain: float = typer.Option(
+        1e3, "--exploding-gain", metavar="X", help="With --model: gain above X is exploding."
+    ),
+    dead_fraction: float = typer.Option(
+        0.5,
+        "--dead-fraction",
+        metavar="X",
+        help="With --model: a ReLU layer with this share of units never active is dead.",
+    ),
     *,
     data: DataOptions,
     run: RunOptions,
     fmt: str,
+    net: ModelOptions,
 ) -> None:
     """Loss value, per-element gradients by torch autograd, and a gradient health verdict.
 
@@ -439,6 +552,14 @@ def grad(
     from losscli.target import resolve
 
     check_lang(lang)
+    if net.path is not None:
+        from losscli.network import ModelHealthOptions
+
+        options = ModelHealthOptions(
+            vanishing_ratio, exploding_ratio, vanishing_gain, exploding_gain, dead_fraction, lr
+        )
+        _grad_model(loss, param, net, data, run, fmt, options, out, strict, fail_on, fail_above, fail_below, explain_)
+        return
     header = None
     if loss is None:
         if not explain_ or data.files or data.named:
@@ -476,6 +597,52 @@ def grad(
         render_narrative(sections, as_json=fmt == "json")
     else:
         render_grad(done.result, done.health, fmt, top=top, checks=checks, inputs=done.loaded.provenance)
+    _exit_on_failed(checks)
+
+
+def _grad_model(
+    loss: Optional[str],
+    param: Optional[List[str]],
+    net: ModelOptions,
+    data: DataOptions,
+    run: RunOptions,
+    fmt: str,
+    options: Any,
+    out: Optional[str],
+    strict: bool,
+    fail_on: Optional[str],
+    fail_above: Optional[float],
+    fail_below: Optional[float],
+    explain_: bool,
+) -> None:
+    """``grad --model``: the network's parameter gradients, layer by layer."""
+    from losscli import app as application
+    from losscli.network import KINDS
+    from losscli.render import render_model_grad
+    from losscli.target import resolve
+
+    if loss is None:
+        raise UsageError("grad --model needs a loss name: losscli grad LOSS --model FILE [FILES...]")
+    if explain_:
+        raise UsageError("--explain with --model is not available yet; run without --explain")
+    target = resolve(loss, param or [])
+    fail_kinds = _fail_on(fail_on, KINDS)
+    strict = strict or fail_kinds is not None
+    application.check_bounds_given(fail_above, fail_below, run.reduction)
+    done = application.grad_model(
+        target, data, net.path or "", net.feeds, trust=net.trust, reduction=run.reduction,
+        dtype=run.dtype if run.dtype_given else None, options=options,
+    )  # fmt: skip
+    _notes(done.binding.notes)
+    if out:
+        from losscli.io.writers import write_gradients
+
+        write_gradients(out, done.run.gradients)
+        typer.echo(f"losscli: wrote the gradients of {len(done.run.gradients)} parameters to {out}", err=True)
+    checks = application.bound_checks(done.run.evaluation.value, fail_above, fail_below)
+    if strict:
+        checks.append(application.health_check(done.run.health, fail_kinds))
+    render_model_grad(done.run, done.binding, fmt, checks=checks)
     _exit_on_failed(checks)
 
 

@@ -141,6 +141,7 @@ def evaluate(
     sources: Mapping[str, str] | None = None,
     sample_weights: np.ndarray | None = None,
     keep_graph: bool = False,
+    tensors: Mapping[str, Any] | None = None,
 ) -> Evaluation:
     """Check ``inputs``, run ``spec.fn`` on ``backend`` and reduce; gradients on torch.
 
@@ -148,6 +149,9 @@ def evaluate(
     the mean into the weighted mean Σ sᵢ ℓᵢ / Σ sᵢ; ``sum`` and ``none`` use sᵢ ℓᵢ.
     ``keep_graph`` (torch) keeps the autograd graph: ``ev.graph`` is the differentiated
     scalar tensor and ``ev.leaves`` the leaf tensors by input name (for ``--explain``).
+    ``tensors`` (torch) gives some inputs as torch tensors that are already part of a graph (a
+    model's output): they are validated through their values in ``inputs``, used as they are
+    (so ``.backward()`` reaches the model's parameters), and their gradient is read back too.
     """
     if reduction not in REDUCTIONS:
         raise UsageError(f"--reduction must be one of {', '.join(REDUCTIONS)}, got {reduction!r}")
@@ -156,7 +160,7 @@ def evaluate(
     if dtype not in DTYPES:
         raise UsageError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     arrays, params = _checked(spec, inputs, params, sources)
-    if spec.needs_torch:
+    if spec.needs_torch or tensors:
         backend = "torch"
     xp = _namespace(backend)
     leaves: dict[str, Any] = {}
@@ -169,6 +173,13 @@ def evaluate(
         data = {}
         for inp in spec.inputs:
             if inp.name not in arrays:
+                continue
+            if tensors and inp.name in tensors:
+                given = tensors[inp.name]
+                if given.requires_grad:
+                    given.retain_grad()
+                    leaves[inp.name] = given
+                data[inp.name] = given.to(torch_dtype)
                 continue
             tensor = torch.from_numpy(arrays[inp.name]).to(torch_dtype)
             if inp.differentiable:

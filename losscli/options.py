@@ -56,3 +56,4 @@ class RunOptions:
 
     reduction: str = "mean"
     dtype: str = "float64"
+    dtype_given: bool = False  # --dtype was on the command line (with --model: cast the network to it)

@@ -683,3 +683,155 @@ def render_narrative(sections: list[tuple[str, str]], out: Any = None, *, as_jso
             out_console.print(Text(body, style="bold"))
             continue
         out_console.print(Panel(Text(body), title=title, title_align="left", expand=True))
+
+
+# ------------------------------------------------------------------------ grad --model
+
+_STAT_KEYS = (
+    "grad_norm", "grad_rms", "grad_max", "param_norm", "grad_to_param", "zero_share", "nonfinite", "gain",
+    "relative", "update_ratio",
+)  # fmt: skip
+
+
+def model_stat_dict(s: Any, notes: list[str], where: str) -> dict[str, Any]:
+    """One parameter or layer: name, shape, numel, the measures, status and why."""
+    obj: dict[str, Any] = {"name": s.name, "layer": s.layer, "shape": list(s.shape), "numel": s.numel}
+    for key in _STAT_KEYS:
+        obj[key] = jsonable(getattr(s, key), notes, f"{where}.{key}")
+    obj["status"] = s.status
+    obj["why"] = s.why
+    if s.parameters:
+        obj["parameters"] = list(s.parameters)
+    return obj
+
+
+def model_grad_dict(run: Any, binding: Any, checks: Iterable[Any] = ()) -> dict[str, Any]:
+    """The ``grad --model`` JSON object (stable keys: loss, value, reduction, dtype, model,
+    parameters, layers, global_norm, output_grad_l1, health, and checks when requested)."""
+    notes: list[str] = []
+    ev = run.evaluation
+    model = binding.model
+    h = run.health
+    obj: dict[str, Any] = {
+        "loss": ev.spec.name,
+        "value": jsonable(ev.value, notes, "value"),
+        "reduction": ev.reduction,
+        "params": jsonable(dict(ev.params), notes, "params"),
+        "dtype": run.dtype,
+        "model": {
+            "path": model.path,
+            "kind": model.kind,
+            "trusted": model.trusted,
+            "inputs": [
+                {"name": n, "shape": [d if isinstance(d, int) else str(d) for d in s], "dtype": t}
+                for n, s, t in model.inputs
+            ],
+            "applications": [{"feeds": a.feeds, "files": a.sources} for a in binding.applications],
+        },
+        "parameters": [model_stat_dict(s, notes, f"parameters.{s.name}") for s in run.parameters],
+        "layers": [model_stat_dict(s, notes, f"layers.{s.name}") for s in run.layers],
+        "global_norm": jsonable(run.global_norm, notes, "global_norm"),
+        "output_grad_l1": jsonable(run.output_grad_l1, notes, "output_grad_l1"),
+        "health": {
+            "status": h.status,
+            "reason": h.reason(),
+            "kinds": sorted(h.kinds()),
+            "layers": {k: v for k, v in h.tripped.items()},
+            "reference_layer": h.reference_layer,
+            "dead_units": jsonable(h.dead_units, notes, "health.dead_units"),
+            "nonfinite_origin": h.nonfinite_origin,
+            "thresholds": {
+                "vanishing_ratio": h.options.vanishing_ratio,
+                "exploding_ratio": h.options.exploding_ratio,
+                "vanishing_gain": h.options.vanishing_gain,
+                "exploding_gain": h.options.exploding_gain,
+                "dead_fraction": h.options.dead_fraction,
+            },
+        },
+    }
+    checks = list(checks)
+    if checks:
+        obj["checks"] = checks_list(checks, notes)
+    if notes:
+        obj["notes"] = notes
+    return obj
+
+
+def _opt(x: float | None, spec: str = ".3g") -> str:
+    return "—" if x is None else format(x, spec)
+
+
+def render_model_grad(
+    run: Any, binding: Any, fmt: str, *, out: TextIO | None = None, checks: Iterable[Any] = ()
+) -> None:
+    """Print ``grad --model``: per-layer and per-parameter tables, the log₁₀‖grad‖ bars, the verdict."""
+    out = out or sys.stdout
+    checks = list(checks)
+    if fmt == "json":
+        dump_json(model_grad_dict(run, binding, checks), out)
+        return
+    ev = run.evaluation
+    if fmt == "plain":
+        out.write(f"{ev.value!r}\n{run.health.status}\n")
+        return
+    if fmt == "csv":
+        header = ["kind", "name", "shape", *_STAT_KEYS, "status"]
+        rows = [
+            ["parameter" if s in run.parameters else "layer", s.name, "x".join(map(str, s.shape)),
+             *("" if getattr(s, k) is None else repr(getattr(s, k)) for k in _STAT_KEYS), s.status]
+            for s in run.layers + run.parameters
+        ]  # fmt: skip
+        write_csv(out, header, rows)
+        return
+    from rich.table import Table
+
+    console = rich_console(out)
+    console.print(f"{ev.spec.name} = {fmt_number(float(ev.value))}  ({ev.reduction}, {run.dtype})")
+    apps = "; ".join(f"{a.feeds} ← model({', '.join(a.sources)})" for a in binding.applications)
+    console.print(f"model: {binding.model.path} ({binding.model.kind}); {apps}")
+    layers = Table(title="layers in forward order (gain = RMS ∂L/∂θ per unit ‖∂L/∂output‖₁)", title_justify="left")
+    cols = ["layer", "params", "‖grad‖", "RMS", "‖g‖/‖θ‖", "gain", "relative", "status", "max |g|", "‖θ‖", "zeros"]
+    if run.health.options.lr is not None:
+        cols.insert(5, "lr·‖g‖/‖θ‖")
+    for c in cols:
+        layers.add_column(c, justify="left" if c in ("layer", "status") else "right")
+    for s in run.layers:
+        cells = {
+            "layer": s.name, "params": str(s.numel), "‖grad‖": _opt(s.grad_norm), "RMS": _opt(s.grad_rms),
+            "‖g‖/‖θ‖": _opt(s.grad_to_param), "lr·‖g‖/‖θ‖": _opt(s.update_ratio), "gain": _opt(s.gain),
+            "relative": _opt(s.relative), "status": s.status, "max |g|": _opt(s.grad_max), "‖θ‖": _opt(s.param_norm),
+            "zeros": "—" if s.zero_share is None else f"{s.zero_share:.0%}",
+        }  # fmt: skip
+        layers.add_row(*(cells[c] for c in cols))
+    console.print(keep_digits(layers, console))
+    console.print("log₁₀ ‖grad‖ per layer (forward order)")
+    for line in _flow_bars(run.layers, max(20, min(50, console.width - 40))):
+        console.print(line, markup=False)
+    h = run.health
+    for d in h.dead_units:
+        console.print(
+            f"ReLU units never active in {d['layer']} ({d['op']}): {d['dead']} of {d['units']} ({d['fraction']:.0%})"
+        )
+    console.print(f"global norm (clip_grad_norm_): {fmt_number(run.global_norm)}")
+    console.print(f"gradient health: {h.status} ({h.reason()})")
+    for c in checks:
+        console.print(f"check {c.check}: {'passed' if c.passed else 'FAILED'}")
+
+
+def _flow_bars(layers: list[Any], width: int) -> list[str]:
+    """One bar per layer, its length log₁₀‖grad‖ from the smallest (nonzero) to the largest."""
+    logs = [math.log10(s.grad_norm) for s in layers if s.grad_norm]
+    if not logs:
+        return ["(no layer has a nonzero gradient)"]
+    lo, hi = min(logs), max(logs)
+    name_w = max(len(s.name) for s in layers)
+    lines = []
+    for s in layers:
+        if s.grad_norm is None or not s.grad_norm:
+            lines.append(f"{s.name:<{name_w}}  {'no gradient' if s.grad_norm is None else '0'}")
+            continue
+        v = math.log10(s.grad_norm)
+        n = 1 + int(round((v - lo) / (hi - lo) * (width - 1))) if hi > lo else width
+        mark = "" if s.status == "ok" else f"  {s.status}"
+        lines.append(f"{s.name:<{name_w}}  {'█' * n} {v:+.1f}{mark}")
+    return lines
