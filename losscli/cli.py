@@ -600,6 +600,31 @@ def grad(
     _exit_on_failed(checks)
 
 
+def _model_example(
+    loss: Optional[str], param: Optional[List[str]], net: ModelOptions, data: DataOptions
+) -> tuple[str, List[str], ModelOptions, DataOptions]:
+    """``grad [LOSS] --model NAME`` with no files: the bundled example network NAME and its data."""
+    from losscli.examples import MODEL_EXAMPLES
+
+    name = (net.path or "").removesuffix(".pt2")
+    example = MODEL_EXAMPLES.get(name)
+    if example is None or os.path.exists(net.path or ""):
+        if loss is None:
+            raise UsageError(
+                "grad --model needs a loss name: losscli grad LOSS --model FILE [FILES...] "
+                f"(or a bundled example network alone: {', '.join(MODEL_EXAMPLES)})"
+            )
+        raise UsageError(
+            f"grad --model needs the files that feed the model (or --feed NAME=FILE,...); bundled examples: "
+            f"{', '.join(MODEL_EXAMPLES)}"
+        )
+    if loss is not None and loss != example.loss:
+        raise UsageError(f"the bundled example {name} runs with {example.loss}; give files to use another loss")
+    _notes([f"no files given: using the bundled example network {name} ({example.what}) with {example.loss}"])
+    model = ModelOptions(example.model_path(name), example.feed_paths(), net.trust)
+    return example.loss, list(param or []) + list(example.params), model, replace(data, files=tuple(example.paths()))
+
+
 def _grad_model(
     loss: Optional[str],
     param: Optional[List[str]],
@@ -621,8 +646,8 @@ def _grad_model(
     from losscli.render import render_model_grad
     from losscli.target import resolve
 
-    if loss is None:
-        raise UsageError("grad --model needs a loss name: losscli grad LOSS --model FILE [FILES...]")
+    if loss is None or (not data.files and not data.named and not net.feeds):
+        loss, param, net, data = _model_example(loss, param, net, data)
     if explain_:
         raise UsageError("--explain with --model is not available yet; run without --explain")
     target = resolve(loss, param or [])
