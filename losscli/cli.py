@@ -558,7 +558,9 @@ def grad(
         options = ModelHealthOptions(
             vanishing_ratio, exploding_ratio, vanishing_gain, exploding_gain, dead_fraction, lr
         )
-        _grad_model(loss, param, net, data, run, fmt, options, out, strict, fail_on, fail_above, fail_below, explain_)
+        _grad_model(
+            loss, param, net, data, run, fmt, options, out, strict, fail_on, fail_above, fail_below, explain_, lang
+        )
         return
     header = None
     if loss is None:
@@ -639,6 +641,7 @@ def _grad_model(
     fail_above: Optional[float],
     fail_below: Optional[float],
     explain_: bool,
+    lang: str = "en",
 ) -> None:
     """``grad --model``: the network's parameter gradients, layer by layer."""
     from losscli import app as application
@@ -648,8 +651,6 @@ def _grad_model(
 
     if loss is None or (not data.files and not data.named and not net.feeds):
         loss, param, net, data = _model_example(loss, param, net, data)
-    if explain_:
-        raise UsageError("--explain with --model is not available yet; run without --explain")
     target = resolve(loss, param or [])
     fail_kinds = _fail_on(fail_on, KINDS)
     strict = strict or fail_kinds is not None
@@ -667,7 +668,15 @@ def _grad_model(
     checks = application.bound_checks(done.run.evaluation.value, fail_above, fail_below)
     if strict:
         checks.append(application.health_check(done.run.health, fail_kinds))
-    render_model_grad(done.run, done.binding, fmt, checks=checks)
+    if explain_:
+        from losscli.netexplain import model_narrative
+        from losscli.render import render_narrative
+
+        if done.binding.model.kind != "pt2":
+            raise UsageError("--explain with --model needs a torch.export program (.pt2), not TorchScript")
+        render_narrative(model_narrative(done.run, lang, options.lr), as_json=fmt == "json")
+    else:
+        render_model_grad(done.run, done.binding, fmt, checks=checks)
     _exit_on_failed(checks)
 
 

@@ -131,6 +131,8 @@ class ModelRun:
     health: ModelHealth
     gradients: dict[str, np.ndarray]
     dtype: str
+    model: Any = None
+    replay: Any = None  # replay(check, use=model, zero=True, record=None): forward, loss and backward again
 
 
 # ----------------------------------------------------------------------------- running the graph
@@ -152,8 +154,10 @@ class _Watch:
     """Per-node bookkeeping of one forward/backward: active units of ReLU-like nodes, and (when
     ``check``) the first non-finite value forward and backward."""
 
-    def __init__(self, check: bool) -> None:
+    def __init__(self, check: bool, record: dict[str, Any] | None = None) -> None:
         self.check = check
+        self.runs = 0
+        self.record = record  # --explain: every node's output, layer, operator and (after backward) gradient
         self.active: dict[str, Any] = {}
         self.nodes: dict[str, tuple[str, str]] = {}
         self.forward_origin: dict[str, Any] | None = None
@@ -178,6 +182,11 @@ def _interpreter(module: Any, watch: _Watch) -> Any:
                     self_watch.nodes[key] = (layer, op)
                     prev = self_watch.active.get(key)
                     self_watch.active[key] = act if prev is None else (prev | act)
+            if self_watch.record is not None and n.op == "call_function":
+                entry = {"layer": layer, "op": op, "out": out.detach(), "node": n, "grad": None, "run": run_no}
+                self_watch.record[f"{run_no}:{n.name}"] = entry
+                if out.requires_grad:
+                    out.register_hook(lambda g, e=entry: e.__setitem__("grad", g.detach()))
             if self_watch.check:
                 if self_watch.forward_origin is None and not bool(torch.isfinite(out.detach()).all()):
                     self_watch.forward_origin = {"layer": layer, "op": op, "node": n.name, "phase": "forward"}
@@ -186,6 +195,8 @@ def _interpreter(module: Any, watch: _Watch) -> Any:
             return out
 
     self_watch = watch
+    watch.runs += 1
+    run_no = watch.runs  # one per application of the model
     return Recorder(module)
 
 
@@ -295,12 +306,17 @@ def run_model(
     for app in applications:
         check_inputs(model, app)
 
-    def once(check: bool) -> tuple[Any, _Watch, dict[str, Any]]:
-        model.module.zero_grad(set_to_none=True)
-        watch = _Watch(check)
+    def once(
+        check: bool, use: Any = None, zero: bool = True, record: dict[str, Any] | None = None
+    ) -> tuple[Any, _Watch, dict[str, Any]]:
+        net = use or model
+        as_dtype = cast if use is None else next(net.module.parameters()).dtype
+        if zero:
+            net.module.zero_grad(set_to_none=True)
+        watch = _Watch(check, record)
         outs: dict[str, list[Any]] = {}
         for app in applications:
-            outs.setdefault(app.feeds, []).append(_forward(model, app, watch, cast))
+            outs.setdefault(app.feeds, []).append(_forward(net, app, watch, as_dtype))
         tensors = {name: (ts[0] if len(ts) == 1 else torch.cat(ts)) for name, ts in outs.items()}
         arrays = dict(other_inputs)
         for name, t in tensors.items():
@@ -345,7 +361,7 @@ def run_model(
     total = float(_total_norm(present)) if present else 0.0
     health = _verdict(layers, watch, origin, options)
     used_dtype = str(next(model.module.parameters()).dtype).replace("torch.", "") if parameters else ev.dtype
-    return ModelRun(ev, parameters, layers, total, out_l1, health, grads_np, used_dtype)
+    return ModelRun(ev, parameters, layers, total, out_l1, health, grads_np, used_dtype, model, once)
 
 
 def _total_norm(grads: list[Any]) -> Any:

@@ -371,3 +371,38 @@ def test_torchscript_needs_trust_model(cli, exported, tmp_path):
     assert got["value"] == pytest.approx(loss.item(), rel=1e-6)
     head = next(p for p in got["parameters"] if p["name"] == "head.weight")
     assert head["grad_norm"] == pytest.approx(float(module.head.weight.grad.double().norm()), rel=1e-5)
+
+
+# ----------------------------------------------------------------------------- --explain with a model
+
+
+def _numbers(body: str, label: str) -> float:
+    line = next(line for line in body.splitlines() if line.strip().startswith(label))
+    return float(line.split(label, 1)[1].split()[0])
+
+
+@pytest.mark.parametrize("name", ["sigmoid_mlp", "recommender"])
+def test_explain_works_one_weight_by_hand_and_it_matches(cli, name):
+    result = cli("grad", "--model", name, "--explain", "--json")
+    assert result.exit_code == 0, result.stderr
+    sections = json.loads(result.stdout)["sections"]
+    assert [s["title"].split(" ", 1)[0] for s in sections] == ["1.", "2.", "3.", "4.", "5."]
+    by_hand = sections[2]["body"]
+    grad = _numbers(by_hand, ".grad:")
+    assert _numbers(by_hand, "by hand:") == pytest.approx(grad, rel=1e-5)
+    assert _numbers(by_hand, "finite difference:") == pytest.approx(grad, rel=1e-4)
+    accumulate = sections[3]["body"]
+    assert "(2x: backward() adds into .grad)" in accumulate
+    assert "after zero_grad(): None" in accumulate
+    step = sections[4]["body"]
+    sgd_by_formula = float(step.split(" = ")[2].split(" (torch.optim.SGD: ")[0])
+    sgd_torch = float(step.split("(torch.optim.SGD: ")[1].split(")")[0])
+    assert sgd_by_formula == pytest.approx(sgd_torch, rel=1e-6)
+
+
+def test_explain_flow_shows_the_sigmoid_bound_in_english_and_zh_tw(cli):
+    en = json.loads(cli("grad", "--model", "sigmoid_mlp", "--explain", "--json").stdout)["sections"][1]["body"]
+    assert "σ'(z) = σ(z)(1 - σ(z)) ≤ 1/4" in en and en.index("head") < en.index("layers.0")
+    zh = json.loads(cli("grad", "--model", "sigmoid_mlp", "--explain", "--lang", "zh-TW", "--json").stdout)
+    assert zh["sections"][1]["title"] == "2. 反向穿過各層（從輸出端開始）"
+    assert "每層按固定倍數縮小就是梯度消失" in zh["sections"][1]["body"]
