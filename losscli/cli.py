@@ -439,7 +439,7 @@ def compute(
     from losscli.render import render_compute
     from losscli.target import resolve
 
-    target = resolve(loss, param or [])
+    target = resolve(loss, _trusting(param, loss, net))
     application.check_bounds_given(fail_above, fail_below, run.reduction)
     if net.path is not None:
         done = application.compute_model(
@@ -571,7 +571,7 @@ def grad(
 
         loss, data = DEFAULT_LOSS, replace(data, files=tuple(DEFAULT.paths()))
         header = msg(lang, "bundled", what=DEFAULT.what)
-    target = resolve(loss, param or [])
+    target = resolve(loss, _trusting(param, loss, net))
     fail_kinds = _fail_on(fail_on, FAIL_ON)
     strict = strict or fail_kinds is not None  # a check the user asked for is never dropped
     application.check_bounds_given(fail_above, fail_below, run.reduction)
@@ -600,6 +600,22 @@ def grad(
     else:
         render_grad(done.result, done.health, fmt, top=top, checks=checks, inputs=done.loaded.provenance)
     _exit_on_failed(checks)
+
+
+def _trusting(param: Optional[List[str]], loss: Optional[str], net: ModelOptions) -> List[str]:
+    """``--trust-model`` without ``--model`` reaches the loss that loads a network (perceptual's features)."""
+    items = list(param or [])
+    if not net.trust or net.path is not None:
+        return items
+    from losscli import losses
+
+    try:
+        spec = losses.get(loss or "")
+    except LossCliError:
+        spec = None
+    if spec is None or "trust_model" not in [p.name for p in spec.params]:
+        raise UsageError("--trust-model applies to --model, or to a loss that loads a network (perceptual)")
+    return items + ["trust_model=true"]
 
 
 def _model_example(

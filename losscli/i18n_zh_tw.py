@@ -252,9 +252,9 @@ LOSS_TEXTS: dict[str, dict[str, str]] = {
         "when": "影像復原／壓縮：比較局部結構與對比，而非原始像素。",
     },
     "perceptual": {
-        "summary": "由你提供的 TorchScript 網路所產生之特徵圖間的距離",
+        "summary": "由你提供的網路（.pt2）所產生之特徵圖間的距離",
         "derivative": "透過 φ 的自動微分求得（其權重凍結）：∂L/∂p = Σ_m (∂F_m/∂p)ᵀ ∂d_m/∂F_m",
-        "convention": "Johnson et al. 2016 的特徵重建損失（使用你匯出的 TorchScript 網路，例如 VGG16 "
+        "convention": "Johnson et al. 2016 的特徵重建損失（使用你以 torch.export 匯出的網路，例如 VGG16 "
         "features[:16]；以 eval 模式執行、轉型為輸入的 dtype、權重凍結）",
         "differs": "LPIPS 會對通道做正規化並套用學習而得的權重（需下載）；losscli 不附帶任何網路。"
         "輸入會原樣傳入：請事先套用該網路自己的正規化（例如 ImageNet 的 mean/std），"

@@ -111,7 +111,8 @@ def load_model(path: str, *, trust: bool = False) -> LoadedModel:
     with zipfile.ZipFile(io.BytesIO(raw)) as archive:
         names = archive.namelist()
         is_pt2 = any(_strip(n).startswith("models/") and n.endswith(".json") for n in names)
-        is_script = any(_strip(n) in ("code/", "constants.pkl", "data.pkl") or "/code/" in n for n in names)
+        is_script = any(_strip(n).startswith("code/") for n in names)
+        is_pickle = any(_strip(n) == "data.pkl" for n in names)
         if not is_pt2:
             if is_script:
                 if not trust:
@@ -121,6 +122,12 @@ def load_model(path: str, *, trust: bool = False) -> LoadedModel:
                         source=path,
                     )
                 return _load_torchscript(path, raw)
+            if is_pickle:
+                raise InputError(
+                    "this is a torch.save pickle (a state_dict or a whole pickled module?), not a model program; "
+                    "pickles can run code and are refused: export the model with torch.export.save",
+                    source=path,
+                )
             raise InputError(
                 "not a torch.export program (.pt2, written by torch.export.save): no models/*.json in the archive",
                 source=path,

@@ -112,8 +112,9 @@ def ssim_255(rng: np.random.Generator) -> dict[str, np.ndarray]:
 # ----------------------------------------------------------------------------- perceptual
 
 _NET_DIR = os.path.join(tempfile.gettempdir(), f"losscli-test-features-{os.getpid()}")
-FEATURES_NET = os.path.join(_NET_DIR, "net_list.pt")
-FEATURES_NET_SINGLE = os.path.join(_NET_DIR, "net_single.pt")
+FEATURES_NET = os.path.join(_NET_DIR, "net_list.pt2")
+FEATURES_NET_SINGLE = os.path.join(_NET_DIR, "net_single.pt2")
+FEATURES_NET_SCRIPT = os.path.join(_NET_DIR, "net_list_script.pt")
 
 
 @atexit.register
@@ -151,22 +152,29 @@ def make_feature_net(channels: int = 2, multi: bool = True, seed: int = 0):
 
 
 def save_feature_net(path: str, module) -> str:
-    """torch.jit.script + torch.jit.save (DeprecationWarnings of torch >= 2.9 silenced)."""
+    """torch.export.save of the module with a dynamic batch, height and width (``.pt2``), or, for a
+    path ending in ``.pt``, torch.jit.script + torch.jit.save (DeprecationWarnings silenced)."""
     import warnings
 
     import torch
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.jit.save(torch.jit.script(module), path)
+    if path.endswith(".pt"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.jit.save(torch.jit.script(module), path)
+        return path
+    channels = module.c1.in_channels
+    dims = {0: torch.export.Dim("n", min=1), 2: torch.export.Dim("h", min=5), 3: torch.export.Dim("w", min=5)}
+    program = torch.export.export(module, (torch.rand(2, channels, 8, 8),), dynamic_shapes=(dims,))
+    torch.export.save(program, path)
     return path
 
 
 def _ensure_nets() -> None:
-    if os.path.exists(FEATURES_NET) and os.path.exists(FEATURES_NET_SINGLE):
+    if all(os.path.exists(p) for p in (FEATURES_NET, FEATURES_NET_SINGLE, FEATURES_NET_SCRIPT)):
         return
     os.makedirs(_NET_DIR, exist_ok=True)
-    for path, multi in ((FEATURES_NET, True), (FEATURES_NET_SINGLE, False)):
+    for path, multi in ((FEATURES_NET, True), (FEATURES_NET_SINGLE, False), (FEATURES_NET_SCRIPT, True)):
         tmp = f"{path}.tmp"
         save_feature_net(tmp, make_feature_net(multi=multi))
         os.replace(tmp, path)
@@ -202,5 +210,6 @@ FAMILY_CASES: dict[str, list[tuple[str, list[str], Factory]]] = {
         ("mse_list", [f"features={FEATURES_NET}"], perceptual_batch),
         ("l1_list", [f"features={FEATURES_NET}", "distance=l1"], perceptual_batch),
         ("mse_single_chw", [f"features={FEATURES_NET_SINGLE}"], perceptual_chw),
+        ("torchscript_trusted", [f"features={FEATURES_NET_SCRIPT}", "trust_model=true"], perceptual_batch),
     ],
 }

@@ -122,14 +122,22 @@ def test_images_of_different_sizes(cli, tmp_path):
     assert r.exit_code == 2 and "shape" in one_error_line(r)
 
 
-def test_perceptual_needs_a_torchscript_file(cli, write):
-    r = cli("compute", "perceptual", SAMPLE / "img_distorted.png", SAMPLE / "img_reference.png")
-    assert r.exit_code == 2 and "torch.jit" in one_error_line(r)
-    bogus = write("net.pt", "not a network")
-    r = cli(
-        "compute", "perceptual", SAMPLE / "img_distorted.png", SAMPLE / "img_reference.png", "-p", f"features={bogus}"
-    )
-    assert r.exit_code == 2 and "TorchScript" in one_error_line(r)
+def test_perceptual_needs_a_feature_network_and_refuses_torchscript_unless_trusted(cli, write, tmp_path):
+    images = (SAMPLE / "img_distorted.png", SAMPLE / "img_reference.png")
+    r = cli("compute", "perceptual", *images)
+    assert r.exit_code == 2 and "torch.export" in one_error_line(r)
+    bogus = write("net.pt2", "not a network")
+    r = cli("compute", "perceptual", *images, "-p", f"features={bogus}")
+    assert r.exit_code == 2 and "not a torch.export program" in one_error_line(r)
+    from tests.cases_image import make_feature_net, save_feature_net
+
+    script = save_feature_net(str(tmp_path / "net.pt"), make_feature_net(channels=3))
+    r = cli("compute", "perceptual", *images, "-p", f"features={script}")
+    assert r.exit_code == 2 and "TorchScript" in one_error_line(r) and "--trust-model" in one_error_line(r)
+    trusted = [cli("compute", "perceptual", *images, "-p", f"features={script}", *extra, "--json") for extra in
+               (["-p", "trust_model=true"], ["--trust-model"])]  # fmt: skip
+    assert [t.exit_code for t in trusted] == [0, 0], trusted[1].stderr
+    assert json.loads(trusted[0].stdout)["value"] == json.loads(trusted[1].stdout)["value"]
 
 
 # ------------------------------------------------------------------ expressions

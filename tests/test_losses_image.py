@@ -403,8 +403,8 @@ def nets(tmp_path_factory):
     where = tmp_path_factory.mktemp("nets")
     multi, single = make_feature_net(channels=3, multi=True, seed=5), make_feature_net(channels=3, multi=False, seed=6)
     return {
-        "multi": (save_feature_net(str(where / "multi.pt"), multi), multi),
-        "single": (save_feature_net(str(where / "single.pt"), single), single),
+        "multi": (save_feature_net(str(where / "multi.pt2"), multi), multi),
+        "single": (save_feature_net(str(where / "single.pt2"), single), single),
     }
 
 
@@ -451,7 +451,7 @@ def test_perceptual_missing_features_explains_export():
     with pytest.raises(UsageError) as exc:
         run("perceptual", [], d)
     msg = one_line(exc)
-    assert "-p features=" in msg and "torch.jit.save(torch.jit.script(" in msg and "vgg16" in msg
+    assert "-p features=" in msg and "torch.export.save(torch.export.export(" in msg and "vgg16" in msg
 
 
 def test_perceptual_bad_feature_files(tmp_path, nets):
@@ -464,10 +464,10 @@ def test_perceptual_bad_feature_files(tmp_path, nets):
     text.write_text("not a network")
     state = tmp_path / "state_dict.pt"
     torch.save(make_feature_net(channels=3).state_dict(), state)
-    for bad in (text, state):
+    for bad, why in ((text, "not a torch.export program"), (state, "torch.save pickle")):
         with pytest.raises(InputError) as exc:
             run("perceptual", [f"features={bad}"], d)
-        assert str(bad) in one_line(exc) and "not a TorchScript module" in str(exc.value)
+        assert str(bad) in one_line(exc) and why in str(exc.value)
     path, _ = nets["multi"]
     gray = {"preds": np.zeros((8, 8)), "targets": np.zeros((8, 8))}  # 1 channel into a 3-channel net
     with pytest.raises(InputError) as exc:
@@ -490,7 +490,7 @@ def test_perceptual_cli_compute(tmp_path, nets, cli):
     assert res.exit_code == 0, res.output
     assert float(res.stdout.strip()) == pytest.approx(perceptual_direct(module, p, y, "mse")[0], rel=1e-12)
     res = cli("compute", "perceptual", tmp_path / "p.npy", tmp_path / "y.npy")
-    assert res.exit_code == 2 and "torch.jit.save" in res.stderr
+    assert res.exit_code == 2 and "torch.export.save" in res.stderr
 
 
 def test_cli_reads_png_images(cli):

@@ -287,8 +287,8 @@ def _ssim_report(ev: Any, inputs: Inputs) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- perceptual
 
 EXPORT_HINT = (
-    "export one with torch.jit.save(torch.jit.script(torchvision.models.vgg16("
-    "weights='DEFAULT').features[:16].eval()), 'vgg.pt')"
+    "export one with torch.export.save(torch.export.export(torchvision.models.vgg16(weights='DEFAULT')"
+    ".features[:16].eval(), (torch.rand(1, 3, 224, 224),), dynamic_shapes=...), 'vgg.pt2')"
 )
 _NETS: dict[tuple[Any, ...], Any] = {}
 
@@ -297,7 +297,7 @@ def _features_path(params: Params) -> str:
     path = params.get("features")
     if path is None or str(path).strip().lower() in ("", "none"):
         raise UsageError(
-            "perceptual needs a feature network: -p features=net.pt, a TorchScript module mapping an "
+            "perceptual needs a feature network: -p features=net.pt2, a torch.export program mapping an "
             "N x C x H x W batch to a tensor or a list of tensors (no network ships with losscli); " + EXPORT_HINT
         )
     return str(path)
@@ -309,27 +309,26 @@ def _first_line(exc: BaseException) -> str:
     return line.split(". ")[0].rstrip(".")
 
 
-def load_features(path: str, dtype: Any = None) -> Any:
-    """The TorchScript module at ``path`` in eval mode, cast to ``dtype``, frozen weights (cached)."""
+def load_features(path: str, dtype: Any = None, trust: bool = False) -> Any:
+    """The network at ``path`` (a ``.pt2`` loaded without running code from it, see
+    :mod:`losscli.netload`; TorchScript only with ``trust``), cast to ``dtype``, weights frozen (cached)."""
     import torch
+
+    from losscli.netload import load_model
 
     if not os.path.isfile(path):
         raise InputError("feature network file not found (-p features=...)", source=path)
     stat = os.stat(path)
     dtype = torch.float64 if dtype is None else dtype
-    key = (os.path.realpath(path), stat.st_mtime_ns, stat.st_size, str(dtype))
+    key = (os.path.realpath(path), stat.st_mtime_ns, stat.st_size, str(dtype), trust)
     if key in _NETS:
         return _NETS[key]
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            net = torch.jit.load(path, map_location="cpu")
-    except Exception as exc:  # torch raises RuntimeError/ValueError with a multi-line text
-        raise InputError(
-            f"not a TorchScript module ({_first_line(exc)}); save one with torch.jit.save(torch.jit.script(net), path)",
-            source=path,
-        ) from None
-    net = net.to(dtype).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        net = load_model(path, trust=trust).module
+    net = net.to(dtype)
+    if hasattr(net, "_c"):  # TorchScript: eval mode (an exported program's mode is fixed at export)
+        net = net.eval()
     for p in net.parameters():
         p.requires_grad_(False)
     if len(_NETS) >= 8:
@@ -365,7 +364,7 @@ def _feature_maps(net: Any, x: Any, name: str, path: str) -> list[Any]:
 
 
 def perceptual(xp: Any, inputs: Inputs, params: Params) -> Terms:
-    """Mean feature-space distance through a user-supplied TorchScript network φ.
+    """Mean feature-space distance through a user-supplied network φ (``.pt2``; TorchScript with trust).
 
     φ maps an N x C x H x W batch to M feature maps F_m (a tensor or a list of tensors).
     d_{n,m} = mean over the map's elements of image n of (F_m(p) - F_m(y))² (distance=mse) or
@@ -377,7 +376,7 @@ def perceptual(xp: Any, inputs: Inputs, params: Params) -> Terms:
     path = _features_path(params)
     x = _as_nchw(xp, inputs["preds"])
     y = _as_nchw(xp, inputs["targets"])
-    net = load_features(path, x.dtype)
+    net = load_features(path, x.dtype, bool(params.get("trust_model")))
     fx = _feature_maps(net, x, "preds", path)
     with torch.no_grad():
         fy = _feature_maps(net, y, "targets", path)
@@ -392,7 +391,7 @@ def perceptual(xp: Any, inputs: Inputs, params: Params) -> Terms:
 def _validate_perceptual(inputs: Mapping[str, np.ndarray], params: Params, sources: Sources) -> None:
     path = _features_path(params)
     _validate_images(inputs, sources)
-    load_features(path)
+    load_features(path, trust=bool(params.get("trust_model")))
 
 
 def _perceptual_report(ev: Any, inputs: Inputs) -> dict[str, Any]:
@@ -601,17 +600,23 @@ SPECS = [
         name="perceptual",
         aliases=("feature-loss", "content-loss", "perceptual-loss"),
         family=FAMILY,
-        summary="distance between feature maps of a TorchScript network you supply",
+        summary="distance between feature maps of a network you supply (.pt2)",
         inputs=(IMG_PREDS, IMG_TARGETS),
         params=(
-            Param("features", "str", None, "path of a TorchScript feature network (required)"),
+            Param("features", "str", None, "path of the feature network, a torch.export program (.pt2; required)"),
+            Param(
+                "trust_model",
+                "bool",
+                False,
+                "also load TorchScript or archives losscli refuses (can run code from the file; as --trust-model)",
+            ),
             Param("distance", "choice", "mse", "per-map distance", choices=("mse", "l1")),
         ),
         formula="F_1..F_M = φ(x) (φ: N x C x H x W -> tensor or list of tensors);  "
         "ℓ_{n,m} = mean over map m of image n of (F_m(p) - F_m(y))² (mse) or |F_m(p) - F_m(y)| (l1);  "
         "L = mean ℓ = mean over maps of the per-map mean distance",
         derivative="by autograd through φ (its weights are frozen): ∂L/∂p = Σ_m (∂F_m/∂p)ᵀ ∂d_m/∂F_m",
-        convention="Johnson et al. 2016 feature reconstruction loss (with a TorchScript network you export, "
+        convention="Johnson et al. 2016 feature reconstruction loss (with a torch.export network you export, "
         "e.g. VGG16 features[:16]; it runs in eval mode, cast to the input dtype, weights frozen)",
         differs="LPIPS normalises channels and applies learned weights (downloaded); no network ships "
         "with losscli. Inputs are passed as given: apply the network's own normalisation (e.g. ImageNet "
