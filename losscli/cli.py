@@ -519,6 +519,12 @@ def grad(
     exploding_gain: float = typer.Option(
         1e3, "--exploding-gain", metavar="X", help="With --model: gain above X is exploding."
     ),
+    plot: Optional[str] = typer.Option(
+        None,
+        "--plot",
+        metavar="FILE",
+        help="With --model: draw per-layer mean and max |grad| to FILE (.png, .svg, .pdf).",
+    ),
     dead_fraction: float = typer.Option(
         0.5,
         "--dead-fraction",
@@ -559,9 +565,12 @@ def grad(
             vanishing_ratio, exploding_ratio, vanishing_gain, exploding_gain, dead_fraction, lr
         )
         _grad_model(
-            loss, param, net, data, run, fmt, options, out, strict, fail_on, fail_above, fail_below, explain_, lang
-        )
+            loss, param, net, data, run, fmt, options, out, strict, fail_on, fail_above, fail_below, explain_, lang,
+            plot,
+        )  # fmt: skip
         return
+    if plot is not None:
+        raise UsageError("--plot draws a network's gradient flow: it needs --model FILE")
     header = None
     if loss is None:
         if not explain_ or data.files or data.named:
@@ -658,6 +667,7 @@ def _grad_model(
     fail_below: Optional[float],
     explain_: bool,
     lang: str = "en",
+    plot: Optional[str] = None,
 ) -> None:
     """``grad --model``: the network's parameter gradients, layer by layer."""
     from losscli import app as application
@@ -681,6 +691,11 @@ def _grad_model(
 
         write_gradients(out, done.run.gradients)
         typer.echo(f"losscli: wrote the gradients of {len(done.run.gradients)} parameters to {out}", err=True)
+    if plot:
+        from losscli.plot import plot_gradient_flow
+
+        plot_gradient_flow(done.run, plot)
+        typer.echo(f"losscli: drew the gradient flow of {len(done.run.layers)} layers to {plot}", err=True)
     checks = application.bound_checks(done.run.evaluation.value, fail_above, fail_below)
     if strict:
         checks.append(application.health_check(done.run.health, fail_kinds))

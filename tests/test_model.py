@@ -406,3 +406,18 @@ def test_explain_flow_shows_the_sigmoid_bound_in_english_and_zh_tw(cli):
     zh = json.loads(cli("grad", "--model", "sigmoid_mlp", "--explain", "--lang", "zh-TW", "--json").stdout)
     assert zh["sections"][1]["title"] == "2. 反向穿過各層（從輸出端開始）"
     assert "每層按固定倍數縮小就是梯度消失" in zh["sections"][1]["body"]
+
+
+def test_plot_draws_the_gradient_flow(cli, tmp_path):
+    png, svg = tmp_path / "flow.png", tmp_path / "flow.svg"
+    for path in (png, svg):
+        result = cli("grad", "--model", "sigmoid_mlp", "--plot", path, "--format", "plain")
+        assert result.exit_code == 0, result.stderr
+        assert "drew the gradient flow of 9 layers" in result.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    text = svg.read_text()
+    assert text.lstrip().startswith("<?xml") and "layers.0" in text and "vanishing" in text
+    bad = cli("grad", "--model", "sigmoid_mlp", "--plot", tmp_path / "flow.txt")
+    assert bad.exit_code == 2 and "--plot writes .png, .svg, .pdf files" in bad.stderr
+    no_model = cli("grad", "mse", "x.csv", "--plot", png)
+    assert no_model.exit_code == 2 and "it needs --model FILE" in no_model.stderr
