@@ -23,7 +23,8 @@ Dead units: per ReLU-like node (relu, relu6/hardtanh(0, ·)), the share of units
 2-D or 3-D output; channels, axis 1, of a 4-D one) that are 0 for every sample of every
 application; ``dead`` when that share is at least ``dead_fraction`` (0.5).
 Non-finite origin: the first graph node, in execution order, whose forward output holds a NaN or
-inf, else the first whose gradient does in backward, with its layer and operator.
+inf, else the first whose gradient does in backward, with its layer and operator (and, in
+backward, ``via``: the operators using that output, whose backward made the NaN/inf).
 """
 
 from __future__ import annotations
@@ -191,7 +192,8 @@ def _interpreter(module: Any, watch: _Watch) -> Any:
                 if self_watch.forward_origin is None and not bool(torch.isfinite(out.detach()).all()):
                     self_watch.forward_origin = {"layer": layer, "op": op, "node": n.name, "phase": "forward"}
                 if out.requires_grad:
-                    out.register_hook(_backward_hook(self_watch, layer, op, n.name))
+                    via = sorted({_op_name(u) for u in n.users if u.op == "call_function"})
+                    out.register_hook(_backward_hook(self_watch, layer, op, n.name, via))
             return out
 
     self_watch = watch
@@ -200,12 +202,14 @@ def _interpreter(module: Any, watch: _Watch) -> Any:
     return Recorder(module)
 
 
-def _backward_hook(watch: _Watch, layer: str, op: str, name: str) -> Any:
+def _backward_hook(watch: _Watch, layer: str, op: str, name: str, via: list[str]) -> Any:
+    """Records the first node whose output's gradient is non-finite in backward; ``via``: the
+    operators that use that output, one of whose backward made the NaN/inf (sqrt at 0, log at 0, ...)."""
     import torch
 
     def hook(grad: Any) -> None:
         if watch.backward_origin is None and not bool(torch.isfinite(grad).all()):
-            watch.backward_origin = {"layer": layer, "op": op, "node": name, "phase": "backward"}
+            watch.backward_origin = {"layer": layer, "op": op, "node": name, "phase": "backward", "via": via}
 
     return hook
 
@@ -520,7 +524,10 @@ def _verdict(layers: list[Stat], watch: _Watch, origin: dict[str, Any] | None, o
         listed = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
         reasons.append(f"{kind}: {listed} ({first.name}: {first.why})")
     if origin is not None:
-        reasons.append(f"first non-finite value: {origin['phase']} of {origin['op']} in {origin['layer']}")
+        where = f"{origin['phase']} of {origin['op']} in {origin['layer']}"
+        if origin.get("via"):
+            where = f"backward, in the gradient of {origin['op']}'s output in {origin['layer']} (made by the backward of {', '.join(origin['via'])})"
+        reasons.append(f"first non-finite value: {where}")
     status = next((k for k in KINDS if tripped[k]), "ok")
     if origin is not None:
         status = "nonfinite"

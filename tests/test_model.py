@@ -421,3 +421,37 @@ def test_plot_draws_the_gradient_flow(cli, tmp_path):
     assert bad.exit_code == 2 and "--plot writes .png, .svg, .pdf files" in bad.stderr
     no_model = cli("grad", "mse", "x.csv", "--plot", png)
     assert no_model.exit_code == 2 and "it needs --model FILE" in no_model.stderr
+
+
+class _SqrtAtZero(torch.nn.Module):
+    """Finite forward, NaN backward: |z| written as sqrt(z²) has derivative inf · 0 = NaN at z = 0
+    (unit 0 has bias 0, so a row of zeros makes z = 0 there)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hidden = torch.nn.Linear(build.D, 8)
+        self.head = torch.nn.Linear(8, 1)
+        with torch.no_grad():
+            self.hidden.bias[0] = 0.0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.sqrt(self.hidden(x) ** 2)).squeeze(-1)
+
+
+def test_nonfinite_origin_in_backward(cli, tmp_path):
+    torch.manual_seed(0)
+    path = tmp_path / "sqrt.pt2"
+    build.export(_SqrtAtZero(), 1, path)
+    rng = np.random.default_rng(8)
+    features = rng.normal(size=(16, build.D))
+    features[0] = 0.0
+    x, y = _csv(tmp_path / "x.csv", features), _csv(tmp_path / "y.csv", rng.normal(size=16))
+    got = _json(cli("grad", "mse", "--model", path, x, y, "--json"))
+    assert got["value"] is not None  # the forward pass is finite
+    assert got["health"]["nonfinite_origin"] == {
+        "layer": "(root)", "op": "aten.pow.Tensor_Scalar", "node": "pow_1", "phase": "backward",
+        "via": ["aten.sqrt.default"],
+    }  # fmt: skip
+    assert got["health"]["status"] == "nonfinite"
+    hidden = next(layer for layer in got["layers"] if layer["name"] == "hidden")
+    assert hidden["status"] == "nonfinite" and hidden["grad_norm"] is None
