@@ -149,6 +149,13 @@ CASES: dict[str, list[tuple[str, list[str], Factory]]] = {
 }
 
 
+# A family part may declare, beside FAMILY_CASES:
+#   NO_CHAIN: {loss: why}, losses with no hand-worked chain for --explain (autograd and the
+#     finite difference only), and
+#   OTHER_ARITY_CHAINS: losses with one or three-plus inputs whose chain tests/test_explain.py checks.
+NO_CHAIN: dict[str, str] = {}
+OTHER_ARITY_CHAINS: set[str] = set()
+
 from tests import (  # noqa: E402
     cases_classification,
     cases_generative,
@@ -176,6 +183,8 @@ for _part in (
 ):
     for _loss, _cases in _part.FAMILY_CASES.items():  # a part may add cases to a loss named elsewhere
         CASES.setdefault(_loss, []).extend(_cases)
+    NO_CHAIN.update(getattr(_part, "NO_CHAIN", {}))
+    OTHER_ARITY_CHAINS.update(getattr(_part, "OTHER_ARITY_CHAINS", ()))
 
 
 def all_cases() -> list[tuple[str, str, list[str], Factory]]:

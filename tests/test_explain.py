@@ -14,13 +14,13 @@ from losscli.core import evaluate
 from losscli.diagnose import diagnose
 from losscli.explain import choose_element, finite_difference, graph_lines
 from losscli.params import parse_params
-from tests.cases import CASES
+from tests.cases import CASES, NO_CHAIN, OTHER_ARITY_CHAINS
 from tests.conftest import SAMPLE
 
 # Losses with two inputs whose gradient is not derived by hand: SSIM goes through two
 # Gaussian filters per pixel and perceptual through a user's network. Their --explain
 # shows autograd's value and the finite-difference check instead.
-NO_HAND_DERIVATION = {"ssim", "perceptual"}
+NO_HAND_DERIVATION = {"ssim", "perceptual"} | set(NO_CHAIN)
 TWO_INPUT = [
     (name, cid, params, fac)
     for name, cases in CASES.items()
@@ -34,13 +34,15 @@ def test_every_two_input_loss_is_covered():
     two = {n for n, s in losses.REGISTRY.items() if len(s.inputs) == 2}
     assert two - NO_HAND_DERIVATION == {c[0] for c in TWO_INPUT}
     assert [(c[0], c[1]) for c in OTHER_ARITY if c[0] == "triplet"] == [("triplet", "default")]
-    assert {c[0] for c in OTHER_ARITY} == {"gan-generator", "wasserstein-generator", "contrastive", "triplet"}
+    assert {c[0] for c in OTHER_ARITY} == {"gan-generator", "wasserstein-generator", "contrastive", "triplet"} | (
+        OTHER_ARITY_CHAINS
+    )
 
 
 # One- and three-input losses with a hand derivation (triplet only for p = 2 without swap).
 OTHER_ARITY = [
     (name, cid, params, fac)
-    for name in ("gan-generator", "wasserstein-generator", "contrastive", "triplet")
+    for name in ("gan-generator", "wasserstein-generator", "contrastive", "triplet", *sorted(OTHER_ARITY_CHAINS))
     for cid, params, fac in CASES[name]
     if not (name == "triplet" and cid != "default")
 ]
