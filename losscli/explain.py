@@ -220,7 +220,10 @@ def narrative(
     lines = [status]
     for f in health.findings:
         where = ", ".join(
-            f"{e['input']}[{e['row']}]" + (f" = {e['value']:.6g}" if "value" in e else "") for e in f["examples"]
+            f"{e['input']}[{e['row']}"
+            + (f", {e['column']}]" if ev.gradients[e["input"]].ndim > 1 else "]")
+            + (f" = {e['value']:.6g}" if "value" in e else "")
+            for e in f["examples"]
         )
         lines.append(
             msg(
