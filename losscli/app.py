@@ -106,7 +106,11 @@ class Computed:
 
 def compute(target: Target, data: DataOptions, *, reduction: str = "mean", dtype: str = "float64") -> Computed:
     """The value of ``target`` on ``data`` (numpy; torch only for losses that run a torch model)."""
-    loaded = load(target, data)
+    return compute_loaded(target, load(target, data), reduction=reduction, dtype=dtype)
+
+
+def compute_loaded(target: Target, loaded: Loaded, *, reduction: str = "mean", dtype: str = "float64") -> Computed:
+    """:func:`compute` on data already in memory (the Python API's ``losscli.compute`` comes here)."""
     result = target.run(
         loaded.arrays,
         backend="numpy",
@@ -141,15 +145,29 @@ def grad(
 
     A float32 run is compared with a float64 run of the same data for gradients that underflow.
     ``keep_graph`` keeps the autograd graph for ``--explain`` (a single loss only)."""
-    from losscli.diagnose import diagnose
-
-    health = health or HealthOptions()
-    health.check()
     if keep_graph and not isinstance(target, SingleLoss):
         raise UsageError("--explain takes a single loss, not an expression")
     if keep_graph and data.sample_weights is not None:
         raise UsageError("--explain works the chain rule without sample weights; drop --sample-weights")
-    loaded = load(target, data)
+    return grad_loaded(
+        target, load(target, data), reduction=reduction, dtype=dtype, health=health, keep_graph=keep_graph
+    )
+
+
+def grad_loaded(
+    target: Target,
+    loaded: Loaded,
+    *,
+    reduction: str = "mean",
+    dtype: str = "float64",
+    health: HealthOptions | None = None,
+    keep_graph: bool = False,
+) -> Graded:
+    """:func:`grad` on data already in memory (the Python API's ``losscli.grad`` comes here)."""
+    from losscli.diagnose import diagnose
+
+    health = health or HealthOptions()
+    health.check()
 
     def run(precision: str, graph: bool) -> Result:
         return target.run(
@@ -194,20 +212,35 @@ def compare(
     dtype: str = "float64",
 ) -> Compared:
     """Several losses or expressions (a comma list, parsed by the expression parser) on the same data."""
+    needs = compare_needs(text, reduction)
+    return compare_loaded(text, load(needs, data), with_grad=with_grad, reduction=reduction, dtype=dtype)
+
+
+def compare_needs(text: str, reduction: str = "mean") -> Needs:
+    """The inputs the entries of a ``compare`` list read together (names in order, required ones)."""
+    from losscli.expr import parse_list
+
+    if reduction == "none":
+        raise UsageError("compare needs one value per loss: use --reduction mean or sum")
+    names: list[str] = []
+    required: list[str] = []
+    for ex in parse_list(text):
+        names += [n for n in ex.input_names() if n not in names]
+        required += [n for n in ex.required_inputs() if n not in required]
+    return Needs(text, names, required)
+
+
+def compare_loaded(
+    text: str, loaded: Loaded, *, with_grad: bool = False, reduction: str = "mean", dtype: str = "float64"
+) -> Compared:
+    """:func:`compare` on data already in memory (the Python API's ``losscli.compare`` comes here)."""
     from losscli.composite import compare as run_compare
     from losscli.expr import parse_list
 
     if reduction == "none":
         raise UsageError("compare needs one value per loss: use --reduction mean or sum")
-    expressions = parse_list(text)
-    names: list[str] = []
-    required: list[str] = []
-    for ex in expressions:
-        names += [n for n in ex.input_names() if n not in names]
-        required += [n for n in ex.required_inputs() if n not in required]
-    loaded = load(Needs(text, names, required), data)
     rows = run_compare(
-        [ex.text for ex in expressions],
+        [ex.text for ex in parse_list(text)],
         loaded.arrays,
         grad=with_grad,
         reduction=reduction,
