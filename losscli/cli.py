@@ -262,7 +262,15 @@ OUTPUT = _Group(
     "fmt",
     (
         _param(
-            "fmt", str, typer.Option("table", "--format", "-f", metavar="FORMAT", help="table, json, csv or plain.")
+            "fmt",
+            str,
+            typer.Option(
+                "table",
+                "--format",
+                "-f",
+                metavar="FORMAT",
+                help="table, json, csv, plain or markdown (a summary for CI job pages and pull requests).",
+            ),
         ),
         _param("as_json", bool, typer.Option(False, "--json", help="Same as --format json.")),
     ),
@@ -605,7 +613,7 @@ def grad(
         sections = narrative(
             ev, done.health, done.loaded.arrays, lang=lang, element=_element(element, ev), header=header
         )
-        render_narrative(sections, as_json=fmt == "json")
+        render_narrative(sections, fmt=fmt)
     else:
         render_grad(done.result, done.health, fmt, top=top, checks=checks, inputs=done.loaded.provenance)
     _exit_on_failed(checks)
@@ -705,7 +713,7 @@ def _grad_model(
 
         if done.binding.model.kind != "pt2":
             raise UsageError("--explain with --model needs a torch.export program (.pt2), not TorchScript")
-        render_narrative(model_narrative(done.run, lang, options.lr), as_json=fmt == "json")
+        render_narrative(model_narrative(done.run, lang, options.lr), fmt=fmt)
     else:
         render_model_grad(done.run, done.binding, fmt, checks=checks)
     _exit_on_failed(checks)

@@ -16,7 +16,7 @@ from typing import Any, TextIO
 from losscli.params import format_default
 from losscli.spec import LossSpec
 
-FORMATS = ("table", "json", "csv", "plain")
+FORMATS = ("table", "json", "csv", "plain", "markdown")
 
 
 # ------------------------------------------------------------------------ JSON helpers
@@ -144,8 +144,15 @@ def composite_dict(cev: Any, notes: list[str] | None = None) -> dict[str, Any]:
 
 
 def checks_list(checks: Iterable[Any], notes: list[str]) -> list[dict[str, Any]]:
-    """The requested checks as ``[{check, threshold, passed}]``."""
-    return [{"check": c.check, "threshold": jsonable(c.threshold, notes, "checks"), "passed": c.passed} for c in checks]
+    """The requested checks as ``[{check, threshold, passed}]``, a failed one with its ``message``
+    (the line said on stderr)."""
+    out = []
+    for c in checks:
+        obj = {"check": c.check, "threshold": jsonable(c.threshold, notes, "checks"), "passed": c.passed}
+        if not c.passed and c.message:
+            obj["message"] = c.message
+        out.append(obj)
+    return out
 
 
 def inputs_dict(provenance: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -271,6 +278,11 @@ def render_compute(
     checks = list(checks)
     if fmt == "json":
         dump_json(result_dict(result, checks=checks, inputs=inputs), out)
+        return
+    if fmt == "markdown":
+        from losscli import markdown
+
+        out.write(markdown.compute(jsonable(result_dict(result, checks=checks, inputs=inputs), [], "")))
         return
     none = ev.reduction == "none"
     if fmt == "plain":
@@ -430,6 +442,11 @@ def render_grad(
     if fmt == "json":
         dump_json(result_dict(result, health, checks=checks, inputs=inputs), out)
         return
+    if fmt == "markdown":
+        from losscli import markdown
+
+        out.write(markdown.grad(jsonable(result_dict(result, health, checks=checks, inputs=inputs), [], "")))
+        return
     if fmt == "csv":
         from losscli.io.writers import gradients_long_table
 
@@ -505,6 +522,11 @@ def render_compare(
     rows = compare_dicts(compared, checks, inputs)
     if fmt == "json":
         dump_json(rows, out)
+        return
+    if fmt == "markdown":
+        from losscli import markdown
+
+        out.write(markdown.compare(jsonable(rows, [], "")))
         return
     cols = ["expr", "value"] + (["grad_norm", "outlier_share", "health"] if with_grad else [])
     if checks and any(checks):
@@ -588,6 +610,11 @@ def render_list(groups: dict[str, list[LossSpec]], fmt: str, out: TextIO | None 
     if fmt == "json":
         dump_json({"losses": [loss_summary(s) for specs in groups.values() for s in specs]}, out)
         return
+    if fmt == "markdown":
+        from losscli import markdown
+
+        out.write(markdown.losses({family: [loss_summary(s) for s in specs] for family, specs in groups.items()}))
+        return
     if fmt == "csv":
         write_csv(
             out,
@@ -621,6 +648,11 @@ def render_explain(spec: LossSpec, fmt: str, out: TextIO | None = None, lang: st
     info = loss_summary(spec, lang)
     if fmt == "json":
         dump_json(info, out)
+        return
+    if fmt == "markdown":
+        from losscli import markdown
+
+        out.write(markdown.explain(info))
         return
     from losscli.i18n import msg
 
@@ -667,10 +699,18 @@ def render_explain(spec: LossSpec, fmt: str, out: TextIO | None = None, lang: st
 # ------------------------------------------------------------------------ grad --explain
 
 
-def render_narrative(sections: list[tuple[str, str]], out: Any = None, *, as_json: bool = False) -> None:
-    """Print the sections as rich panels, or as JSON ``{"sections": [{"title", "body"}]}``."""
-    if as_json:
+def render_narrative(
+    sections: list[tuple[str, str]], out: Any = None, *, as_json: bool = False, fmt: str = "table"
+) -> None:
+    """Print the sections as rich panels, as JSON ``{"sections": [{"title", "body"}]}``, or as
+    Markdown (a heading and a preformatted block per section)."""
+    if as_json or fmt == "json":
         dump_json({"sections": [{"title": t, "body": b} for t, b in sections]}, out or sys.stdout)
+        return
+    if fmt == "markdown":
+        (out or sys.stdout).write(
+            "".join((f"#### {t}\n\n```text\n{b}\n```\n\n" if t else f"**{b}**\n\n") for t, b in sections)
+        )
         return
     from rich.panel import Panel
     from rich.text import Text
@@ -769,6 +809,11 @@ def render_model_grad(
     checks = list(checks)
     if fmt == "json":
         dump_json(model_grad_dict(run, binding, checks), out)
+        return
+    if fmt == "markdown":
+        from losscli import markdown
+
+        out.write(markdown.model(model_grad_dict(run, binding, checks)))
         return
     ev = run.evaluation
     if fmt == "plain":

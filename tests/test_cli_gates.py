@@ -89,8 +89,9 @@ def test_grad_has_the_value_bounds_and_reports_them_in_json(cli):
     assert r.exit_code == 1
     obj = json.loads(r.stdout)
     assert obj["value"] == pytest.approx(MSE, rel=1e-15)
-    assert obj["checks"] == [{"check": "fail-above", "threshold": 0.1, "passed": False}]
-    assert r.stderr.strip() == "losscli: check failed: loss 0.198464625 > --fail-above 0.1"
+    message = "loss 0.198464625 > --fail-above 0.1"
+    assert obj["checks"] == [{"check": "fail-above", "threshold": 0.1, "passed": False, "message": message}]
+    assert r.stderr.strip() == f"losscli: check failed: {message}"
 
 
 def test_compute_json_lists_passed_checks(cli):

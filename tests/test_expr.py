@@ -4,7 +4,6 @@ errors pointing at the character, and refusal of anything that is not an express
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -348,22 +347,24 @@ def test_source_never_evaluates_user_text():
     assert "literal_eval" not in code and "import ast" not in code and "importlib" not in code
 
 
-def test_a_huge_expression_is_refused_fast():
-    start = time.perf_counter()
+def test_a_huge_expression_is_refused_before_it_is_tokenized(monkeypatch):
+    """Refused by its length alone (no work proportional to it), not timed: timings stay out of tests."""
+
+    def no_tokenizing(text):
+        raise AssertionError("a too-long expression reached the tokenizer")
+
+    monkeypatch.setattr("losscli.expr.tokenize", no_tokenizing)
     message = refused("mse+" * 25_000)
-    assert time.perf_counter() - start < 0.5
     assert f"expression is too long (100000 characters; the limit is {MAX_LENGTH})" == message
 
 
 def test_ten_thousand_nested_parentheses_are_refused_without_recursion_error():
-    start = time.perf_counter()
     message = refused("(" * 10_000 + "mse" + ")" * 10_000)
     assert "too long" in message
     message = refused("(" * 3_000 + "mse" + ")" * 3_000)  # under the length limit
     assert message == f"parentheses are nested more than {MAX_DEPTH} deep at character {MAX_DEPTH + 1} ('(')"
     message = refused("(" * 4_990)
     assert f"nested more than {MAX_DEPTH} deep" in message
-    assert time.perf_counter() - start < 0.5
 
 
 def test_nesting_up_to_the_limit_is_fine():
@@ -372,8 +373,6 @@ def test_nesting_up_to_the_limit_is_fine():
 
 
 def test_long_flat_expressions_within_the_limit_parse_without_recursion():
-    start = time.perf_counter()
     assert weights("-" * 9_000 + "mse") == {"mse": 1}  # 9,000 unary minus signs
     assert weights("+".join(["mse"] * 2_400)) == {"mse": 2400}
     assert weights("*".join(["1"] * 4_000) + "*mse") == {"mse": 1}
-    assert time.perf_counter() - start < 2
