@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from losscli.errors import UsageError
+from losscli.errors import InputError, UsageError
 from losscli.options import DataOptions, HealthOptions
 from losscli.target import Result, SingleLoss, Target
 
@@ -463,3 +463,88 @@ def compute_model(
         sources=binding.sources,
     )  # fmt: skip
     return Computed(result, Loaded(arrays, binding.sources, None, binding.notes, {}))
+
+
+# ---------------------------------------------------------------- the baseline gate
+
+
+def parse_max_increase(text: str | None) -> tuple[str, float]:
+    """``--max-increase``: ``2%`` (relative to the baseline's value) or ``0.01`` (absolute)."""
+    if text is None:
+        return "absolute", 0.0
+    raw = text.strip()
+    relative = raw.endswith("%")
+    try:
+        amount = float(raw[:-1] if relative else raw)
+    except ValueError:
+        raise UsageError(f"--max-increase takes a number or a percentage such as 2%, got {text!r}") from None
+    if not math.isfinite(amount) or amount < 0:
+        raise UsageError(f"--max-increase must be a finite number >= 0, got {text!r}")
+    return ("relative", amount / 100.0) if relative else ("absolute", amount)
+
+
+def read_baseline(path: str) -> dict[str, tuple[float | None, str]]:
+    """A stored ``--json`` output of ``compute``, ``grad`` or ``compare``: {loss or expr: (value, reduction)}."""
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            obj = json.load(fh)
+    except OSError as exc:
+        raise InputError(f"cannot read the baseline: {exc.strerror or exc}", source=path) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"the baseline is not JSON ({exc.msg}); expected a losscli --json output", source=path, line=exc.lineno
+        ) from None
+    rows = obj if isinstance(obj, list) else [obj]
+    out: dict[str, tuple[float | None, str]] = {}
+    for k, row in enumerate(rows):
+        if not isinstance(row, dict) or "value" not in row or not ({"loss", "expr"} & set(row)):
+            raise InputError(
+                f"entry {k + 1} is not a losscli result (expected an object with 'loss' or 'expr' and 'value', "
+                "as 'losscli compute/grad/compare --json' writes)",
+                source=path,
+            )
+        value = row["value"]
+        if value is not None and not isinstance(value, (int, float)):
+            raise InputError(
+                f"entry {k + 1}: the baseline value is not one number (was it run with --reduction none?)", source=path
+            )
+        out[str(row.get("expr", row.get("loss")))] = (
+            None if value is None else float(value),
+            str(row.get("reduction")),
+        )
+    return out
+
+
+def baseline_checks(
+    entries: list[tuple[str, float]], path: str | None, max_increase: str | None, reduction: str
+) -> list[Check]:
+    """``--baseline FILE --max-increase X``: each entry (loss or expr, value) fails when its value is
+    above the stored one by more than X (``2%`` of the stored value, or an absolute amount).  A NaN
+    now fails; a stored value that is missing, NaN or of another reduction is an input error."""
+    if path is None:
+        if max_increase is not None:
+            raise UsageError("--max-increase needs --baseline FILE (a stored --json output to compare with)")
+        return []
+    kind, amount = parse_max_increase(max_increase)
+    stored = read_baseline(path)
+    shown = (f"{amount * 100:g}%" if kind == "relative" else f"{amount:g}") if max_increase else "0"
+    out = []
+    for name, value in entries:
+        if name not in stored:
+            known = ", ".join(sorted(stored)) or "nothing"
+            raise InputError(f"the baseline has no result for {name!r} (it has {known})", source=path)
+        base, base_reduction = stored[name]
+        if base_reduction != reduction:
+            raise InputError(
+                f"the baseline of {name} was computed with --reduction {base_reduction}, this run with {reduction}",
+                source=path,
+            )
+        if base is None:
+            raise InputError(f"the baseline value of {name} is null (NaN): nothing to compare with", source=path)
+        limit = base + (amount * abs(base) if kind == "relative" else amount)
+        passed = not math.isnan(value) and value <= limit
+        message = "" if passed else f"{name} {value:.10g} > baseline {base:.10g} + {shown} ({limit:.10g})"
+        out.append(Check("baseline", limit, passed, message))
+    return out

@@ -410,6 +410,81 @@ MODEL = _Group(
 )
 
 
+@dataclass(frozen=True)
+class GateOptions:
+    """``--baseline``, ``--max-increase`` and ``--junit``: the CI gate against a stored run."""
+
+    baseline: Optional[str]
+    max_increase: Optional[str]
+    junit: Optional[str]
+
+    def asked(self) -> bool:
+        return self.baseline is not None
+
+
+def _gate_options(baseline: Optional[str], max_increase: Optional[str], junit: Optional[str]) -> GateOptions:
+    if max_increase is not None and baseline is None:
+        raise UsageError("--max-increase needs --baseline FILE (a stored --json output to compare with)")
+    if max_increase is not None:
+        from losscli.app import parse_max_increase
+
+        parse_max_increase(max_increase)
+    return GateOptions(baseline, max_increase, junit)
+
+
+GATE = _Group(
+    "gate",
+    (
+        _param(
+            "baseline",
+            Optional[str],
+            typer.Option(
+                None,
+                "--baseline",
+                metavar="FILE",
+                help="A stored --json output of the same command: exit 1 if the loss rose above it (see --max-increase).",
+            ),
+        ),
+        _param(
+            "max_increase",
+            Optional[str],
+            typer.Option(
+                None,
+                "--max-increase",
+                metavar="X|X%",
+                help="How much above the baseline still passes: an amount (0.01) or a share of it (2%). Default 0.",
+            ),
+        ),
+        _param(
+            "junit",
+            Optional[str],
+            typer.Option(None, "--junit", metavar="FILE", help="Write the requested checks as a JUnit XML report."),
+        ),
+    ),
+    _gate_options,
+)
+
+
+def _junit_needs_checks(gate: GateOptions, *asked: bool) -> None:
+    """A JUnit report of no check would be a green test that tested nothing: refused up front."""
+    if gate.junit is not None and not (gate.asked() or any(asked)):
+        raise UsageError(
+            "--junit reports the checks you ask for: add --fail-above/--fail-below, --strict/--fail-on or --baseline"
+        )
+
+
+def _finish(command: str, groups: list[tuple[str, list[Any]]], gate: GateOptions, value_text: str) -> None:
+    """Write the JUnit report (when asked), then exit 1 if a requested check failed."""
+    if gate.junit is not None:
+        from losscli import junit
+
+        junit.write(gate.junit, command, groups, value_text)
+        typer.echo(
+            f"losscli: wrote the JUnit report of {sum(len(c) for _, c in groups)} check(s) to {gate.junit}", err=True
+        )
+    _exit_on_failed([c for _, checks in groups for c in checks])
+
+
 FailAbove = typer.Option(None, "--fail-above", metavar="X", help="Exit 1 if the loss is above X.")
 FailBelow = typer.Option(None, "--fail-below", metavar="X", help="Exit 1 if the loss is below X.")
 
@@ -419,7 +494,7 @@ FailBelow = typer.Option(None, "--fail-below", metavar="X", help="Exit 1 if the 
 
 @app.command(short_help="The value of a loss or a weighted sum of losses (numpy).")
 @user_errors
-@_options(DATA, EVAL, OUTPUT, MODEL)
+@_options(DATA, EVAL, OUTPUT, MODEL, GATE)
 def compute(
     loss: str = LossArg,
     param: Optional[List[str]] = ParamOpt,
@@ -430,6 +505,7 @@ def compute(
     run: RunOptions,
     fmt: str,
     net: ModelOptions,
+    gate: GateOptions,
 ) -> None:
     """Compute a loss value, or a weighted sum of losses such as "0.7*bce + 0.3*dice".
 
@@ -449,25 +525,31 @@ def compute(
 
     target = resolve(loss, _trusting(param, loss, net))
     application.check_bounds_given(fail_above, fail_below, run.reduction)
+    _junit_needs_checks(gate, fail_above is not None, fail_below is not None)
+    if gate.asked() and run.reduction == "none":
+        raise UsageError("--baseline compares one value: use --reduction mean or sum")
     if net.path is not None:
         done = application.compute_model(
             target, data, net.path, net.feeds, trust=net.trust, reduction=run.reduction,
             dtype=run.dtype if run.dtype_given else None,
         )  # fmt: skip
     else:
-        data = _stdin_or_example(data, checked=fail_above is not None or fail_below is not None)
+        checked = fail_above is not None or fail_below is not None or gate.asked()
+        data = _stdin_or_example(data, checked=checked)
         done = application.compute(target, data, reduction=run.reduction, dtype=run.dtype)
     _notes(done.loaded.notes)
     checks = []
+    value = done.result.evaluation.value
     if run.reduction != "none":
-        checks = application.bound_checks(done.result.evaluation.value, fail_above, fail_below)
+        checks = application.bound_checks(value, fail_above, fail_below)
+        checks += application.baseline_checks([(target.name, value)], gate.baseline, gate.max_increase, run.reduction)
     render_compute(done.result, fmt, checks=checks, inputs=done.loaded.provenance)
-    _exit_on_failed(checks)
+    _finish("compute", [(target.name, checks)], gate, f"{target.name} = {value!r}")
 
 
 @app.command(short_help="Value, autograd gradients and their health verdict.")
 @user_errors
-@_options(DATA, EVAL, OUTPUT, MODEL)
+@_options(DATA, EVAL, OUTPUT, MODEL, GATE)
 def grad(
     loss: Optional[str] = typer.Argument(
         None, metavar="LOSS", help="Loss name, alias or expression; optional with --explain.", show_default=False
@@ -544,6 +626,7 @@ def grad(
     run: RunOptions,
     fmt: str,
     net: ModelOptions,
+    gate: GateOptions,
 ) -> None:
     """Loss value, per-element gradients by torch autograd, and a gradient health verdict.
 
@@ -574,7 +657,7 @@ def grad(
         )
         _grad_model(
             loss, param, net, data, run, fmt, options, out, strict, fail_on, fail_above, fail_below, explain_, lang,
-            plot,
+            plot, gate,
         )  # fmt: skip
         return
     if plot is not None:
@@ -592,8 +675,12 @@ def grad(
     fail_kinds = _fail_on(fail_on, FAIL_ON)
     strict = strict or fail_kinds is not None  # a check the user asked for is never dropped
     application.check_bounds_given(fail_above, fail_below, run.reduction)
+    _junit_needs_checks(gate, strict, fail_above is not None, fail_below is not None)
+    if gate.asked() and run.reduction == "none":
+        raise UsageError("--baseline compares one value: use --reduction mean or sum")
     if header is None:
-        data = _stdin_or_example(data, checked=strict or fail_above is not None or fail_below is not None)
+        checked = strict or fail_above is not None or fail_below is not None or gate.asked()
+        data = _stdin_or_example(data, checked=checked)
     health = HealthOptions(vanishing=vanishing, exploding=exploding, saturation=saturation, top=top)
     done = application.grad(target, data, reduction=run.reduction, dtype=run.dtype, health=health, keep_graph=explain_)
     _notes(done.loaded.notes)
@@ -604,6 +691,10 @@ def grad(
         write_gradients(out, ev.gradients)
         typer.echo(f"losscli: wrote gradients to {out}", err=True)
     checks = application.bound_checks(ev.value, fail_above, fail_below) if run.reduction != "none" else []
+    if run.reduction != "none":
+        checks += application.baseline_checks(
+            [(target.name, ev.value)], gate.baseline, gate.max_increase, run.reduction
+        )
     if strict:
         checks.append(application.health_check(done.health, fail_kinds))
     if explain_:
@@ -616,7 +707,9 @@ def grad(
         render_narrative(sections, fmt=fmt)
     else:
         render_grad(done.result, done.health, fmt, top=top, checks=checks, inputs=done.loaded.provenance)
-    _exit_on_failed(checks)
+    _finish(
+        "grad", [(target.name, checks)], gate, f"{target.name} = {ev.value!r}, gradient health {done.health.status}"
+    )
 
 
 def _trusting(param: Optional[List[str]], loss: Optional[str], net: ModelOptions) -> List[str]:
@@ -676,6 +769,7 @@ def _grad_model(
     explain_: bool,
     lang: str = "en",
     plot: Optional[str] = None,
+    gate: Optional[GateOptions] = None,
 ) -> None:
     """``grad --model``: the network's parameter gradients, layer by layer."""
     from losscli import app as application
@@ -689,6 +783,8 @@ def _grad_model(
     fail_kinds = _fail_on(fail_on, KINDS)
     strict = strict or fail_kinds is not None
     application.check_bounds_given(fail_above, fail_below, run.reduction)
+    gate = gate or GateOptions(None, None, None)
+    _junit_needs_checks(gate, strict, fail_above is not None, fail_below is not None)
     done = application.grad_model(
         target, data, net.path or "", net.feeds, trust=net.trust, reduction=run.reduction,
         dtype=run.dtype if run.dtype_given else None, options=options,
@@ -704,7 +800,9 @@ def _grad_model(
 
         plot_gradient_flow(done.run, plot)
         typer.echo(f"losscli: drew the gradient flow of {len(done.run.layers)} layers to {plot}", err=True)
-    checks = application.bound_checks(done.run.evaluation.value, fail_above, fail_below)
+    value = done.run.evaluation.value
+    checks = application.bound_checks(value, fail_above, fail_below)
+    checks += application.baseline_checks([(target.name, value)], gate.baseline, gate.max_increase, run.reduction)
     if strict:
         checks.append(application.health_check(done.run.health, fail_kinds))
     if explain_:
@@ -716,12 +814,14 @@ def _grad_model(
         render_narrative(model_narrative(done.run, lang, options.lr), fmt=fmt)
     else:
         render_model_grad(done.run, done.binding, fmt, checks=checks)
-    _exit_on_failed(checks)
+    _finish(
+        "grad", [(target.name, checks)], gate, f"{target.name} = {value!r}, network health {done.run.health.status}"
+    )
 
 
 @app.command(short_help="Several losses on the same data, one table.")
 @user_errors
-@_options(DATA, EVAL, OUTPUT)
+@_options(DATA, EVAL, OUTPUT, GATE)
 def compare(
     losses_: str = typer.Argument(..., metavar="LOSSES", help="Comma list of losses or expressions: mse,mae,huber."),
     with_grad: bool = typer.Option(False, "--grad", help="Add gradient norm, outlier share and health."),
@@ -735,6 +835,7 @@ def compare(
     data: DataOptions,
     run: RunOptions,
     fmt: str,
+    gate: GateOptions,
 ) -> None:
     """Evaluate several losses on the same data and compare them in one table.
 
@@ -750,12 +851,18 @@ def compare(
     from losscli.render import render_compare
 
     application.check_bounds_given(fail_above, fail_below, run.reduction)
-    data = _stdin_or_example(data, checked=fail_above is not None or fail_below is not None)
+    _junit_needs_checks(gate, fail_above is not None, fail_below is not None)
+    data = _stdin_or_example(data, checked=fail_above is not None or fail_below is not None or gate.asked())
     done = application.compare(losses_, data, with_grad=with_grad, reduction=run.reduction, dtype=run.dtype)
     _notes(done.loaded.notes)
     checks = [application.bound_checks(r.result.value, fail_above, fail_below, what=r.expr) for r in done.rows]
+    for row, row_checks in zip(done.rows, checks):
+        row_checks += application.baseline_checks(
+            [(row.expr, row.result.value)], gate.baseline, gate.max_increase, run.reduction
+        )
     render_compare(done.rows, fmt, with_grad, checks=checks, inputs=done.loaded.provenance)
-    _exit_on_failed([c for row in checks for c in row])
+    values = ", ".join(f"{r.expr} = {r.result.value!r}" for r in done.rows)
+    _finish("compare", [(r.expr, c) for r, c in zip(done.rows, checks)], gate, values)
 
 
 @app.command("list", short_help="Every loss by family.")
