@@ -56,6 +56,7 @@ def test_compute_reports_every_default_param(cli):
         "label_smoothing": 0.0,
         "ignore_index": -100,
         "weight": None,
+        "normalize": False,
     }
 
 
@@ -327,7 +328,7 @@ def test_loss_shape_and_range_errors(cli, write):
     ignored = write("ignored.csv", "y\n-100\n-100\n-100\n")
     r = cli("compute", "ce", logits, ignored)
     assert r.exit_code == 2 and "ignore_index" in one_error_line(r)
-    r = cli("compute", "hinge", logits.parent / "labels.csv", write("h.csv", "y\n2\n1\n1\n"))
+    r = cli("compute", "hinge", logits.parent / "labels.csv", write("h.csv", "y\n2\n1\n0\n"))
     assert r.exit_code == 2 and "-1 or 1" in one_error_line(r)
 
 
