@@ -115,6 +115,45 @@ def ctc_impossible(rng: np.random.Generator) -> dict[str, np.ndarray]:
     }
 
 
+def ctc_concatenated(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """torch's 1-D targets: the labels of 3 sequences one after another, cut by target_lengths."""
+    return {
+        "log_probs": log_softmax(rng.normal(0, 1.5, size=(8, 3, 5))),
+        "targets": np.array([1.0, 2.0, 2.0, 3.0, 4.0, 1.0, 3.0]),
+        "input_lengths": np.array([8.0, 6.0, 7.0]),
+        "target_lengths": np.array([3.0, 1.0, 3.0]),
+    }
+
+
+def ctc_concatenated_edge(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Concatenated, with an empty target on no frames (loss 0, as torch) and an impossible one
+    (3 labels in 2 frames: zero_infinity)."""
+    return {
+        "log_probs": log_softmax(rng.normal(0, 1.5, size=(5, 3, 4))),
+        "targets": np.array([2.0, 1.0, 3.0, 1.0, 2.0]),
+        "input_lengths": np.array([5.0, 0.0, 2.0]),
+        "target_lengths": np.array([2.0, 0.0, 3.0]),
+    }
+
+
+def ctc_unbatched_lengths(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """One sequence without a batch axis (T x C), with its lengths given (torch's unbatched form)."""
+    return {
+        "log_probs": log_softmax(rng.normal(0, 1.5, size=(7, 4))),
+        "targets": np.array([3.0, 1.0]),
+        "input_lengths": np.array([6.0]),
+        "target_lengths": np.array([2.0]),
+    }
+
+
+def ctc_concatenated_blank_last(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    return {
+        "log_probs": rng.normal(0, 2.0, size=(6, 2, 5)),
+        "targets": np.array([0.0, 1.0, 1.0, 3.0, 2.0]),
+        "target_lengths": np.array([3.0, 2.0]),
+    }
+
+
 def seq_batch(rng: np.random.Generator) -> dict[str, np.ndarray]:
     t = rng.integers(0, 6, size=(3, 5)).astype(float)
     t[0, 4] = t[1, 3:] = -100.0  # right padding
@@ -215,6 +254,10 @@ FAMILY_CASES: dict[str, list[tuple[str, list[str], Factory]]] = {
         ("batch_padding", [], ctc_batch_padding),
         ("logits_blank_last", ["from_logits=true", "blank=3"], ctc_logits_blank_last),
         ("zero_infinity", ["zero_infinity=true"], ctc_impossible),
+        ("concatenated", [], ctc_concatenated),
+        ("concatenated_edge", ["zero_infinity=true"], ctc_concatenated_edge),
+        ("concatenated_logits", ["from_logits=true", "blank=4"], ctc_concatenated_blank_last),
+        ("unbatched_lengths", [], ctc_unbatched_lengths),
     ],
     "seq2seq": [
         ("batch", [], seq_batch),

@@ -296,6 +296,14 @@ def ctc_torch_args(d: dict[str, np.ndarray], p: dict, lp: torch.Tensor):
     if lp.dim() == 2:
         lp = lp[:, None, :]
     t_max, n, _ = lp.shape
+    il = d["input_lengths"].astype(int) if "input_lengths" in d else np.full(n, t_max)
+    if d["targets"].ndim == 1 and n > 1:  # torch's concatenated 1-D targets, passed as they are
+        return (
+            lp,
+            torch.from_numpy(d["targets"].astype(np.int64)),
+            torch.from_numpy(np.asarray(il, dtype=np.int64)),
+            torch.from_numpy(d["target_lengths"].astype(np.int64)),
+        )
     tg = np.asarray(d["targets"], dtype=float).reshape(n, -1)
     if "target_lengths" in d:
         tl = d["target_lengths"].astype(int)
@@ -303,7 +311,6 @@ def ctc_torch_args(d: dict[str, np.ndarray], p: dict, lp: torch.Tensor):
         pad = (tg < 0) | (tg == p["blank"])
         tl = (~pad).sum(axis=1)
     labels = np.where(np.arange(tg.shape[1])[None, :] < tl[:, None], tg, p["blank"]).astype(np.int64)
-    il = d["input_lengths"].astype(int) if "input_lengths" in d else np.full(n, t_max)
     return (
         lp,
         torch.from_numpy(labels),
@@ -489,12 +496,22 @@ CTC_LP = log_softmax(np.random.default_rng(37).normal(size=(5, 2, 4)))
             ["blank=2"],
             r"a label other than the blank \(2\)",
         ),
-        ({"targets": np.array([1.0, 2.0, 1.0])}, [], "targets must be 2 x S"),
+        ({"targets": np.array([1.0, 2.0, 1.0])}, [], "targets must be 2 x S .* concatenated .* with target_lengths"),
         ({"targets": np.array([[1.0, 2.0], [2.0, 1.0], [1.0, 1.0]])}, [], "targets has 3 rows but log_probs holds 2"),
         (
             {"targets": np.array([[1.0], [2.0]]), "input_lengths": np.array([5.0, 6.0])},
             [],
-            r"input_lengths must be in \[1, 5\]",
+            r"input_lengths must be in \[0, 5\]",
+        ),
+        (
+            {"targets": np.array([1.0, 2.0, 3.0]), "target_lengths": np.array([1.0, 1.0])},
+            [],
+            r"target_lengths add up to 2 but targets holds 3 labels",
+        ),
+        (
+            {"targets": np.array([1.0, 2.0, 4.0]), "target_lengths": np.array([1.0, 2.0])},
+            [],
+            r"data row 3: targets must be a label index in \[0, 3\]",
         ),
         ({"targets": np.array([[1.0], [2.0]]), "target_lengths": np.array([1.0])}, [], "target_lengths has 1 value"),
         ({"targets": np.array([[1.0], [2.0]])}, ["blank=4"], "blank = 4 is not a class"),

@@ -1,16 +1,18 @@
-"""Generative losses: GAN and Wasserstein (WGAN) objectives, VAE-style reconstruction, MMD.
+"""Generative losses: GAN, hinge GAN, least-squares GAN and Wasserstein (WGAN) objectives, VAE-style
+reconstruction, MMD.
 
 Shapes:
 
-* GAN / Wasserstein: ``real`` (n,) and ``fake`` (m,) discriminator (critic) outputs,
-  raw logits, one per sample; n and m may differ.  Any shape is accepted and read in
+* GAN / hinge / LSGAN / Wasserstein: ``real`` (n,) and ``fake`` (m,) discriminator (critic)
+  outputs, raw logits or scores, one per sample; n and m may differ.  Any shape is accepted and read in
   row-major order (an n x 1 column is the same as n values).
 * ``reconstruction``: ``preds`` and ``targets`` (N, D), one row per sample (a vector is
   N samples with D = 1).
 * ``mmd``: ``x`` (n, d) and ``y`` (m, d), two samples of d-dimensional points (a vector
   is n points with d = 1).
 
-Two-sample losses (``gan-discriminator``, ``wasserstein-critic``) are a sum of two
+Two-sample losses (``gan-discriminator``, ``gan-hinge-discriminator``, ``lsgan-discriminator``,
+``wasserstein-critic``) are a sum of two
 means, one over ``real`` and one over ``fake``.  Their elements are the per-sample terms
 concatenated, ``[real terms..., fake terms...]`` (n + m values), so
 ``--reduction none`` lists them in that order and ``sum`` is Σ real terms + Σ fake terms;
@@ -90,6 +92,43 @@ def wasserstein_critic(xp: Any, inputs: Inputs, params: Params) -> Terms:
 def wasserstein_generator(xp: Any, inputs: Inputs, params: Params) -> Terms:
     """WGAN generator loss: L = -mean_j C(G(zⱼ)); ℓⱼ = -C(G(zⱼ))."""
     return Terms(-_flat(xp, inputs["fake"]))
+
+
+def _relu(xp: Any, x: Array) -> Array:
+    """max(x, 0) with torch relu's gradient: 0 at x = 0 (xp.maximum would split it)."""
+    return xp.where(x > 0, x, xp.zeros_like(x))
+
+
+def gan_hinge_discriminator(xp: Any, inputs: Inputs, params: Params) -> Terms:
+    """Hinge GAN discriminator loss (SAGAN / BigGAN; StudioGAN ``d_hinge``) on raw outputs D.
+
+    ℓ_real,i = relu(1 - D(xᵢ)),  ℓ_fake,j = relu(1 + D(G(zⱼ)));  L = mean_i ℓ_real,i + mean_j ℓ_fake,j.
+    Shapes: real (n,), fake (m,); elements [real terms..., fake terms...].
+    """
+    real, fake = _flat(xp, inputs["real"]), _flat(xp, inputs["fake"])
+    return _two_sample(xp, _relu(xp, 1.0 - real), _relu(xp, 1.0 + fake))
+
+
+def gan_hinge_generator(xp: Any, inputs: Inputs, params: Params) -> Terms:
+    """Hinge GAN generator loss (StudioGAN ``g_hinge``): L = -mean_j D(G(zⱼ)); ℓⱼ = -D(G(zⱼ)).  fake (m,)."""
+    return Terms(-_flat(xp, inputs["fake"]))
+
+
+def lsgan_discriminator(xp: Any, inputs: Inputs, params: Params) -> Terms:
+    """Least-squares GAN discriminator loss (Mao et al. 2017; torchgan ``least_squares_discriminator_loss``).
+
+    ℓ_real,i = ½ (D(xᵢ) - b)²,  ℓ_fake,j = ½ (D(G(zⱼ)) - a)²;  L = mean_i ℓ_real,i + mean_j ℓ_fake,j
+    (= ½ [mean (D(x) - b)² + mean (D(G(z)) - a)²]).  Shapes: real (n,), fake (m,).
+    """
+    real, fake = _flat(xp, inputs["real"]), _flat(xp, inputs["fake"])
+    r, f = real - params["b"], fake - params["a"]
+    return _two_sample(xp, 0.5 * r * r, 0.5 * f * f)
+
+
+def lsgan_generator(xp: Any, inputs: Inputs, params: Params) -> Terms:
+    """Least-squares GAN generator loss (torchgan ``least_squares_generator_loss``): ℓⱼ = ½ (D(G(zⱼ)) - c)²."""
+    f = _flat(xp, inputs["fake"]) - params["c"]
+    return Terms(0.5 * f * f)
 
 
 # --------------------------------------------------------------------- reconstruction
@@ -332,12 +371,45 @@ def wasserstein_generator_chain(ev: Any, inputs: Mapping[str, np.ndarray], name:
     return [("fake score", float(inputs["fake"][index]))], [("∂L/∂(-fake)", formula, outer), ("∂(-f)/∂f", "-1", -1.0)]
 
 
+def gan_hinge_discriminator_chain(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index: tuple[int, ...]):
+    x = float(inputs[name][index])
+    formula, outer = outer_step(ev, inputs[name].size)
+    if name == "real":
+        fwd = [("r (D on a real sample)", x), ("ℓ = relu(1 - r)", max(1.0 - x, 0.0))]
+        return fwd, [("∂L/∂ℓ", formula, outer), ("∂ℓ/∂r", "-1 where r < 1, else 0", -1.0 if x < 1.0 else 0.0)]
+    fwd = [("f (D on a fake sample)", x), ("ℓ = relu(1 + f)", max(1.0 + x, 0.0))]
+    return fwd, [("∂L/∂ℓ", formula, outer), ("∂ℓ/∂f", "1 where f > -1, else 0", 1.0 if x > -1.0 else 0.0)]
+
+
+def lsgan_discriminator_chain(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index: tuple[int, ...]):
+    x = float(inputs[name][index])
+    formula, outer = outer_step(ev, inputs[name].size)
+    label, symbol = ("b", "r") if name == "real" else ("a", "f")
+    target = float(ev.params[label])
+    fwd = [
+        (f"{symbol} (D on a {name} sample)", x),
+        (label, target),
+        (f"ℓ = ½ ({symbol} - {label})²", 0.5 * (x - target) ** 2),
+    ]
+    return fwd, [("∂L/∂ℓ", formula, outer), (f"∂ℓ/∂{symbol}", f"{symbol} - {label}", x - target)]
+
+
+def lsgan_generator_chain(ev: Any, inputs: Mapping[str, np.ndarray], name: str, index: tuple[int, ...]):
+    f = float(inputs["fake"][index])
+    c = float(ev.params["c"])
+    formula, outer = outer_step(ev, inputs["fake"].size)
+    fwd = [("f (D on a fake sample)", f), ("c", c), ("ℓ = ½ (f - c)²", 0.5 * (f - c) ** 2)]
+    return fwd, [("∂L/∂ℓ", formula, outer), ("∂ℓ/∂f", "f - c", f - c)]
+
+
 # ----------------------------------------------------------------------------- specs
 
 REAL = Input("real", "n", "discriminator logits D(x) on real samples")
 FAKE = Input("fake", "m", "discriminator logits D(G(z)) on generated samples")
 CRITIC_REAL = Input("real", "n", "critic scores C(x) on real samples")
 CRITIC_FAKE = Input("fake", "m", "critic scores C(G(z)) on generated samples")
+D_REAL = Input("real", "n", "discriminator outputs D(x) on real samples (raw scores, no sigmoid)")
+D_FAKE = Input("fake", "m", "discriminator outputs D(G(z)) on generated samples (raw scores, no sigmoid)")
 TWO_SAMPLE_ELEMENTS = "per sample, real terms then fake terms (n + m values)"
 TWO_SAMPLE_MEAN = "mean over real + mean over fake (not one mean over n + m)"
 
@@ -445,6 +517,116 @@ SPECS = [
         element_note="per generated sample (-C(G(z)))",
         mean_note="mean over generated samples",
         references=("Arjovsky, Chintala, Bottou 2017, Wasserstein GAN",),
+    ),
+    define(
+        name="gan-hinge-discriminator",
+        chain=Custom(gan_hinge_discriminator_chain),
+        example=Example(
+            ("gan_real_logits.csv", "gan_fake_logits.csv"),
+            what="discriminator outputs on 16 real and 12 generated samples (some inside the margin)",
+        ),
+        aliases=("gan-hinge-d", "hinge-gan-discriminator"),
+        family=FAMILY,
+        summary="hinge GAN discriminator loss mean(relu(1 - D(real))) + mean(relu(1 + D(fake)))",
+        inputs=(D_REAL, D_FAKE),
+        params=(),
+        formula="L = (1/n) Σᵢ max(0, 1 - D(xᵢ)) + (1/m) Σⱼ max(0, 1 + D(G(zⱼ)))",
+        derivative="∂L/∂D(xᵢ) = -1/n where D(xᵢ) < 1, else 0;  ∂L/∂D(G(zⱼ)) = 1/m where D(G(zⱼ)) > -1, "
+        "else 0 (0 on the hinge itself, as torch relu)",
+        convention="the SAGAN / BigGAN hinge loss as PyTorch-StudioGAN d_hinge (src/utils/losses.py): "
+        "torch.mean(F.relu(1. - d_logit_real)) + torch.mean(F.relu(1. + d_logit_fake))",
+        differs="Some code averages once over the concatenated real and fake outputs, which halves the value "
+        "when n = m. Outputs beyond the margin (D(x) > 1 on real, D(G(z)) < -1 on fake) get a gradient of "
+        "exactly 0. --reduction sum gives Σ real terms + Σ fake terms; none lists real terms then fake terms.",
+        when="Training the discriminator of SNGAN / SAGAN / BigGAN-style models (hinge loss, spectral norm).",
+        fn=gan_hinge_discriminator,
+        reduction=TWO_MEANS,
+        validate=_validate_nonempty,
+        element_note=TWO_SAMPLE_ELEMENTS,
+        mean_note=TWO_SAMPLE_MEAN,
+        references=(
+            "Lim & Ye 2017, Geometric GAN",
+            "Miyato et al. 2018, Spectral Normalization for GANs",
+            "Zhang et al. 2019, Self-Attention GANs",
+        ),
+    ),
+    define(
+        name="gan-hinge-generator",
+        chain=Custom(wasserstein_generator_chain),
+        example=Example(("gan_fake_logits.csv",), what="discriminator outputs on 12 generated samples"),
+        aliases=("gan-hinge-g", "hinge-gan-generator"),
+        family=FAMILY,
+        summary="hinge GAN generator loss -mean(D(fake))",
+        inputs=(D_FAKE,),
+        params=(),
+        formula="L = -(1/m) Σⱼ D(G(zⱼ))",
+        derivative="∂L/∂D(G(zⱼ)) = -1/m",
+        convention="the SAGAN / BigGAN generator loss as PyTorch-StudioGAN g_hinge (src/utils/losses.py): "
+        "-torch.mean(d_logit_fake)",
+        differs="The same numbers as wasserstein-generator: the hinge is in the discriminator's loss only. "
+        "Some code trains the generator of a hinge discriminator with the non-saturating softplus(-D(G(z))) "
+        "instead (gan-generator).",
+        when="Training the generator against a hinge-loss discriminator.",
+        fn=gan_hinge_generator,
+        validate=_validate_nonempty,
+        element_note="per generated sample (-D(G(z)))",
+        mean_note="mean over generated samples",
+        references=("Lim & Ye 2017, Geometric GAN", "Zhang et al. 2019, Self-Attention GANs"),
+    ),
+    define(
+        name="lsgan-discriminator",
+        chain=Custom(lsgan_discriminator_chain),
+        example=Example(
+            ("lsgan_real_scores.csv", "lsgan_fake_scores.csv"),
+            what="least-squares discriminator outputs on 10 real and 8 generated samples",
+        ),
+        aliases=("lsgan-d", "least-squares-gan-discriminator"),
+        family=FAMILY,
+        summary="least-squares GAN discriminator loss ½ mean((D(real) - b)²) + ½ mean((D(fake) - a)²)",
+        inputs=(D_REAL, D_FAKE),
+        params=(
+            Param("a", "float", 0.0, "the label for generated samples"),
+            Param("b", "float", 1.0, "the label for real samples"),
+        ),
+        formula="L = (1/n) Σᵢ ½ (D(xᵢ) - b)² + (1/m) Σⱼ ½ (D(G(zⱼ)) - a)²  (a = 0, b = 1 by default)",
+        derivative="∂L/∂D(xᵢ) = (D(xᵢ) - b) / n;  ∂L/∂D(G(zⱼ)) = (D(G(zⱼ)) - a) / m",
+        convention="Mao et al. 2017 LSGAN as torchgan.losses.functional least_squares_discriminator_loss(dx, dgz, "
+        "a=0.0, b=1.0) = 0.5 * (mean((dx - b)**2) + mean((dgz - a)**2)); PyTorch-StudioGAN d_ls is the "
+        "same for a = 0, b = 1",
+        differs="The ½ factors differ between implementations: torchgan, StudioGAN d_ls and PyTorch-GAN's "
+        "lsgan.py (0.5 * (MSE(real, 1) + MSE(fake, 0))) all halve the discriminator loss, but lsgan.py does "
+        "not halve the generator's (see lsgan-generator). StudioGAN takes one mean over the summed terms "
+        "(the same when n = m). The paper's other coding is a = -1, b = 1 (c = 0 for the generator).",
+        when="Training the discriminator of a least-squares GAN (gradients that do not vanish for "
+        "fakes on the right side of the boundary).",
+        fn=lsgan_discriminator,
+        reduction=TWO_MEANS,
+        validate=_validate_nonempty,
+        element_note="per sample: ½ (D(x) - b)² for real, ½ (D(G(z)) - a)² for fake (n + m values)",
+        mean_note=TWO_SAMPLE_MEAN,
+        references=("Mao et al. 2017, Least Squares Generative Adversarial Networks, ICCV",),
+    ),
+    define(
+        name="lsgan-generator",
+        chain=Custom(lsgan_generator_chain),
+        example=Example(("lsgan_fake_scores.csv",), what="least-squares discriminator outputs on 8 generated samples"),
+        aliases=("lsgan-g", "least-squares-gan-generator"),
+        family=FAMILY,
+        summary="least-squares GAN generator loss ½ mean((D(fake) - c)²)",
+        inputs=(D_FAKE,),
+        params=(Param("c", "float", 1.0, "the value the generator wants D to give its samples"),),
+        formula="L = (1/m) Σⱼ ½ (D(G(zⱼ)) - c)²  (c = 1 by default)",
+        derivative="∂L/∂D(G(zⱼ)) = (D(G(zⱼ)) - c) / m",
+        convention="Mao et al. 2017 LSGAN as torchgan.losses.functional least_squares_generator_loss(dgz, c=1.0) "
+        "= 0.5 * mean((dgz - c)**2); PyTorch-StudioGAN g_ls is the same for c = 1",
+        differs="PyTorch-GAN's lsgan.py uses MSELoss(D(G(z)), 1) without the ½: twice this value and "
+        "gradient. The paper's other coding uses c = 0 (with a = -1, b = 1).",
+        when="Training the generator of a least-squares GAN.",
+        fn=lsgan_generator,
+        validate=_validate_nonempty,
+        element_note="per generated sample (½ (D(G(z)) - c)²)",
+        mean_note="mean over generated samples",
+        references=("Mao et al. 2017, Least Squares Generative Adversarial Networks, ICCV",),
     ),
     define(
         name="reconstruction",

@@ -3,8 +3,9 @@
 Shapes:
 
 * ``ctc``: ``log_probs`` (T, C) for one sequence or (T, N, C) for a batch (time first, as
-  torch); ``targets`` (S,) for one sequence or (N, S) padded rows; optional
-  ``input_lengths`` (N,) and ``target_lengths`` (N,).  Elements: one loss per sequence (N,).
+  torch); ``targets`` (S,) for one sequence, (N, S) padded rows, or torch's concatenated 1-D
+  form (S₁ + … + S_N,) with ``target_lengths``; optional ``input_lengths`` (N,) and
+  ``target_lengths`` (N,).  Elements: one loss per sequence (N,).
 * ``seq2seq``: ``preds`` (N, T, C) logits (batch first, classes last, as a decoder emits
   them) or (N·T, C) rows; ``targets`` (N, T) token ids or N·T ids.  Elements: one loss per
   counted token (tokens equal to ``ignore_index`` are left out), in row-major order.
@@ -51,6 +52,26 @@ def _safe_logsumexp(xp: Any, v: Array, axis: int) -> Array:
     return xp.squeeze(out, axis=axis)
 
 
+def _concatenated(xp: Any, inputs: Inputs, n: int) -> bool:
+    """torch's 1-D targets for a batch: every sequence's labels one after another (S₁ + … + S_N),
+    cut by target_lengths (a single sequence reads the same either way)."""
+    return inputs["targets"].ndim == 1 and n > 1 and "target_lengths" in inputs
+
+
+def _unconcatenate(xp: Any, flat: Array, lengths: Array, n: int) -> Array:
+    """torch's concatenated targets as (N, S_max) rows padded with the first label (past each
+    sequence's length the labels are never read: target_lengths masks them)."""
+    int64 = xp.int64
+    tl = xp.astype(xp.reshape(lengths, (n,)), int64)
+    s_max = int(xp.max(tl))
+    seq = xp.arange(n, dtype=int64)
+    before = xp.where(seq[None, :] < seq[:, None], tl[None, :], xp.zeros((n, n), dtype=int64))
+    offsets = xp.sum(before, axis=1)
+    pos = xp.arange(s_max, dtype=int64)
+    index = xp.where(pos[None, :] < tl[:, None], offsets[:, None] + pos[None, :], xp.zeros((n, s_max), dtype=int64))
+    return xp.reshape(xp.take(flat, xp.reshape(index, (-1,)), axis=0), (n, s_max))
+
+
 def _ctc_layout(xp: Any, inputs: Inputs) -> tuple[Array, Array, int, int]:
     """(log_probs as (T, N, C), targets as (N, S), N, S)."""
     lp = inputs["log_probs"]
@@ -58,6 +79,9 @@ def _ctc_layout(xp: Any, inputs: Inputs) -> tuple[Array, Array, int, int]:
         lp = lp[:, None, :]
     n = lp.shape[1]
     tg = inputs["targets"]
+    if _concatenated(xp, inputs, n):
+        rows = _unconcatenate(xp, tg, inputs["target_lengths"], n)
+        return lp, rows, n, int(rows.shape[1])
     size = 1
     for d in tg.shape:
         size *= d
@@ -134,6 +158,9 @@ def ctc(xp: Any, inputs: Inputs, params: Params) -> Terms:
     last = 2 * tgt_len[:, None]
     final = (s_idx == last) | (s_idx == last - 1)
     log_lik = _safe_logsumexp(xp, xp.where(final, alpha, neg(width)), axis=1)
+    # no frames (input length 0, as torch allows): probability 1 for the empty target, else 0
+    empty = xp.where(tgt_len == 0, xp.zeros_like(log_lik), xp.full_like(log_lik, NEG_INF))
+    log_lik = xp.where(in_len == 0, empty, log_lik)
     loss = -log_lik
     if params["zero_infinity"]:
         loss = xp.where(xp.isinf(loss), xp.zeros_like(loss), loss)
@@ -167,21 +194,28 @@ def _validate_ctc(inputs: Inputs, params: Params, sources: Sources) -> None:
         _checks.fail_at(
             sources, "log_probs", lp, lp > 0, "log-probabilities (<= 0; use -p from_logits=true for raw scores)"
         )
-    # targets: (S,) for one sequence, (N, S) padded rows for a batch
+    # targets: (S,) for one sequence, (N, S) padded rows for a batch, or torch's concatenated
+    # 1-D form (S₁ + … + S_N labels) with target_lengths
+    concatenated = tg.ndim == 1 and n > 1 and "target_lengths" in inputs
     if tg.ndim == 2 and tg.shape[0] != n:
         raise InputError(
             f"targets has {tg.shape[0]} rows but log_probs holds {n} sequence(s); "
             "give one padded row of labels per sequence",
             source=src_tg,
         )
-    if tg.ndim > 2 or (tg.ndim < 2 and n != 1):
-        what = "S labels" if n == 1 else f"{n} x S (one padded row of labels per sequence)"
+    if tg.ndim > 2 or (tg.ndim < 2 and n != 1 and not concatenated):
+        what = (
+            "S labels"
+            if n == 1
+            else f"{n} x S (one padded row of labels per sequence), or every sequence's labels concatenated "
+            "(1-D, torch's form) with target_lengths"
+        )
         raise InputError(f"targets must be {what}, got shape {_checks._fmt_shape(tg.shape)}", source=src_tg)
-    tg2 = tg.reshape(n, -1) if tg.size else np.zeros((n, 0))
-    s_max = tg2.shape[1]
+    tg2 = tg.reshape(n, -1) if tg.size and not concatenated else np.zeros((n, 0))
+    s_max = tg.size if concatenated else tg2.shape[1]
 
     lengths: dict[str, np.ndarray] = {}
-    for name, low, high in (("input_lengths", 1, t_max), ("target_lengths", 0, s_max)):
+    for name, low, high in (("input_lengths", 0, t_max), ("target_lengths", 0, s_max)):
         if name not in inputs:
             continue
         arr = inputs[name]
@@ -195,7 +229,16 @@ def _validate_ctc(inputs: Inputs, params: Params, sources: Sources) -> None:
         lengths[name] = flat.astype(np.int64)
     in_len = lengths.get("input_lengths", np.full(n, t_max, dtype=np.int64))
 
-    if "target_lengths" in lengths:
+    if concatenated:
+        tgt_len = lengths["target_lengths"]
+        if int(tgt_len.sum()) != tg.size:
+            raise InputError(
+                f"target_lengths add up to {int(tgt_len.sum())} but targets holds {tg.size} labels; 1-D targets "
+                "for a batch are every sequence's labels concatenated, so they must add up to its length (as torch)",
+                source=sources.get("target_lengths", "target_lengths"),
+            )
+        shape_tg, used_v = tg, np.ones(tg.shape, dtype=bool)
+    elif "target_lengths" in lengths:
         tgt_len = lengths["target_lengths"]
         used = np.arange(s_max)[None, :] < tgt_len[:, None]
     else:
@@ -214,8 +257,9 @@ def _validate_ctc(inputs: Inputs, params: Params, sources: Sources) -> None:
             )
         used = ~pad
         tgt_len = used.sum(axis=1)
-    shape_tg = tg2 if tg.ndim == 2 else tg2.reshape(-1)
-    used_v = used if tg.ndim == 2 else used.reshape(-1)
+    if not concatenated:
+        shape_tg = tg2 if tg.ndim == 2 else tg2.reshape(-1)
+        used_v = used if tg.ndim == 2 else used.reshape(-1)
     _checks.fail_at(sources, "targets", shape_tg, used_v & ~_whole(shape_tg), "whole label indices")
     _checks.fail_at(
         sources,
@@ -351,7 +395,13 @@ SPECS = [
                 "T x C or T x N x C",
                 "per-frame log-probabilities (log_softmax output; raw scores with from_logits=true), time first",
             ),
-            Input("targets", "S or N x S", "label sequence(s), padded rows for a batch", differentiable=False),
+            Input(
+                "targets",
+                "S, N x S, or S₁+…+S_N",
+                "label sequence(s): padded rows for a batch, or every sequence's labels concatenated "
+                "(torch's 1-D form, with target_lengths)",
+                differentiable=False,
+            ),
             Input(
                 "input_lengths", "N", "frames used per sequence (default: all T)", differentiable=False, required=False
             ),
@@ -373,13 +423,17 @@ SPECS = [
         derivative="∂ℓₙ/∂log p_t(c) = -(1/P) Σ_{s: l'_s = c} α_t(s) β_t(s) / p_t(c) (minus the "
         "posterior occupancy of class c at frame t); 0 for t ≥ Tₙ",
         convention="torch.nn.functional.ctc_loss(blank=0, reduction='mean', zero_infinity=False): "
-        "'mean' divides each sequence's loss by its target length (clamped to >= 1), then averages",
+        "'mean' divides each sequence's loss by its target length (clamped to >= 1), then averages; "
+        "targets padded (N x S) or concatenated (1-D, summing to target_lengths), one sequence as T x C, "
+        "and input lengths of 0, as torch takes them",
         differs="torch's backward w.r.t. log_probs returns exp(log_probs) - occupancy (the gradient "
         "w.r.t. the logits, assuming log_softmax follows); losscli reports the true gradient -occupancy "
         "(the two agree once the gradient goes through log_softmax, e.g. from_logits=true). Keras CTC "
         "takes logits (batch first) with 0 as blank and padding; optax ctc_loss gives a large finite "
         "value (log_epsilon=-1e5) instead of inf for impossible alignments. A target longer than its "
-        "input is refused unless zero_infinity=true.",
+        "input is refused unless zero_infinity=true. Without target_lengths, padding is read as values < 0 "
+        "or equal to the blank; one sequence's 1-D targets may be longer than its target_lengths (torch "
+        "refuses that), the rest is not read.",
         when="Speech and handwriting recognition: frame-level outputs, unaligned label sequences.",
         fn=ctc,
         validate=_validate_ctc,
