@@ -205,6 +205,76 @@ def test_tversky_beta_weights_false_negatives():
     assert run("tversky", p, over).value == pytest.approx(1 - 2 / (2 + 0.2 * 2), rel=RTOL)
 
 
+# keras-team/keras keras/src/losses/losses_test.py, DiceTest and TverskyTest (float32 there): Keras's
+# Tversky puts alpha on Σ y (1 - p) and beta on Σ p (1 - y) (keras/src/losses/losses.py ``tversky``:
+# fp = sum((1 - y_pred) * y_true), fn = sum(y_pred * (1 - y_true)), ratio TP / (TP + fp·α + fn·β + 1e-7)),
+# so Keras Tversky(alpha=a, beta=b) is losscli tversky alpha=b, beta=a, with smooth=0.
+KERAS_INTEGERS = ([[1.0, 2], [1, 2]], [[4.0, 1], [6, 1]])  # (y_true, y_pred): values outside [0, 1]
+KERAS_MASK = (
+    [[1.0, 0, 1, 0], [0, 1, 0, 1], [1, 0, 1, 0], [0, 1, 0, 1]],
+    [[0.0, 1, 0, 1], [1, 0, 1, 1], [0, 1, 0, 1], [1, 0, 1, 1]],
+)
+KERAS_AXIS = (  # two samples of 2 x 2 x 1, Keras axis=(1, 2, 3): one loss per sample
+    [[[[1.0], [1.0]], [[0.0], [0.0]]], [[[1.0], [1.0]], [[0.0], [0.0]]]],
+    [[[[0.0], [1.0]], [[0.0], [1.0]]], [[[0.4], [0.0]], [[0.0], [0.9]]]],
+)
+KERAS_VALUES = [  # (loss, Keras alpha, beta, data, expected)
+    ("dice", None, None, KERAS_INTEGERS, -0.55555546),
+    ("dice", None, None, KERAS_MASK, 0.77777773),
+    ("dice", None, None, KERAS_AXIS, [0.5, 0.75757575]),
+    ("tversky", 0.5, 0.5, KERAS_INTEGERS, -0.55555546),
+    ("tversky", 0.2, 0.8, KERAS_INTEGERS, -0.29629636),
+    ("tversky", 0.5, 0.5, KERAS_MASK, 0.77777773),
+    ("tversky", 0.5, 0.5, KERAS_AXIS, [0.5, 0.75757575]),
+    ("tversky", 0.2, 0.8, KERAS_MASK, 0.7916667),
+    ("tversky", 0.2, 0.8, KERAS_AXIS, [0.5, 0.7222222]),
+]
+
+
+def keras_region(loss: str, y_true: np.ndarray, y_pred: np.ndarray, alpha: float, beta: float) -> float:
+    """keras/src/losses/losses.py ``dice`` / ``tversky`` (axis=None), transcribed in numpy."""
+    inputs, targets = y_true.reshape(-1), y_pred.reshape(-1)
+    intersection = np.sum(inputs * targets)
+    if loss == "dice":
+        return 1 - 2.0 * intersection / (np.sum(y_true) + np.sum(y_pred) + 1e-7)
+    fp = np.sum((1 - targets) * inputs)
+    fn = np.sum(targets * (1 - inputs))
+    return 1 - intersection / (intersection + fp * alpha + fn * beta + 1e-7)
+
+
+@pytest.mark.parametrize("loss,alpha,beta,data,expected", KERAS_VALUES)
+def test_dice_and_tversky_match_keras(loss, alpha, beta, data, expected):
+    """Keras's own test values, with its alpha and beta swapped for tversky; Keras's axis=(1, 2, 3)
+    (one loss per sample) is one losscli call per sample.  Values outside [0, 1] are accepted."""
+    y_true, y_pred = (np.array(a) for a in data)
+    swapped = [] if loss == "dice" else [f"alpha={beta}", f"beta={alpha}"]
+    params = [*swapped, "smooth=0"]
+    samples = [(y_true, y_pred)] if y_true.ndim == 2 else [(a[..., 0], b[..., 0]) for a, b in zip(y_true, y_pred)]
+    for (yt, yp), want in zip(samples, np.atleast_1d(expected)):
+        ref = keras_region(loss, yt, yp, alpha, beta)
+        assert ref == pytest.approx(want, abs=1e-6)  # the transcription gives Keras's number
+        for backend in ("numpy", "torch"):
+            ev = run(loss, params, {"preds": yp, "targets": yt}, backend)
+            assert ev.value == pytest.approx(ref, rel=1e-6, abs=1e-7)  # Keras's 1e-7 in the denominator
+    if loss == "tversky" and alpha != beta:  # unswapped, losscli (smp's alpha on Σ p (1 - y)) differs
+        yt, yp = samples[-1]  # (the first axis sample has FP = FN)
+        as_given = run("tversky", [f"alpha={alpha}", f"beta={beta}", "smooth=0"], {"preds": yp, "targets": yt})
+        assert as_given.value != pytest.approx(keras_region(loss, yt, yp, alpha, beta), abs=1e-3)
+
+
+def test_tversky_outside_unit_interval_gradient():
+    """Values outside [0, 1] go through the same formula: the gradient is autograd's of it."""
+    yt, yp = (np.array(a) for a in KERAS_INTEGERS)
+    ev = run("tversky", ["alpha=0.8", "beta=0.2", "smooth=0"], {"preds": yp, "targets": yt}, "torch")
+    x = torch.tensor(yp, requires_grad=True)
+    y = torch.tensor(yt)
+    tp = (x * y).sum()
+    ref = 1 - tp / (tp + 0.8 * (x * (1 - y)).sum() + 0.2 * ((1 - x) * y).sum())
+    ref.backward()
+    assert ev.value == pytest.approx(ref.item(), rel=1e-14)
+    np.testing.assert_allclose(ev.gradients["preds"], x.grad.numpy(), rtol=1e-12)
+
+
 def test_empty_mask_and_prediction():
     z = {"preds": np.zeros((4, 4)), "targets": np.zeros((4, 4))}
     for loss in ("dice", "iou", "tversky"):
@@ -227,12 +297,13 @@ def test_region_bad_inputs(loss):
     assert "4 x 4" in one_line(exc) and "4 x 5" in str(exc.value)
     bad_t = np.ones((4, 4))
     bad_t[2, 1] = 2.0
-    with pytest.raises(InputError) as exc:
-        run(loss, [], {"preds": good, "targets": bad_t}, sources=src)
-    assert "mask.csv" in one_line(exc) and "targets must be in [0, 1]" in str(exc.value)
-    with pytest.raises(InputError) as exc:
-        run(loss, [], {"preds": good + 1.0, "targets": good}, sources=src)
-    assert "probs.csv" in one_line(exc) and "from_logits" not in str(exc.value)
+    if loss == "iou":  # dice and tversky take any values, as Keras (test_dice_and_tversky_match_keras)
+        with pytest.raises(InputError) as exc:
+            run(loss, [], {"preds": good, "targets": bad_t}, sources=src)
+        assert "mask.csv" in one_line(exc) and "targets must be in [0, 1]" in str(exc.value)
+        with pytest.raises(InputError) as exc:
+            run(loss, [], {"preds": good + 1.0, "targets": good}, sources=src)
+        assert "probs.csv" in one_line(exc) and "from_logits" not in str(exc.value)
     assert run(loss, ["from_logits=true"], {"preds": good + 1.0, "targets": good}).value > 0
     with pytest.raises(InputError) as exc:
         run(loss, [], {"preds": np.full((1, 1, 1, 2, 2), 0.5), "targets": np.ones((1, 1, 1, 2, 2))})

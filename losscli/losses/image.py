@@ -37,7 +37,7 @@ from losscli.chains import Custom, outer_step
 from losscli.errors import InputError, UsageError
 from losscli.examples import Example
 from losscli.losses import _checks
-from losscli.losses._ops import sigmoid
+from losscli.losses._ops import log_softmax, sigmoid
 from losscli.reduction import PIXEL_MEAN
 from losscli.spec import Input, Param, Terms, define
 from losscli.types import Array, Inputs, Params, Sources
@@ -113,21 +113,31 @@ def _region_denominators(name: str, inputs: Mapping[str, np.ndarray], params: Pa
 
 
 def _region_validator(name: str) -> Any:
+    """Shapes; for ``iou`` values in [0, 1]; with smooth = 0 no class whose denominator is 0.
+
+    ``dice`` and ``tversky`` take values outside [0, 1] and compute the same ratio on them, as
+    Keras's Dice and Tversky do (its own tests use y_true = [[1, 2], [1, 2]]); Keras has no IoU
+    loss and smp clamps the denominator at eps, so ``iou`` keeps [0, 1]."""
+
     def validate(inputs: Mapping[str, np.ndarray], params: Params, sources: Sources) -> None:
         _checks.same_shape(inputs, sources, "preds", "targets")
         _checks.non_empty(inputs, sources)
         _checks.ndim_in(inputs, sources, "preds", (1, 2, 3, 4), "a mask (M or H x W), C x H x W or N x C x H x W")
-        _checks.in_range(inputs, sources, "targets", 0.0, 1.0)
-        if not params["from_logits"]:
-            _checks.in_range(inputs, sources, "preds", 0.0, 1.0)
+        if name == "iou":
+            _checks.in_range(inputs, sources, "targets", 0.0, 1.0)
+            if not params["from_logits"]:
+                _checks.in_range(inputs, sources, "preds", 0.0, 1.0)
         if params["smooth"] == 0:
             den = _region_denominators(name, inputs, params)
-            empty = np.flatnonzero(den <= 0)
-            if empty.size:
-                which = "the mask" if den.size == 1 else f"class {int(empty[0])} (0-based)"
+            zero = np.flatnonzero(den == 0)
+            if zero.size:
+                c = int(zero[0])
+                which = "the mask" if den.size == 1 else f"class {c} (0-based)"
+                y = _class_view(np, inputs["targets"])[:, c]
+                empty = not np.any(y) and (params["from_logits"] or not np.any(_class_view(np, inputs["preds"])[:, c]))
+                why = "preds and targets are empty there" if empty else "its denominator is 0"
                 raise InputError(
-                    f"{name} is 0/0 for {which}: preds and targets are empty there and smooth=0; "
-                    "use -p smooth=1 (or any smooth > 0)",
+                    f"{name} is 0/0 for {which}: {why} and smooth=0; use -p smooth=1 (or any smooth > 0)",
                     source=sources.get("targets"),
                 )
 
@@ -179,6 +189,78 @@ def _region_report(key: str) -> Any:
         return out
 
     return report
+
+
+# ----------------------------------------------------------------------------- generalized Dice
+
+GD_WEIGHTS = ("square", "simple", "uniform")
+
+
+def _gd_weights(xp: Any, ground: Array, w_type: str, batch: bool) -> Array:
+    """MONAI GeneralizedDiceLoss class weights from Σ y per (sample,) class: 1/g² (square), 1/g
+    (simple) or 1 (uniform), computed in float32 as MONAI's ``w_func(ground_o.float())``; a class
+    absent from the target (infinite weight) takes the largest weight of its sample (of the
+    batch with batch=true), and all of them 0 when every class is absent."""
+    if w_type == "uniform":
+        return xp.ones_like(ground)
+    g32 = xp.astype(ground, xp.float32)
+    present = g32 > 0
+    safe = xp.where(present, g32, xp.ones_like(g32))
+    w = 1.0 / (safe * safe) if w_type == "square" else 1.0 / safe
+    w = xp.where(present, w, xp.zeros_like(w))
+    top = xp.max(w) if batch else xp.max(w, axis=1, keepdims=True)
+    w = xp.where(present, w, top * xp.ones_like(w))
+    return xp.astype(w, ground.dtype)
+
+
+def generalized_dice(xp: Any, inputs: Inputs, params: Params) -> Terms:
+    """Generalized Dice loss (Sudre et al. 2017) as MONAI ``GeneralizedDiceLoss``.
+
+    With I_c, G_c, P_c = Σ p y, Σ y, Σ p over the spatial axes of each sample (and over the batch
+    too with batch=true) and w_c the class weights (:func:`_gd_weights`):
+    ℓ = 1 - (2 Σ_c w_c I_c + smooth_nr) / (Σ_c w_c (G_c + P_c) + smooth_dr).
+
+    Shapes: preds and targets N x C x spatial... (C classes, one-hot or soft targets; MONAI's
+    BNH[WD], at least one spatial axis: with none, its torch.sum over no axes sums everything).
+    Elements: (N,) per-sample losses, or (1,) with batch=true.
+    """
+    x, y = inputs["preds"], inputs["targets"]
+    if params["sigmoid"]:
+        x = sigmoid(xp, x)
+    elif params["softmax"]:
+        x = xp.exp(log_softmax(xp, x, axis=1))
+    if not params["include_background"] and x.shape[1] > 1:
+        x, y = x[:, 1:, ...], y[:, 1:, ...]
+    x = xp.reshape(x, (x.shape[0], x.shape[1], -1))
+    y = xp.reshape(y, (y.shape[0], y.shape[1], -1))
+    axes = (0, 2) if params["batch"] else (2,)
+    inter = xp.sum(x * y, axis=axes)
+    ground = xp.sum(y, axis=axes)
+    denominator = ground + xp.sum(x, axis=axes)
+    w = _gd_weights(xp, ground, params["w_type"], params["batch"])
+    reduce = 0 if params["batch"] else 1
+    numer = 2.0 * xp.sum(inter * w, axis=reduce) + params["smooth_nr"]
+    denom = xp.sum(denominator * w, axis=reduce) + params["smooth_dr"]
+    return Terms(xp.reshape(1.0 - numer / denom, (-1,)))
+
+
+def _validate_generalized_dice(inputs: Mapping[str, np.ndarray], params: Params, sources: Sources) -> None:
+    _checks.same_shape(inputs, sources, "preds", "targets")
+    _checks.non_empty(inputs, sources)
+    if inputs["preds"].ndim < 3:
+        raise InputError(
+            "preds must be N x C x spatial... (MONAI's BNH[WD] layout, at least one spatial axis), got shape "
+            + " x ".join(map(str, inputs["preds"].shape)),
+            source=sources.get("preds"),
+        )
+    if params["sigmoid"] and params["softmax"]:
+        raise UsageError("generalized-dice: sigmoid=true and softmax=true cannot both be set (MONAI refuses them)")
+
+
+def _gd_scale(inputs: Mapping[str, np.ndarray], reduction: str) -> float:
+    """Per-sample factor for the health verdict: a pixel's gradient is about 1/(its sample's pixels)."""
+    p = inputs["preds"]
+    return float(p.size if reduction == "mean" else p.size // p.shape[0])
 
 
 # ----------------------------------------------------------------------------- SSIM
@@ -463,6 +545,11 @@ REGION_PREDS = Input(
     "preds", "M, H x W, C x H x W or N x C x H x W", "probabilities in [0, 1], or logits with from_logits=true"
 )
 REGION_TARGETS = Input("targets", "same as preds", "mask in [0, 1] (0/1, or soft)", differentiable=False)
+# dice and tversky take any values, as Keras (see _region_validator)
+KERAS_PREDS = replace(
+    REGION_PREDS, help="probabilities (any values are taken as given), or logits with from_logits=true"
+)
+KERAS_TARGETS = replace(REGION_TARGETS, help="mask (0/1 or soft; any values are taken as given)")
 IMG_PREDS = Input("preds", "H x W, C x H x W or N x C x H x W", "predicted / distorted image(s)")
 IMG_TARGETS = Input("targets", "same as preds", "reference image(s)", differentiable=False)
 
@@ -487,7 +574,7 @@ SPECS = [
         aliases=("dice-loss", "soft-dice"),
         family=FAMILY,
         summary="soft Dice loss for segmentation masks, per class",
-        inputs=(REGION_PREDS, REGION_TARGETS),
+        inputs=(KERAS_PREDS, KERAS_TARGETS),
         params=(SMOOTH, FROM_LOGITS),
         formula="ℓ_c = 1 - (2 Σ p y + s) / (Σ p + Σ y + s), sums over batch and pixels of class c;  "
         "L = mean over classes.  " + CLASS_RULE,
@@ -495,7 +582,8 @@ SPECS = [
         convention="segmentation_models_pytorch soft_dice_score (DiceLoss(mode='multilabel', smooth=s): "
         "per-class sums over N, H, W, s in numerator and denominator)",
         differs="smp defaults to smooth=0 with the denominator clamped at eps=1e-7 and zeroes the loss of "
-        "classes absent from the target; Keras Dice uses 1e-7 in the denominator only. With s > 0 an "
+        "classes absent from the target; Keras Dice uses 1e-7 in the denominator only and flattens the "
+        "whole input (axis=None). Values outside [0, 1] are taken as given, as Keras does. With s > 0 an "
         "empty target and empty prediction give loss 0; with s = 0 losscli refuses that 0/0.",
         when="Segmentation with class imbalance: overlap-based, insensitive to the many true negatives.",
         fn=dice,
@@ -538,7 +626,7 @@ SPECS = [
         aliases=("tversky-loss",),
         family=FAMILY,
         summary="Tversky loss: Dice with separate weights for false positives and false negatives",
-        inputs=(REGION_PREDS, REGION_TARGETS),
+        inputs=(KERAS_PREDS, KERAS_TARGETS),
         params=(
             Param("alpha", "float", 0.5, "weight of false positives Σ p (1 - y)", low=0.0),
             Param("beta", "float", 0.5, "weight of false negatives Σ (1 - p) y", low=0.0),
@@ -549,9 +637,14 @@ SPECS = [
         "ℓ_c = 1 - (TP + s) / (TP + α FP + β FN + s);  L = mean over classes.  " + CLASS_RULE,
         derivative="with D = TP + α FP + β FN + s: ∂ℓ_c/∂p = -(y D - (TP + s)((1 - α - β) y + α)) / D²",
         convention="segmentation_models_pytorch soft_tversky_score (TverskyLoss(alpha=0.5, beta=0.5, "
-        "gamma=1, mode='multilabel', smooth=s); alpha on false positives)",
-        differs="α = β = ½ equals Dice with smoothing 2s (the same at s = 0); α = β = 1 equals IoU. "
-        "Keras Tversky(alpha=0.5, beta=0.5) also weights false positives by alpha.",
+        "gamma=1, mode='multilabel', smooth=s)): alpha on false positives Σ p (1 - y), beta on false "
+        "negatives Σ (1 - p) y, as Salehi et al. 2017",
+        differs="Keras Tversky(alpha, beta) puts alpha on Σ y (1 - p) (false negatives) and beta on "
+        "Σ p (1 - y) (false positives), the reverse of its docstring, on the whole input flattened (axis=None) "
+        "with 1e-7 added to the denominator: Keras Tversky(alpha=a, beta=b) is -p alpha=b -p beta=a "
+        "-p smooth=0 on a single mask (its test: 0.7917 for alpha=0.2, beta=0.8). Values outside [0, 1] "
+        "are taken as given, as Keras does (smp clamps the denominator at 1e-7). α = β = ½ equals Dice "
+        "with smoothing 2s (the same at s = 0); α = β = 1 equals IoU.",
         when="Segmentation where missing the object costs more than over-segmenting: raise beta.",
         fn=tversky,
         validate=_region_validator("tversky"),
@@ -561,6 +654,48 @@ SPECS = [
         element_note=REGION_ELEMENT,
         mean_note=REGION_MEAN,
         references=("Salehi et al. 2017, Tversky loss function for image segmentation (arXiv:1706.05721)",),
+    ),
+    define(
+        name="generalized-dice",
+        example=Example(("seg_probs.npy", "seg_mask.npy"), what="2 images of 3-class softmax maps and one-hot masks"),
+        aliases=("generalised-dice", "gdl", "generalized-dice-loss"),
+        family=FAMILY,
+        summary="generalized Dice loss: Dice with classes weighted by 1/(Σ target)²",
+        inputs=(
+            Input("preds", "N x C x spatial...", "probabilities, or logits with sigmoid/softmax=true"),
+            Input("targets", "same as preds", "one-hot (or soft) masks, class axis 1", differentiable=False),
+        ),
+        params=(
+            Param("w_type", "choice", "square", "class weights: 1/G², 1/G or 1 (G = Σ target)", choices=GD_WEIGHTS),
+            Param("smooth_nr", "float", 1e-5, "added to the numerator", low=0.0),
+            Param("smooth_dr", "float", 1e-5, "added to the denominator", low=0.0),
+            Param("batch", "bool", False, "sum over the batch too: one loss for the batch"),
+            Param("sigmoid", "bool", False, "apply a sigmoid to preds"),
+            Param("softmax", "bool", False, "apply a softmax over the class axis to preds"),
+            Param("include_background", "bool", True, "false drops class 0"),
+        ),
+        formula="ℓ_n = 1 - (2 Σ_c w_c Σ p y + smooth_nr) / (Σ_c w_c (Σ y + Σ p) + smooth_dr), sums over "
+        "the spatial axes of sample n, w_c = 1/(Σ y)² (w_type=square; an absent class takes the "
+        "sample's largest weight);  L = mean over samples",
+        derivative="∂ℓ_n/∂p = -(2 w_c y D - N w_c) / D² for p of class c (N, D the numerator and "
+        "denominator; the weights depend on the targets only)",
+        convention="MONAI GeneralizedDiceLoss(include_background=True, w_type='square', smooth_nr=1e-5, "
+        "smooth_dr=1e-5, batch=False, reduction='mean'); the weights are computed in float32 as MONAI's "
+        "w_func(ground_o.float())",
+        differs="optax multiclass_generalized_dice_loss is another loss: it weights the per-class Dice "
+        "losses (with smooth=1) by 1/((Σ y)² + 1e-7) normalised to mean 1, then averages, instead of "
+        "weighting the sums inside one ratio (Sudre et al.). MONAI's to_onehot_y (class-index targets) "
+        "is not offered: give one-hot targets.",
+        when="Multi-class segmentation with rare classes: each class counts about equally, however few pixels it has.",
+        fn=generalized_dice,
+        validate=_validate_generalized_dice,
+        reduction=replace(PIXEL_MEAN, scale=_gd_scale),
+        element_note="per sample (one value for the batch with batch=true)",
+        mean_note="mean over samples",
+        references=(
+            "Sudre et al. 2017, Generalised Dice overlap as a deep learning loss function for highly "
+            "unbalanced segmentations (arXiv:1707.03237)",
+        ),
     ),
     define(
         name="ssim",

@@ -11,8 +11,8 @@ LOSS_TEXTS: dict[str, dict[str, str]] = {
         "convention": "segmentation_models_pytorch soft_dice_score（DiceLoss(mode='multilabel', smooth=s)："
         "逐類別在 N、H、W 上加總，s 同時加在分子與分母）",
         "differs": "smp 預設 smooth=0，分母以 eps=1e-7 為下限截斷，並把目標中不存在之類別的損失設為零；"
-        "Keras Dice 只在分母加上 1e-7。s > 0 時，空的目標搭配空的預測得到損失 0；"
-        "s = 0 時 losscli 會拒絕這種 0/0。",
+        "Keras Dice 只在分母加上 1e-7，並把整個輸入攤平（axis=None）。[0, 1] 以外的值照原樣計算，與 Keras 相同。"
+        "s > 0 時，空的目標搭配空的預測得到損失 0；s = 0 時 losscli 會拒絕這種 0/0。",
         "when": "有類別不平衡的分割：以重疊程度為基礎，不受大量真陰性的影響。",
     },
     "iou": {
@@ -27,9 +27,13 @@ LOSS_TEXTS: dict[str, dict[str, str]] = {
         "summary": "Tversky 損失：對偽陽性與偽陰性分別加權的 Dice",
         "derivative": "令 D = TP + α FP + β FN + s：∂ℓ_c/∂p = -(y D - (TP + s)((1 - α - β) y + α)) / D²",
         "convention": "segmentation_models_pytorch soft_tversky_score（TverskyLoss(alpha=0.5, beta=0.5, gamma=1, "
-        "mode='multilabel', smooth=s)；alpha 作用於偽陽性）",
-        "differs": "α = β = ½ 等於平滑項為 2s 的 Dice（s = 0 時完全相同）；α = β = 1 等於 IoU。"
-        "Keras Tversky(alpha=0.5, beta=0.5) 同樣以 alpha 為偽陽性加權。",
+        "mode='multilabel', smooth=s)）：alpha 作用於偽陽性 Σ p (1 - y)，beta 作用於偽陰性 Σ (1 - p) y，"
+        "與 Salehi et al. 2017 相同",
+        "differs": "Keras Tversky(alpha, beta) 把 alpha 放在 Σ y (1 - p)（偽陰性）、beta 放在 Σ p (1 - y)（偽陽性），"
+        "與其說明文件相反；它把整個輸入攤平（axis=None），並在分母加上 1e-7：Keras Tversky(alpha=a, beta=b) "
+        "等於在單一遮罩上使用 -p alpha=b -p beta=a -p smooth=0（其測試：alpha=0.2、beta=0.8 時為 0.7917）。"
+        "[0, 1] 以外的值照原樣計算，與 Keras 相同（smp 會把分母以 1e-7 為下限截斷）。"
+        "α = β = ½ 等於平滑項為 2s 的 Dice（s = 0 時完全相同）；α = β = 1 等於 IoU。",
         "when": "漏掉物體的代價高於過度分割的分割任務：調高 beta。",
     },
     "ssim": {
@@ -52,5 +56,43 @@ LOSS_TEXTS: dict[str, dict[str, str]] = {
         "輸入會原樣傳入：請事先套用該網路自己的正規化（例如 ImageNet 的 mean/std），"
         "或在 scripted module 內部進行。",
         "when": "超解析度、風格轉換、影像生成：懲罰網路所能看出的差異。",
+    },
+    "giou": {
+        "summary": "(x1, y1, x2, y2) 方框的廣義 IoU（GIoU）損失",
+        "derivative": "以連鎖律通過各角點的 min/max 求得（torch 的平手規則：各取 ½）；不重疊的方框不會經由 I 得到梯度",
+        "convention": "torchvision.ops.generalized_box_iou_loss(boxes1=preds, boxes2=targets, reduction, eps=1e-7)",
+        "differs": "torchvision 的預設 reduction 為 'none'（losscli 為 mean），沒有方框時回傳 0"
+        "（losscli 拒絕空的輸入）；fvcore giou_loss 是同一公式；DETR 的成對 generalized_box_iou 沒有 eps。"
+        "此損失是對稱的；這裡只有 preds 會得到梯度。",
+        "when": "預測框與真實框可能不重疊的方框迴歸：與 1 - IoU 不同，此時仍有梯度把方框拉向目標。",
+    },
+    "diou": {
+        "summary": "(x1, y1, x2, y2) 方框的距離 IoU（DIoU）損失",
+        "derivative": "以連鎖律通過各角點的 min/max 求得（torch 的平手規則：各取 ½）；∂(ρ²/c²) 把中心點移向目標的中心",
+        "convention": "torchvision.ops.distance_box_iou_loss(boxes1=preds, boxes2=targets, reduction, eps=1e-7)",
+        "differs": "torchvision 的預設 reduction 為 'none'（losscli 為 mean），沒有方框時回傳 0"
+        "（losscli 拒絕空的輸入）。與 detectron2 的 diou_loss 公式相同，torchvision 即取自該處。",
+        "when": "希望比 GIoU 收斂更快的方框迴歸：即使一個方框包含另一個，中心距離項仍然有作用。",
+    },
+    "ciou": {
+        "summary": "(x1, y1, x2, y2) 方框的完整 IoU（CIoU）損失（DIoU 加上長寬比項）",
+        "derivative": "同 diou，再加上把 α 視為常數的 α ∂v/∂p（torchvision 在 torch.no_grad() 之下計算 α）："
+        "梯度並不是數值經由 α 的導數",
+        "convention": "torchvision.ops.complete_box_iou_loss(boxes1=preds, boxes2=targets, reduction, eps=1e-7)；"
+        "與其相同，eps 只進入 α（IoU 與距離項使用 1e-7）",
+        "differs": "ultralytics bbox_iou(CIoU=True) 同樣不對 α 求梯度，但在高度上加 eps（w/(h + eps)）；"
+        "detectron2 的 ciou_loss 是 torchvision 所採用的來源。torchvision 的預設 reduction 為 'none'"
+        "（losscli 為 mean）。高度為 0 的方框會被拒絕（atan(w/0)），torchvision 不做此檢查。",
+        "when": "也要符合目標方框長寬比的方框迴歸（YOLO 類的偵測器）。",
+    },
+    "generalized-dice": {
+        "summary": "廣義 Dice 損失：以 1/(Σ target)² 為類別加權的 Dice",
+        "derivative": "對類別 c 的 p：∂ℓ_n/∂p = -(2 w_c y D - N w_c) / D²（N、D 為分子與分母；權重只取決於目標）",
+        "convention": "MONAI GeneralizedDiceLoss(include_background=True, w_type='square', smooth_nr=1e-5, "
+        "smooth_dr=1e-5, batch=False, reduction='mean')；權重與 MONAI 的 w_func(ground_o.float()) 相同，以 float32 計算",
+        "differs": "optax multiclass_generalized_dice_loss 是另一種損失：它以正規化為平均 1 的 1/((Σ y)² + 1e-7) "
+        "為各類別的 Dice 損失（smooth=1）加權後取平均，而不是在同一個比值內為加總加權（Sudre et al.）。"
+        "不提供 MONAI 的 to_onehot_y（類別索引目標）：請給 one-hot 目標。",
+        "when": "含稀有類別的多類別分割：每個類別的份量大致相同，不論它有多少像素。",
     },
 }

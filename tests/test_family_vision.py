@@ -1,0 +1,461 @@
+"""The box losses (giou, diou, ciou) and the image losses of issue 11 against their defining
+libraries, float64, every reduction each offers; plus the registry-wide checks on the cases
+tests/cases_vision.EXTRA_CASES keeps apart, and the CLI as a person runs it.
+
+torchvision does not import beside this torch wheel: its box losses are transcribed below from
+pytorch/vision ``torchvision/ops/_utils.py`` (``_loss_inter_union``), ``giou_loss.py``,
+``diou_loss.py`` (``_diou_iou_loss``) and ``ciou_loss.py``, and checked against the expected
+values of torchvision's own tests (``test/test_ops.py``, ``TestGeneralizedBoxIouLoss``,
+``TestDistanceBoxIouLoss``, ``TestCompleteBoxIouLoss``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from losscli import losses
+from losscli.chains import worked_element
+from losscli.core import evaluate
+from losscli.errors import InputError
+from losscli.explain import choose_element
+from losscli.params import parse_params
+from tests.cases_vision import EXTRA_CASES, FAMILY_CASES
+from tests.test_cli import one_error_line
+
+RTOL = 1e-12
+ATOL = 1e-14
+GRAD_RTOL = 1e-10
+GRAD_ATOL = 1e-13
+BACKENDS = ("numpy", "torch")
+
+
+def run(name: str, params: list[str], inputs: dict[str, np.ndarray], backend: str = "numpy", **kw):
+    spec = losses.get(name)
+    return evaluate(spec, inputs, parse_params(spec, params), backend=backend, **kw)
+
+
+def t(a, grad: bool = False) -> torch.Tensor:
+    return torch.tensor(np.asarray(a, dtype=np.float64), dtype=torch.float64, requires_grad=grad)
+
+
+def refuses(name: str, params: list[str], inputs: dict[str, np.ndarray], match: str) -> str:
+    sources = {k: f"{k}.csv" for k in inputs}
+    with pytest.raises(InputError, match=match) as info:
+        run(name, params, inputs, sources=sources)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def central_differences(loss: str, params: list[str], inputs: dict[str, np.ndarray], value=None) -> np.ndarray:
+    """∂L/∂preds by central differences of ``value(inputs)`` (the loss's mean value by default)."""
+    value = value or (lambda d: run(loss, params, d).value)
+    h = 1e-6
+    numeric = np.zeros_like(inputs["preds"])
+    for idx in np.ndindex(inputs["preds"].shape):
+        plus = {k: v.copy() for k, v in inputs.items()}
+        minus = {k: v.copy() for k, v in inputs.items()}
+        plus["preds"][idx] += h
+        minus["preds"][idx] -= h
+        numeric[idx] = (value(plus) - value(minus)) / (2 * h)
+    return numeric
+
+
+# ------------------------------------------------------- registry-wide checks on EXTRA_CASES
+
+EXTRA = [(loss, cid, params, fac) for loss, cs in EXTRA_CASES.items() for cid, params, fac in cs]
+
+
+def extra_id(case) -> str:
+    return f"{case[0]}-{case[1]}"
+
+
+@pytest.mark.parametrize("case", EXTRA, ids=extra_id)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_extra_cases_backend_parity(case, reduction):
+    loss, _, params, factory = case
+    inputs = factory(np.random.default_rng(1))
+    a = run(loss, params, inputs, "numpy", reduction=reduction)
+    b = run(loss, params, inputs, "torch", reduction=reduction)
+    np.testing.assert_allclose(a.value, b.value, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(a.elements, b.elements, rtol=RTOL, atol=ATOL)
+
+
+def frozen_alpha_value(params: list[str], reference: dict[str, np.ndarray]):
+    """ciou's value with α fixed at its value on ``reference``: the function whose derivative
+    torchvision's gradient is (it computes α under torch.no_grad())."""
+    eps = parse_params(losses.get("ciou"), params)["eps"]
+    alpha = tv_ciou_alpha(t(reference["preds"]), t(reference["targets"]), eps)
+
+    def value(d: dict[str, np.ndarray]) -> float:
+        return float(tv_complete_box_iou_loss(t(d["preds"]), t(d["targets"]), "mean", eps, alpha=alpha))
+
+    return value
+
+
+@pytest.mark.parametrize("case", EXTRA, ids=extra_id)
+def test_extra_cases_gradient_matches_central_differences(case):
+    loss, _, params, factory = case
+    inputs = factory(np.random.default_rng(2))
+    ev = run(loss, params, inputs, "torch")
+    assert set(ev.gradients) == {"preds"}
+    value = frozen_alpha_value(params, inputs) if loss == "ciou" else None
+    numeric = central_differences(loss, params, inputs, value)
+    np.testing.assert_allclose(ev.gradients["preds"], numeric, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("case", EXTRA, ids=extra_id)
+def test_extra_cases_float32_close_to_float64(case):
+    loss, _, params, factory = case
+    inputs = factory(np.random.default_rng(3))
+    c = run(loss, params, inputs, "numpy").value
+    for backend in BACKENDS:
+        assert run(loss, params, inputs, backend, dtype="float32").value == pytest.approx(c, rel=1e-5, abs=1e-6)
+
+
+@pytest.mark.parametrize("case", EXTRA, ids=extra_id)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_extra_cases_worked_element_equals_autograd(case, reduction):
+    loss, _, params, factory = case
+    inputs = factory(np.random.default_rng(21))
+    ev = run(loss, params, inputs, "torch", reduction=reduction)
+    grad = ev.gradients["preds"]
+    for index in {choose_element(ev, "preds", None), tuple(0 for _ in grad.shape)}:
+        chain = worked_element(ev, inputs, index, "preds")
+        assert chain is not None
+        assert chain.product == pytest.approx(float(grad[index]), rel=1e-12, abs=1e-300)
+
+
+def test_ciou_gradient_is_not_the_derivative_of_its_value():
+    """The reason general ciou cases are kept apart: with α under no_grad the gradient differs
+    from central differences of the value (here by far more than their 1e-6 tolerance)."""
+    inputs = FAMILY_CASES["giou"][0][2](np.random.default_rng(2))
+    ev = run("ciou", [], inputs, "torch")
+    numeric = central_differences("ciou", [], inputs)
+    assert not np.allclose(ev.gradients["preds"], numeric, rtol=1e-4, atol=1e-6)
+
+
+# ------------------------------------------------------------------------------- boxes
+# torchvision's source, transcribed (pytorch/vision, torchvision/ops): reduction as torchvision's
+# ("none" | "mean" | "sum"); float64 inputs, so _upcast_non_float does nothing.
+
+
+def tv_loss_inter_union(boxes1: torch.Tensor, boxes2: torch.Tensor):
+    """torchvision/ops/_utils.py ``_loss_inter_union``."""
+    x1, y1, x2, y2 = boxes1.unbind(dim=-1)
+    x1g, y1g, x2g, y2g = boxes2.unbind(dim=-1)
+    xkis1 = torch.max(x1, x1g)
+    ykis1 = torch.max(y1, y1g)
+    xkis2 = torch.min(x2, x2g)
+    ykis2 = torch.min(y2, y2g)
+    intsctk = torch.zeros_like(x1)
+    mask = (ykis2 > ykis1) & (xkis2 > xkis1)
+    intsctk[mask] = (xkis2[mask] - xkis1[mask]) * (ykis2[mask] - ykis1[mask])
+    unionk = (x2 - x1) * (y2 - y1) + (x2g - x1g) * (y2g - y1g) - intsctk
+    return intsctk, unionk
+
+
+def tv_reduce(loss: torch.Tensor, reduction: str) -> torch.Tensor:
+    if reduction == "mean":
+        return loss.mean() if loss.numel() > 0 else 0.0 * loss.sum()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def tv_generalized_box_iou_loss(boxes1, boxes2, reduction="none", eps=1e-7):
+    """torchvision/ops/giou_loss.py ``generalized_box_iou_loss``."""
+    intsctk, unionk = tv_loss_inter_union(boxes1, boxes2)
+    iouk = intsctk / (unionk + eps)
+    x1, y1, x2, y2 = boxes1.unbind(dim=-1)
+    x1g, y1g, x2g, y2g = boxes2.unbind(dim=-1)
+    xc1 = torch.min(x1, x1g)
+    yc1 = torch.min(y1, y1g)
+    xc2 = torch.max(x2, x2g)
+    yc2 = torch.max(y2, y2g)
+    area_c = (xc2 - xc1) * (yc2 - yc1)
+    miouk = iouk - ((area_c - unionk) / (area_c + eps))
+    return tv_reduce(1 - miouk, reduction)
+
+
+def tv_diou_iou_loss(boxes1, boxes2, eps=1e-7):
+    """torchvision/ops/diou_loss.py ``_diou_iou_loss``."""
+    intsct, union = tv_loss_inter_union(boxes1, boxes2)
+    iou = intsct / (union + eps)
+    x1, y1, x2, y2 = boxes1.unbind(dim=-1)
+    x1g, y1g, x2g, y2g = boxes2.unbind(dim=-1)
+    xc1 = torch.min(x1, x1g)
+    yc1 = torch.min(y1, y1g)
+    xc2 = torch.max(x2, x2g)
+    yc2 = torch.max(y2, y2g)
+    diagonal_distance_squared = ((xc2 - xc1) ** 2) + ((yc2 - yc1) ** 2) + eps
+    x_p = (x2 + x1) / 2
+    y_p = (y2 + y1) / 2
+    x_g = (x1g + x2g) / 2
+    y_g = (y1g + y2g) / 2
+    centers_distance_squared = ((x_p - x_g) ** 2) + ((y_p - y_g) ** 2)
+    loss = 1 - iou + (centers_distance_squared / diagonal_distance_squared)
+    return loss, iou
+
+
+def tv_distance_box_iou_loss(boxes1, boxes2, reduction="none", eps=1e-7):
+    """torchvision/ops/diou_loss.py ``distance_box_iou_loss``."""
+    loss, _ = tv_diou_iou_loss(boxes1, boxes2, eps)
+    return tv_reduce(loss, reduction)
+
+
+def _tv_ciou_v(boxes1, boxes2):
+    x1, y1, x2, y2 = boxes1.unbind(dim=-1)
+    x1g, y1g, x2g, y2g = boxes2.unbind(dim=-1)
+    w_pred = x2 - x1
+    h_pred = y2 - y1
+    w_gt = x2g - x1g
+    h_gt = y2g - y1g
+    return (4 / (torch.pi**2)) * torch.pow((torch.atan(w_gt / h_gt) - torch.atan(w_pred / h_pred)), 2)
+
+
+def tv_ciou_alpha(boxes1, boxes2, eps=1e-7):
+    _, iou = tv_diou_iou_loss(boxes1, boxes2)
+    v = _tv_ciou_v(boxes1, boxes2)
+    with torch.no_grad():
+        return v / (1 - iou + v + eps)
+
+
+def tv_complete_box_iou_loss(boxes1, boxes2, reduction="none", eps=1e-7, alpha=None):
+    """torchvision/ops/ciou_loss.py ``complete_box_iou_loss`` (``alpha``, when given, replaces the
+    no_grad α: for central differences of the function torchvision differentiates)."""
+    diou_loss, iou = tv_diou_iou_loss(boxes1, boxes2)  # as torchvision: without eps
+    v = _tv_ciou_v(boxes1, boxes2)
+    if alpha is None:
+        with torch.no_grad():
+            alpha = v / (1 - iou + v + eps)
+    loss = diou_loss + alpha * v
+    return tv_reduce(loss, reduction)
+
+
+TORCHVISION = {
+    "giou": tv_generalized_box_iou_loss,
+    "diou": tv_distance_box_iou_loss,
+    "ciou": tv_complete_box_iou_loss,
+}
+BOX_CASES = {
+    loss: [(cid, params, fac) for cid, params, fac in FAMILY_CASES[loss] + EXTRA_CASES[loss]]
+    for loss in ("giou", "diou", "ciou")
+}
+
+
+def check_box_loss(loss: str, case) -> None:
+    cid, params, factory = case
+    d = factory(np.random.default_rng(4))
+    eps = parse_params(losses.get(loss), params)["eps"]
+    for reduction in ("none", "mean", "sum"):
+        x = t(d["preds"], grad=True)
+        ref = TORCHVISION[loss](x, t(d["targets"]), reduction=reduction, eps=eps)
+        ref.sum().backward()
+        for backend in BACKENDS:
+            ev = run(loss, params, d, backend, reduction=reduction)
+            np.testing.assert_allclose(ev.value, ref.detach().numpy(), rtol=RTOL, atol=ATOL)
+        assert np.shape(ev.value) == tuple(ref.shape)
+        np.testing.assert_allclose(ev.gradients["preds"], x.grad.numpy(), rtol=GRAD_RTOL, atol=GRAD_ATOL)
+
+
+@pytest.mark.parametrize("case", BOX_CASES["giou"], ids=lambda c: c[0])
+def test_giou_matches_torchvision(case):
+    check_box_loss("giou", case)
+
+
+@pytest.mark.parametrize("case", BOX_CASES["diou"], ids=lambda c: c[0])
+def test_diou_matches_torchvision(case):
+    check_box_loss("diou", case)
+
+
+@pytest.mark.parametrize("case", BOX_CASES["ciou"], ids=lambda c: c[0])
+def test_ciou_matches_torchvision(case):
+    check_box_loss("ciou", case)
+
+
+# torchvision test/test_ops.py get_boxes() and its expected losses (float32 there, 4-5 digits).
+TV_BOX1, TV_BOX2 = [-1.0, -1, 1, 1], [0.0, 0, 1, 1]
+TV_BOX3, TV_BOX4 = [0.0, 1, 1, 2], [1.0, 1, 2, 2]
+TV_EXPECTED = {
+    "giou": [(TV_BOX1, TV_BOX1, 0.0), (TV_BOX1, TV_BOX2, 0.75), (TV_BOX2, TV_BOX3, 1.0), (TV_BOX2, TV_BOX4, 1.5)],
+    "diou": [(TV_BOX1, TV_BOX1, 0.0), (TV_BOX1, TV_BOX2, 0.8125), (TV_BOX1, TV_BOX3, 1.1923), (TV_BOX1, TV_BOX4, 1.25)],
+    "ciou": [(TV_BOX1, TV_BOX1, 0.0), (TV_BOX1, TV_BOX2, 0.8125), (TV_BOX1, TV_BOX3, 1.1923), (TV_BOX1, TV_BOX4, 1.25)],
+}
+TV_BATCHED = {"giou": (1.25, 2.5), "diou": (1.225, 2.45), "ciou": (1.225, 2.45)}  # (mean, sum)
+
+
+@pytest.mark.parametrize("loss", ["giou", "diou", "ciou"])
+def test_box_losses_reproduce_torchvision_test_values(loss):
+    for a, b, expected in TV_EXPECTED[loss]:
+        for backend in BACKENDS:
+            ev = run(loss, [], {"preds": np.array(a), "targets": np.array(b)}, backend, reduction="none")
+            assert np.shape(ev.value) == ()  # one unbatched box: a 0-d loss, as torchvision's
+            assert float(ev.value) == pytest.approx(expected, abs=1e-4)
+    batched = {"preds": np.array([TV_BOX2, TV_BOX2]), "targets": np.array([TV_BOX3, TV_BOX4])}
+    mean, total = TV_BATCHED[loss]
+    assert run(loss, [], batched).value == pytest.approx(mean, abs=1e-4)
+    assert run(loss, [], batched, reduction="sum").value == pytest.approx(total, abs=1e-4)
+
+
+def test_box_losses_by_hand():
+    """Two unit squares side by side, the prediction shifted by 1 in x: I = 0, U = 2, |C| = 2,
+    centres 1 apart, enclosing diagonal² = 4 + 1 = 5, same aspect ratio (v = 0)."""
+    d = {"preds": np.array([[1.0, 0, 2, 1]]), "targets": np.array([[0.0, 0, 1, 1]])}
+    assert run("giou", [], d).value == pytest.approx(1 - (0 - 0 / (2 + 1e-7)), rel=1e-15)
+    assert run("diou", [], d).value == pytest.approx(1 + 1 / (5 + 1e-7), rel=1e-15)
+    assert run("ciou", [], d).value == pytest.approx(1 + 1 / (5 + 1e-7), rel=1e-15)
+    inside = {"preds": np.array([[0.0, 0, 2, 2]]), "targets": np.array([[0.5, 0.5, 1.5, 1.5]])}
+    assert run("giou", ["eps=0"], inside).value == pytest.approx(0.75, rel=1e-15)  # IoU 1/4, C = U
+
+
+def test_ciou_eps_enters_alpha_only():
+    """torchvision calls _diou_iou_loss(boxes1, boxes2) without eps: a large eps changes only α."""
+    d = {"preds": np.array([[0.0, 0, 3, 1]]), "targets": np.array([[0.5, 0.2, 2, 2]])}
+    p, g = t(d["preds"]), t(d["targets"])
+    diou_part = tv_diou_iou_loss(p, g)[0].item()
+    v = _tv_ciou_v(p, g).item()
+    iou = tv_diou_iou_loss(p, g)[1].item()
+    for eps in (1e-7, 0.5):
+        assert run("ciou", [f"eps={eps}"], d).value == pytest.approx(diou_part + v / (1 - iou + v + eps) * v, rel=1e-14)
+    assert run("diou", ["eps=0.5"], d).value != pytest.approx(diou_part, rel=1e-6)
+
+
+def test_box_losses_bad_inputs():
+    good = FAMILY_CASES["giou"][0][2](np.random.default_rng(0))
+    for loss in ("giou", "diou", "ciou"):
+        flipped = {k: v.copy() for k, v in good.items()}
+        flipped["preds"][2, [0, 2]] = flipped["preds"][2, [2, 0]]
+        message = refuses(loss, [], flipped, "data row 3: preds box has x2 = ")
+        assert message.startswith("preds.csv: ")
+        assert message.endswith("(torchvision asserts 'bad box: x1 larger than x2')")
+        tall = {k: v.copy() for k, v in good.items()}
+        tall["targets"][4, [1, 3]] = tall["targets"][4, [3, 1]]
+        refuses(loss, [], tall, r"data row 5: targets box has y2 = .* < y1 = ")
+        refuses(loss, [], {"preds": good["preds"][:, :3], "targets": good["targets"][:, :3]}, "must be boxes")
+        refuses(loss, [], {"preds": good["preds"], "targets": good["targets"][:5]}, "they must match")
+    flat = {k: v.copy() for k, v in good.items()}
+    flat["preds"][1, 3] = flat["preds"][1, 1]
+    refuses("ciou", [], flat, r"data row 2: preds box has height 0 \(y1 = y2 = ")
+    assert run("giou", [], flat).value == pytest.approx(run("giou", [], flat, "torch").value, rel=1e-14)
+
+
+def test_box_losses_cli(cli, write):
+    for loss in ("giou", "diou", "ciou"):
+        r = cli("compute", loss, "--format", "json")
+        assert r.exit_code == 0, r.stderr
+        r = cli("grad", loss, "--explain")
+        assert r.exit_code == 0, r.stderr
+        assert "they agree" in r.stdout
+    p = write("p.csv", "x1,y1,x2,y2\n0,0,2,2\n5,1,3,4\n")
+    g = write("g.csv", "x1,y1,x2,y2\n0,0,1,1\n3,1,4,4\n")
+    r = cli("compute", "giou", p, g)
+    assert r.exit_code == 2
+    line = one_error_line(r)
+    assert "p.csv" in line and "data row 2: preds box has x2 = 3 < x1 = 5" in line
+    r = cli("compute", "giou", g, g, "--format", "plain")
+    assert r.exit_code == 0 and float(r.stdout.strip()) == pytest.approx(0.0, abs=1e-6)
+
+
+# ------------------------------------------------------------------------ generalized Dice
+
+
+def monai_generalized_dice_loss(
+    input,
+    target,
+    *,
+    include_background=True,
+    sigmoid=False,
+    softmax=False,
+    w_type="square",
+    reduction="mean",
+    smooth_nr=1e-5,
+    smooth_dr=1e-5,
+    batch=False,
+):
+    """Project-MONAI/MONAI monai/losses/dice.py ``GeneralizedDiceLoss.forward`` (to_onehot_y=False,
+    other_act=None), transcribed: w_func is reciprocal(g * g), reciprocal(g) or ones_like(g)."""
+    if sigmoid:
+        input = torch.sigmoid(input)
+    n_pred_ch = input.shape[1]
+    if softmax and n_pred_ch != 1:
+        input = torch.softmax(input, 1)
+    if not include_background and n_pred_ch != 1:
+        target = target[:, 1:]
+        input = input[:, 1:]
+    reduce_axis = torch.arange(2, len(input.shape)).tolist()
+    if batch:
+        reduce_axis = [0] + reduce_axis
+    intersection = torch.sum(target * input, reduce_axis)
+    ground_o = torch.sum(target, reduce_axis)
+    pred_o = torch.sum(input, reduce_axis)
+    denominator = ground_o + pred_o
+    g = ground_o.float()
+    w = {"square": lambda: torch.reciprocal(g * g), "simple": lambda: torch.reciprocal(g)}.get(
+        w_type, lambda: torch.ones_like(g)
+    )()
+    infs = torch.isinf(w)
+    if batch:
+        w[infs] = 0.0
+        w = w + infs * torch.max(w)
+    else:
+        w[infs] = 0.0
+        max_values = torch.max(w, dim=1)[0].unsqueeze(dim=1)
+        w = w + infs * max_values
+    final_reduce_dim = 0 if batch else 1
+    numer = 2.0 * (intersection * w).sum(final_reduce_dim, keepdim=True) + smooth_nr
+    denom = (denominator * w).sum(final_reduce_dim, keepdim=True) + smooth_dr
+    f = 1.0 - (numer / denom)
+    if reduction == "mean":
+        return torch.mean(f)
+    if reduction == "sum":
+        return torch.sum(f)
+    return f
+
+
+GD_PARAMS = ("include_background", "sigmoid", "softmax", "w_type", "smooth_nr", "smooth_dr", "batch")
+
+
+@pytest.mark.parametrize("case", FAMILY_CASES["generalized-dice"], ids=lambda c: c[0])
+def test_generalized_dice_matches_monai(case):
+    cid, params, factory = case
+    d = factory(np.random.default_rng(4))
+    prm = parse_params(losses.get("generalized-dice"), params)
+    kw = {k: prm[k] for k in GD_PARAMS}
+    for reduction in ("none", "mean", "sum"):
+        x = t(d["preds"], grad=True)
+        ref = monai_generalized_dice_loss(x, t(d["targets"]), reduction=reduction, **kw)
+        ref.sum().backward()
+        for backend in BACKENDS:
+            ev = run("generalized-dice", params, d, backend, reduction=reduction)
+            np.testing.assert_allclose(ev.value, ref.detach().numpy().reshape(np.shape(ev.value)), rtol=RTOL, atol=ATOL)
+        assert np.size(ev.value) == ref.numel()
+        np.testing.assert_allclose(ev.gradients["preds"], x.grad.numpy(), rtol=GRAD_RTOL, atol=GRAD_ATOL)
+
+
+def test_generalized_dice_by_hand():
+    """One sample, two classes, no smoothing: class sizes 1 and 3 give weights 1 and 1/9 (in float32)."""
+    y = np.array([[[1.0, 0, 0, 0], [0, 1, 1, 1]]])
+    p = np.array([[[0.5, 0.25, 0, 0.25], [0.5, 0.75, 1, 0.75]]])
+    inter, ground, pred = np.array([0.5, 2.5]), np.array([1.0, 3.0]), np.array([1.0, 3.0])
+    w = (1 / ground.astype(np.float32) ** 2).astype(np.float64)  # in float32, as MONAI's ground_o.float()
+    want = 1 - 2 * np.sum(w * inter) / np.sum(w * (ground + pred))
+    got = run("generalized-dice", ["smooth_nr=0", "smooth_dr=0"], {"preds": p, "targets": y}).value
+    assert got == pytest.approx(want, rel=1e-14)
+    assert run(
+        "generalized-dice", ["smooth_nr=0", "smooth_dr=0", "w_type=uniform"], {"preds": p, "targets": y}
+    ).value == (pytest.approx(1 - 2 * 3.0 / 8.0, rel=1e-14))
+
+
+def test_generalized_dice_bad_inputs(cli):
+    d = FAMILY_CASES["generalized-dice"][0][2](np.random.default_rng(0))
+    flat = {"preds": d["preds"][:, :, 0, 0], "targets": d["targets"][:, :, 0, 0]}  # N x C: MONAI sums it all
+    refuses("generalized-dice", [], flat, r"N x C x spatial\.\.\. \(MONAI's BNH\[WD\] layout")
+    refuses("generalized-dice", [], {"preds": d["preds"], "targets": d["targets"][:1]}, "they must match")
+    r = cli("compute", "generalized-dice", "-p", "sigmoid=true", "-p", "softmax=true")
+    assert r.exit_code == 2 and "cannot both be set" in one_error_line(r)
+    r = cli("compute", "generalized-dice", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    r = cli("grad", "generalized-dice", "--explain")
+    assert r.exit_code == 0, r.stderr
