@@ -60,7 +60,9 @@ def load(target: Target | Needs, data: DataOptions) -> Loaded:
                 + ("; there is no bundled example for it" if example is None else "")
             )
         files, columns = example.paths(), {}
-        notes.append(f"no files given: using the bundled example for {target.name} ({', '.join(example.files)})")
+        applied = target.with_example_params(example.params) if isinstance(target, SingleLoss) else []
+        shown = f" with -p {' -p '.join(applied)}" if applied else ""
+        notes.append(f"no files given: using the bundled example for {target.name} ({', '.join(example.files)}){shown}")
     read = read_inputs(
         names,
         files,

@@ -43,10 +43,17 @@ class SingleLoss:
     text: str
     spec: LossSpec
     params: dict[str, Any]
+    given: frozenset[str] = frozenset()  # the parameters the user set (-p or in the text)
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+    def with_example_params(self, items: Sequence[str]) -> list[str]:
+        """Apply a bundled example's ``-p`` items that the user did not set; the ones applied."""
+        applied = [item for item in items if item.partition("=")[0].strip().replace("-", "_") not in self.given]
+        self.params = parse_params(self.spec, applied, base=self.params)
+        return applied
 
     @property
     def input_names(self) -> list[str]:
@@ -148,7 +155,11 @@ def resolve(text: str, param_items: Sequence[str] = ()) -> Target:
     expression = parse(text)
     if expression.is_plain and not expression.terms[0].bindings:
         term = expression.terms[0]
-        return SingleLoss(text, term.spec, parse_params(term.spec, param_items, base=term.params))
+        params = parse_params(term.spec, param_items, base=term.params)
+        defaults = {p.name: p.default for p in term.spec.params}
+        given = {item.partition("=")[0].strip().replace("-", "_") for item in param_items}
+        given |= {k for k, v in term.params.items() if k in defaults and v != defaults[k]}
+        return SingleLoss(text, term.spec, params, frozenset(given))
     if param_items:
         raise UsageError(
             "-p applies to a single loss; in an expression give parameters per term: '0.5*huber(delta=2) + mse'"
