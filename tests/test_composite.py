@@ -248,7 +248,13 @@ def test_to_dict_is_strict_json(multitask):
     assert obj["terms"][0]["expr"] == "cross-entropy(preds=cls_logits, targets=cls_labels, label_smoothing=0.1)"
     assert obj["terms"][0]["weight"] == 2.0 and obj["terms"][1]["weight"] == 0.5
     assert obj["params"] == {
-        obj["terms"][0]["expr"]: {"from_logits": True, "label_smoothing": 0.1, "ignore_index": -100, "weight": None}
+        obj["terms"][0]["expr"]: {
+            "from_logits": True,
+            "label_smoothing": 0.1,
+            "ignore_index": -100,
+            "weight": None,
+            "normalize": False,
+        }
     }
     assert np.asarray(obj["gradients"]["box_pred"]).shape == (5, 4)
     assert set(obj["shares"][0]) == {"expr", "weight", "grad_norm", "fraction"}

@@ -43,7 +43,13 @@ def test_plain_name_with_params_keeps_every_default():
     assert term.expr == "huber(delta=2)" and term.params == {"delta": 2.0}
     ce = parse("ce").terms[0]
     assert ce.expr == "cross-entropy"
-    assert ce.params == {"from_logits": True, "label_smoothing": 0.0, "ignore_index": -100, "weight": None}
+    assert ce.params == {
+        "from_logits": True,
+        "label_smoothing": 0.0,
+        "ignore_index": -100,
+        "weight": None,
+        "normalize": False,
+    }
 
 
 @pytest.mark.parametrize(
@@ -150,7 +156,13 @@ def test_normalised_form():
 
 def test_parameter_values_of_every_kind():
     p = parse("ce(weight=[1, 2, 3.5], label_smoothing=0.1, from_logits=false, ignore_index=-1)").terms[0].params
-    assert p == {"weight": (1.0, 2.0, 3.5), "label_smoothing": 0.1, "from_logits": False, "ignore_index": -1}
+    assert p == {
+        "weight": (1.0, 2.0, 3.5),
+        "label_smoothing": 0.1,
+        "from_logits": False,
+        "ignore_index": -1,
+        "normalize": False,
+    }
     assert isinstance(p["ignore_index"], int)
     assert parse("ce(weight=2)").terms[0].params["weight"] == (2.0,)
     assert parse("ce(weight=[-0, +2e0])").terms[0].params["weight"] == (0.0, 2.0)
@@ -158,8 +170,10 @@ def test_parameter_values_of_every_kind():
         "from_logits": True,
         "pos_weight": None,
         "clip": None,
+        "weight": None,
+        "label_smoothing": 0.0,
     }
-    assert parse("multi-margin(p=2)").terms[0].params == {"margin": 1.0, "p": 2}
+    assert parse("multi-margin(p=2)").terms[0].params == {"margin": 1.0, "p": 2, "weight": None}
     assert parse("focal(alpha=-1, gamma=+1.5)").terms[0].params == {"alpha": -1.0, "gamma": 1.5}
     assert parse("mse()").terms[0].expr == "mse"
 
