@@ -129,9 +129,18 @@ TORCH_REFERENCES = {
         )
     ),
     "multi-margin": lambda x, d, p: F.multi_margin_loss(
-        x, torch.tensor(d["targets"]).long(), p=p["p"], margin=p["margin"]
+        x,
+        torch.tensor(d["targets"]).long(),
+        p=p["p"],
+        margin=p["margin"],
+        weight=None if p["weight"] is None else t(np.array(p["weight"])),
     ),
-    "kl-div": lambda x, d, p: F.kl_div(x if p["log_input"] else torch.log(x), t(d["targets"]), reduction="batchmean"),
+    "kl-div": lambda x, d, p: F.kl_div(
+        x if p["log_input"] else torch.log(x),
+        t(d["targets"]),
+        reduction="batchmean" if p["batchmean"] else "mean",
+        log_target=p["log_target"],
+    ),
     "focal": lambda x, d, p: torchvision_sigmoid_focal_loss(x, t(d["targets"]), p["alpha"], p["gamma"]),
 }
 TORCH_REFERENCES["sparse-cross-entropy"] = TORCH_REFERENCES["cross-entropy"]
