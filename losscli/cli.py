@@ -21,7 +21,7 @@ from losscli.errors import EXIT_CHECK_FAILED, EXIT_USAGE, LossCliError, UsageErr
 from losscli.options import DataOptions, HealthOptions, RunOptions
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,
     no_args_is_help=True,
     help="Exact loss values and autograd gradients from CSV/JSON/NPY/Parquet files, with gradient "
     "health checks.  Exit codes: 0 ok, 1 a requested check failed, 2 usage or input error.\n\n"
@@ -119,10 +119,44 @@ def _root(
 # Each group of options is declared once and reaches a command as one value (an option type of
 # losscli.options), the way sqlite-utils shares output_options: see ``_options``.
 
+
+def _complete_loss(incomplete: str) -> list[str]:
+    """Shell completion of LOSS: registered names and aliases (metadata only, no torch)."""
+    from losscli import losses
+
+    names = [n for spec in losses.REGISTRY.values() for n in (spec.name, *spec.aliases)]
+    return [n for n in names if n.startswith(incomplete)]
+
+
+def _complete_param(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of ``-p``: ``NAME=`` for each parameter of the loss already on the line."""
+    from losscli import losses
+
+    # while completing, click leaves the positional words unparsed in ctx.args
+    loss = ctx.params.get("loss") or (ctx.args[0] if ctx.args else None)
+    try:
+        spec = losses.get(loss) if loss else None
+    except LossCliError:
+        spec = None
+    if spec is None:
+        return []
+    return [f"{p.name}=" for p in spec.params if f"{p.name}=".startswith(incomplete)]
+
+
 LossArg = typer.Argument(
-    ..., metavar="LOSS", help="Loss name or alias (see 'losscli list'), or an expression such as '0.7*bce + 0.3*dice'."
+    ...,
+    metavar="LOSS",
+    help="Loss name or alias (see 'losscli list'), or an expression such as '0.7*bce + 0.3*dice'.",
+    autocompletion=_complete_loss,
 )
-ParamOpt = typer.Option(None, "--param", "-p", metavar="NAME=VALUE", help="Loss parameter name=value (repeatable).")
+ParamOpt = typer.Option(
+    None,
+    "--param",
+    "-p",
+    metavar="NAME=VALUE",
+    help="Loss parameter name=value (repeatable).",
+    autocompletion=_complete_param,
+)
 
 
 @dataclass(frozen=True)
@@ -269,7 +303,9 @@ OUTPUT = _Group(
                 "--format",
                 "-f",
                 metavar="FORMAT",
-                help="table, json, csv, plain or markdown (a summary for CI job pages and pull requests).",
+                envvar="LOSSCLI_FORMAT",
+                help="table, json, csv, plain or markdown (a summary for CI job pages and pull requests); "
+                "default from LOSSCLI_FORMAT.",
             ),
         ),
         _param("as_json", bool, typer.Option(False, "--json", help="Same as --format json.")),
@@ -552,7 +588,11 @@ def compute(
 @_options(DATA, EVAL, OUTPUT, MODEL, GATE)
 def grad(
     loss: Optional[str] = typer.Argument(
-        None, metavar="LOSS", help="Loss name, alias or expression; optional with --explain.", show_default=False
+        None,
+        metavar="LOSS",
+        help="Loss name, alias or expression; optional with --explain.",
+        show_default=False,
+        autocompletion=_complete_loss,
     ),
     param: Optional[List[str]] = ParamOpt,
     out: Optional[str] = typer.Option(
@@ -581,7 +621,15 @@ def grad(
         5, "--top", metavar="K", help="Elements listed on screen and in JSON (first, largest, smallest |grad|)."
     ),
     explain_: bool = typer.Option(False, "--explain", help="Walk through the chain rule and the autograd graph."),
-    lang: str = typer.Option("en", "--lang", metavar="LANG", help="Language of --explain: en or zh-TW."),
+    no_pager: bool = typer.Option(
+        False, "--no-pager", help="Print a long --explain straight to the terminal (also LOSSCLI_PAGER=0)."
+    ),
+    lang: Optional[str] = typer.Option(
+        None,
+        "--lang",
+        metavar="LANG",
+        help="Language of --explain: en or zh-TW (default: zh-TW when LC_ALL/LC_MESSAGES/LANG say zh_TW).",
+    ),
     element: Optional[str] = typer.Option(
         None, "--element", metavar="ROW[,COL]", help="Element for --explain: ROW or ROW,COL (0-based)."
     ),
@@ -648,7 +696,7 @@ def grad(
     from losscli.render import render_grad
     from losscli.target import resolve
 
-    check_lang(lang)
+    lang = check_lang(lang)
     if net.path is not None:
         from losscli.network import ModelHealthOptions
 
@@ -657,7 +705,7 @@ def grad(
         )
         _grad_model(
             loss, param, net, data, run, fmt, options, out, strict, fail_on, fail_above, fail_below, explain_, lang,
-            plot, gate,
+            plot, gate, not no_pager,
         )  # fmt: skip
         return
     if plot is not None:
@@ -704,7 +752,7 @@ def grad(
         sections = narrative(
             ev, done.health, done.loaded.arrays, lang=lang, element=_element(element, ev), header=header
         )
-        render_narrative(sections, fmt=fmt)
+        render_narrative(sections, fmt=fmt, pager=not no_pager)
     else:
         render_grad(done.result, done.health, fmt, top=top, checks=checks, inputs=done.loaded.provenance)
     _finish(
@@ -770,6 +818,7 @@ def _grad_model(
     lang: str = "en",
     plot: Optional[str] = None,
     gate: Optional[GateOptions] = None,
+    pager: bool = True,
 ) -> None:
     """``grad --model``: the network's parameter gradients, layer by layer."""
     from losscli import app as application
@@ -811,7 +860,7 @@ def _grad_model(
 
         if done.binding.model.kind != "pt2":
             raise UsageError("--explain with --model needs a torch.export program (.pt2), not TorchScript")
-        render_narrative(model_narrative(done.run, lang, options.lr), fmt=fmt)
+        render_narrative(model_narrative(done.run, lang, options.lr), fmt=fmt, pager=pager)
     else:
         render_model_grad(done.run, done.binding, fmt, checks=checks)
     _finish(
@@ -886,8 +935,12 @@ def list_losses(*, fmt: str) -> None:
 @user_errors
 @_options(OUTPUT)
 def explain(
-    loss: str = typer.Argument(..., metavar="LOSS", help="Loss name or alias (see 'losscli list')."),
-    lang: str = typer.Option("en", "--lang", metavar="LANG", help="en or zh-TW."),
+    loss: str = typer.Argument(
+        ..., metavar="LOSS", help="Loss name or alias (see 'losscli list').", autocompletion=_complete_loss
+    ),
+    lang: Optional[str] = typer.Option(
+        None, "--lang", metavar="LANG", help="en or zh-TW (default: zh-TW when LC_ALL/LC_MESSAGES/LANG say zh_TW)."
+    ),
     *,
     fmt: str,
 ) -> None:

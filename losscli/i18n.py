@@ -8,6 +8,8 @@ Chinese from ``losscli.i18n_zh_tw.LOSS_TEXTS``.  Formulas are shared (they are m
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from typing import Any
 
 LANGS = ("en", "zh-TW")
@@ -153,10 +155,25 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
-def check_lang(lang: str) -> str:
-    """``lang`` if supported, else a UsageError listing the supported ones."""
+def locale_lang(environ: Mapping[str, str] | None = None) -> str:
+    """The language the locale asks for: ``zh-TW`` when the first of LC_ALL, LC_MESSAGES, LANG that
+    is set names Traditional Chinese (``zh_TW``, ``zh_TW.UTF-8``, ``zh_Hant``...), else ``en``."""
+    env = os.environ if environ is None else environ
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = env.get(var, "")
+        if value:
+            code = value.split(".")[0].split("@")[0].replace("-", "_").lower()
+            return "zh-TW" if code in ("zh_tw", "zh_hant", "zh_hant_tw") else "en"
+    return "en"
+
+
+def check_lang(lang: str | None) -> str:
+    """``lang`` if supported (None: the locale's, see :func:`locale_lang`), else a UsageError
+    listing the supported ones."""
     from losscli.errors import UsageError
 
+    if lang is None:
+        return locale_lang()
     if lang not in LANGS:
         raise UsageError(f"--lang must be one of {', '.join(LANGS)}, got {lang!r}")
     return lang

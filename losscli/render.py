@@ -700,10 +700,11 @@ def render_explain(spec: LossSpec, fmt: str, out: TextIO | None = None, lang: st
 
 
 def render_narrative(
-    sections: list[tuple[str, str]], out: Any = None, *, as_json: bool = False, fmt: str = "table"
+    sections: list[tuple[str, str]], out: Any = None, *, as_json: bool = False, fmt: str = "table", pager: bool = True
 ) -> None:
     """Print the sections as rich panels, as JSON ``{"sections": [{"title", "body"}]}``, or as
-    Markdown (a heading and a preformatted block per section)."""
+    Markdown (a heading and a preformatted block per section).  Panels longer than the terminal
+    go through the pager when ``pager`` and :func:`_wants_pager` allow it."""
     if as_json or fmt == "json":
         dump_json({"sections": [{"title": t, "body": b} for t, b in sections]}, out or sys.stdout)
         return
@@ -717,12 +718,39 @@ def render_narrative(
 
     from losscli.render import rich_console
 
-    out_console = rich_console(out or sys.stdout)
-    for title, body in sections:
-        if not title:
-            out_console.print(Text(body, style="bold"))
-            continue
-        out_console.print(Panel(Text(body), title=title, title_align="left", expand=True))
+    target = out or sys.stdout
+    out_console = rich_console(target)
+    renderables = [
+        Text(body, style="bold") if not title else Panel(Text(body), title=title, title_align="left", expand=True)
+        for title, body in sections
+    ]
+    if pager and _wants_pager(target):
+        with out_console.capture() as captured:
+            for r in renderables:
+                out_console.print(r)
+        text = captured.get()
+        if text.count("\n") > out_console.height:
+            import os
+            import pydoc
+
+            os.environ.setdefault("LESS", "-R")  # let less show the colours rich writes
+            pydoc.pager(text)
+            return
+        target.write(text)
+        return
+    for r in renderables:
+        out_console.print(r)
+
+
+def _wants_pager(out: Any) -> bool:
+    """A long --explain goes through the pager ($PAGER, else less) only for a person at a terminal:
+    stdout is a TTY, and neither ``--no-pager`` nor ``LOSSCLI_PAGER=0`` said otherwise."""
+    import os
+
+    if out is not sys.stdout or os.environ.get("LOSSCLI_PAGER", "1") in ("0", "false", "no"):
+        return False
+    isatty = getattr(out, "isatty", None)
+    return bool(isatty and isatty())
 
 
 # ------------------------------------------------------------------------ grad --model
