@@ -11,6 +11,8 @@ from typing import Any
 from losscli.errors import InputError, LossCliError, UsageError
 
 __version__ = "0.1.0"
+# The version of the JSON output contract (``schema_version`` in every object; losscli/schemas/).
+SCHEMA_VERSION = 1
 __all__ = ["InputError", "LossCliError", "UsageError", "compare", "compute", "grad", "inspect_model", "list_losses"]
 
 _API = ("compute", "grad", "compare", "inspect_model", "LossResult", "CompareResult", "ModelResult")

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from losscli import SCHEMA_VERSION
 from losscli.errors import InputError, UsageError
 from losscli.options import DataOptions, HealthOptions
 from losscli.target import Result, SingleLoss, Target
@@ -505,6 +506,13 @@ def read_baseline(path: str) -> dict[str, tuple[float | None, str]]:
             raise InputError(
                 f"entry {k + 1} is not a losscli result (expected an object with 'loss' or 'expr' and 'value', "
                 "as 'losscli compute/grad/compare --json' writes)",
+                source=path,
+            )
+        version = row.get("schema_version", SCHEMA_VERSION)
+        if not isinstance(version, int) or version > SCHEMA_VERSION:
+            raise InputError(
+                f"entry {k + 1} has schema_version {version!r}; this losscli reads up to {SCHEMA_VERSION} "
+                "(written by a newer losscli?)",
                 source=path,
             )
         value = row["value"]

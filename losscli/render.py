@@ -13,10 +13,18 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import Any, TextIO
 
+from losscli import SCHEMA_VERSION
 from losscli.params import format_default
 from losscli.spec import LossSpec
 
 FORMATS = ("table", "json", "csv", "plain", "markdown")
+# Every JSON object losscli prints carries SCHEMA_VERSION as ``schema_version``; the schemas are
+# in losscli/schemas/ (tests/test_schemas.py checks every command's output against them).
+
+
+def versioned(obj: dict[str, Any]) -> dict[str, Any]:
+    """``obj`` with ``schema_version`` as its first key."""
+    return {"schema_version": SCHEMA_VERSION, **obj}
 
 
 # ------------------------------------------------------------------------ JSON helpers
@@ -210,7 +218,7 @@ def result_dict(
     notes += getattr(result, "notes", [])
     if notes:
         obj["notes"] = notes
-    return obj
+    return versioned(obj)
 
 
 def compare_dicts(
@@ -240,7 +248,7 @@ def compare_dicts(
             obj["checks"] = checks_list(checks[k], notes)
         if notes:
             obj["notes"] = notes
-        out.append(obj)
+        out.append(versioned(obj))
     return out
 
 
@@ -608,7 +616,7 @@ def loss_summary(spec: LossSpec, lang: str = "en") -> dict[str, Any]:
 def render_list(groups: dict[str, list[LossSpec]], fmt: str, out: TextIO | None = None) -> None:
     out = out or sys.stdout
     if fmt == "json":
-        dump_json({"losses": [loss_summary(s) for specs in groups.values() for s in specs]}, out)
+        dump_json(versioned({"losses": [loss_summary(s) for specs in groups.values() for s in specs]}), out)
         return
     if fmt == "markdown":
         from losscli import markdown
@@ -647,7 +655,7 @@ def render_explain(spec: LossSpec, fmt: str, out: TextIO | None = None, lang: st
     out = out or sys.stdout
     info = loss_summary(spec, lang)
     if fmt == "json":
-        dump_json(info, out)
+        dump_json(versioned(info), out)
         return
     if fmt == "markdown":
         from losscli import markdown
@@ -706,7 +714,7 @@ def render_narrative(
     Markdown (a heading and a preformatted block per section).  Panels longer than the terminal
     go through the pager when ``pager`` and :func:`_wants_pager` allow it."""
     if as_json or fmt == "json":
-        dump_json({"sections": [{"title": t, "body": b} for t, b in sections]}, out or sys.stdout)
+        dump_json(versioned({"sections": [{"title": t, "body": b} for t, b in sections]}), out or sys.stdout)
         return
     if fmt == "markdown":
         (out or sys.stdout).write(
@@ -822,7 +830,7 @@ def model_grad_dict(run: Any, binding: Any, checks: Iterable[Any] = ()) -> dict[
         obj["checks"] = checks_list(checks, notes)
     if notes:
         obj["notes"] = notes
-    return obj
+    return versioned(obj)
 
 
 def _opt(x: float | None, spec: str = ".3g") -> str:

@@ -52,6 +52,7 @@ def test_wheel_holds_the_package_data_and_the_license(dist):
         "losscli/data/models/features.csv",
         "losscli/zh_tw/classification.py",
         "losscli/io/readers.py",
+        "losscli/schemas/compute.schema.json",
     ):
         assert needed in names, needed
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
