@@ -558,3 +558,79 @@ def baseline_checks(
         message = "" if passed else f"{name} {value:.10g} > baseline {base:.10g} + {shown} ({limit:.10g})"
         out.append(Check("baseline", limit, passed, message))
     return out
+
+
+# ---------------------------------------------------------------- losscli plot: loss curves
+
+
+@dataclass
+class Curve:
+    """One loss along the x axis: its per-element value ℓ and derivative ∂ℓ/∂p (torch autograd)."""
+
+    expr: str
+    values: np.ndarray
+    derivative: np.ndarray
+
+
+@dataclass
+class Curves:
+    """``losscli plot``: the x values, what they are, the fixed target, and one curve per loss."""
+
+    x: np.ndarray
+    axis: str  # "residual" (x = p - y) or "prediction" (x = p)
+    target: float
+    curves: list[Curve]
+
+
+DEFAULT_RANGES = ((-3.0, 3.0), (1e-3, 1.0 - 1e-3))  # scores/residuals; probabilities
+
+
+def loss_curves(
+    text: str, *, target: float | None = None, x_range: tuple[float, float] | None = None, points: int = 401
+) -> Curves:
+    """Each loss of the comma list ``text`` (``huber(delta=0.5)`` carries its parameters) as a
+    function of one prediction: ℓ(p, y) and ∂ℓ/∂p on ``points`` values, the target held at
+    ``target``.  Regression losses (functions of the residual) are drawn against r = p - y with
+    y = 0 by default; the others against p with y = 1.  Without ``x_range``, [-3, 3], or (0, 1)
+    for losses that take probabilities.  Only elementwise losses of (preds, targets) are drawn."""
+    from losscli.chains import Elementwise
+    from losscli.core import evaluate
+    from losscli.expr import parse_list
+
+    if points < 2:
+        raise UsageError("--points must be at least 2")
+    if x_range is not None and not (
+        math.isfinite(x_range[0]) and math.isfinite(x_range[1]) and x_range[0] < x_range[1]
+    ):
+        raise UsageError(f"--range must be LO,HI with LO < HI, got {x_range[0]:g},{x_range[1]:g}")
+    terms = []
+    for ex in parse_list(text):
+        if not ex.is_plain or ex.terms[0].bindings:
+            raise UsageError(f"plot draws single losses, not expressions: {ex.text!r}")
+        term = ex.terms[0]
+        if not isinstance(term.spec.teaching.chain, Elementwise) or term.spec.input_names[:2] != ["preds", "targets"]:
+            raise UsageError(
+                f"plot draws elementwise losses of (preds, targets) against one prediction; {term.spec.name} is not one"
+            )
+        terms.append(term)
+    residual = all(t.spec.teaching.outliers for t in terms)
+    y = float(target if target is not None else (0.0 if residual else 1.0))
+    ranges = [x_range] if x_range is not None else list(DEFAULT_RANGES)
+    last: Exception | None = None
+    for lo, hi in ranges:
+        x = np.linspace(lo, hi, points)
+        preds = x + y if residual else x
+        targets = np.full_like(preds, y)
+        try:
+            curves = []
+            for term in terms:
+                ev = evaluate(
+                    term.spec, {"preds": preds, "targets": targets}, term.params, reduction="none", backend="torch"
+                )
+                curves.append(Curve(term.expr, np.asarray(ev.elements, dtype=np.float64), ev.gradients["preds"]))
+        except InputError as exc:
+            last = exc
+            continue
+        return Curves(x, "residual" if residual else "prediction", y, curves)
+    tried = " and ".join(f"[{lo:g}, {hi:g}]" for lo, hi in ranges)
+    raise UsageError(f"cannot draw {text} on {tried} with target {y:g}: {last}; give --range LO,HI or --target Y")

@@ -661,7 +661,7 @@ def grad(
         None,
         "--plot",
         metavar="FILE",
-        help="With --model: draw per-layer mean and max |grad| to FILE (.png, .svg, .pdf).",
+        help="Draw to FILE (.png, .svg, .pdf): the gradient distribution, or with --model the per-layer flow.",
     ),
     dead_fraction: float = typer.Option(
         0.5,
@@ -708,8 +708,6 @@ def grad(
             plot, gate, not no_pager,
         )  # fmt: skip
         return
-    if plot is not None:
-        raise UsageError("--plot draws a network's gradient flow: it needs --model FILE")
     header = None
     if loss is None:
         if not explain_ or data.files or data.named:
@@ -738,6 +736,11 @@ def grad(
 
         write_gradients(out, ev.gradients)
         typer.echo(f"losscli: wrote gradients to {out}", err=True)
+    if plot:
+        from losscli.plot import plot_gradients
+
+        plot_gradients(ev, done.loaded.arrays, plot)
+        typer.echo(f"losscli: drew the gradient distribution of {ev.spec.name} to {plot}", err=True)
     checks = application.bound_checks(ev.value, fail_above, fail_below) if run.reduction != "none" else []
     if run.reduction != "none":
         checks += application.baseline_checks(
@@ -912,6 +915,50 @@ def compare(
     render_compare(done.rows, fmt, with_grad, checks=checks, inputs=done.loaded.provenance)
     values = ", ".join(f"{r.expr} = {r.result.value!r}" for r in done.rows)
     _finish("compare", [(r.expr, c) for r, c in zip(done.rows, checks)], gate, values)
+
+
+@app.command("plot", short_help="Draw losses and their derivatives (matplotlib).")
+@user_errors
+def plot_losses(
+    losses_: str = typer.Argument(
+        ..., metavar="LOSSES", help="Comma list of losses: mse,mae,huber or 'huber(delta=0.5),log-cosh'."
+    ),
+    output: str = typer.Option(..., "--output", "-o", metavar="FILE", help="The picture: .png, .svg or .pdf."),
+    x_range: Optional[str] = typer.Option(
+        None, "--range", metavar="LO,HI", help="The x axis (default -3,3; 0,1 for losses on probabilities)."
+    ),
+    target: Optional[float] = typer.Option(
+        None, "--target", metavar="Y", help="The target held fixed (default 0 for regression, 1 otherwise)."
+    ),
+    points: int = typer.Option(401, "--points", metavar="N", help="Points along the x axis."),
+) -> None:
+    """Draw each loss and its derivative ∂ℓ/∂p (torch autograd) against the residual p - y
+    (regression losses) or the prediction p with the target held fixed (classification).
+
+    \b
+    Examples:
+      losscli plot mse,mae,huber,log-cosh -o regression.png
+      losscli plot "bce(from_logits=true),focal,hinge" -o classification.svg
+      losscli plot "huber(delta=0.5),huber(delta=2)" -o huber.png --range -5,5
+    """
+    from losscli.app import loss_curves
+    from losscli.plot import plot_curves
+
+    bounds = None
+    if x_range is not None:
+        try:
+            lo, hi = (float(v) for v in x_range.split(","))
+        except ValueError:
+            raise UsageError(f"--range expects LO,HI (two numbers), got {x_range!r}") from None
+        bounds = (lo, hi)
+    curves = loss_curves(losses_, target=target, x_range=bounds, points=points)
+    plot_curves(curves, output)
+    axis = "the residual p - y" if curves.axis == "residual" else f"p with target {curves.target:g}"
+    typer.echo(
+        f"losscli: drew {', '.join(c.expr for c in curves.curves)} against {axis} on "
+        f"[{curves.x[0]:g}, {curves.x[-1]:g}] to {output}",
+        err=True,
+    )
 
 
 @app.command("list", short_help="Every loss by family.")

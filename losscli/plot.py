@@ -1,8 +1,12 @@
-"""``--plot FILE.png|svg``: the gradient-flow picture of ``grad --model``.
+"""Pictures, drawn by matplotlib (imported only here, only when a plot is asked for:
+``pip install 'losscli[plot]'``).
 
-Per layer, in forward order, the mean and the max |grad| on a log axis (the well-known
-``plot_grad_flow`` picture), with vanishing/exploding/non-finite layers marked.  matplotlib is
-imported only here, only when a plot is asked for (``pip install 'losscli[plot]'``).
+* ``losscli plot LOSSES -o FILE``: each loss and its derivative against the residual or the
+  prediction (the classic MSE vs MAE vs Huber picture), from :func:`losscli.app.loss_curves`.
+* ``grad LOSS FILES --plot FILE``: the gradient distribution: a histogram of log₁₀|∂L/∂x| per
+  sample, and |∂L/∂x| against the residual (losses of p - y) or the input value.
+* ``grad --model --plot FILE``: per layer, in forward order, the mean and the max |grad| on a
+  log axis (the well-known ``plot_grad_flow`` picture), vanishing/exploding/non-finite marked.
 """
 
 from __future__ import annotations
@@ -16,18 +20,104 @@ from losscli.errors import UsageError
 FORMATS = (".png", ".svg", ".pdf")
 
 
-def plot_gradient_flow(run: Any, path: str) -> None:
-    """Draw the per-layer mean and max |grad| of ``run`` (a ModelRun) into ``path``."""
+def _pyplot(path: str, option: str = "--plot") -> Any:
+    """matplotlib's pyplot on the Agg backend, after checking the file type."""
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
-        raise UsageError(f"--plot writes {', '.join(FORMATS)} files, got {path!r}")
+        raise UsageError(f"{option} writes {', '.join(FORMATS)} files, got {path!r}")
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise UsageError("--plot needs matplotlib: pip install 'losscli[plot]' (or pip install matplotlib)") from None
+        raise UsageError(
+            f"{option} needs matplotlib: pip install 'losscli[plot]' (or pip install matplotlib)"
+        ) from None
+    return plt
+
+
+def _save(plt: Any, fig: Any, path: str) -> None:
+    fig.tight_layout()
+    try:
+        fig.savefig(path)
+    except OSError as exc:
+        raise UsageError(f"cannot write the plot {path!r}: {exc.strerror or exc}") from None
+    finally:
+        plt.close(fig)
+
+
+def plot_curves(curves: Any, path: str) -> None:
+    """Two panels sharing the x axis: ℓ and ∂ℓ/∂p of every loss of ``curves`` (:class:`losscli.app.Curves`)."""
+    plt = _pyplot(path, "-o")
+    fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(7.0, 6.5))
+    for c in curves.curves:
+        top.plot(curves.x, c.values, label=c.expr)
+        bottom.plot(curves.x, c.derivative, label=c.expr)
+    what = "residual r = p - y" if curves.axis == "residual" else "prediction p"
+    top.set_ylabel("loss ℓ")
+    top.set_title(f"loss and derivative against the {what.split(' ')[0]} (target y = {curves.target:g})")
+    bottom.set_ylabel("∂ℓ/∂p (torch autograd)")
+    bottom.set_xlabel(what)
+    for ax in (top, bottom):
+        ax.axhline(0.0, color="#999999", linewidth=0.6)
+        ax.grid(True, alpha=0.3)
+    top.legend(loc="best")
+    _save(plt, fig, path)
+
+
+def gradient_plot_data(ev: Any, inputs: Any) -> dict[str, Any]:
+    """What ``grad --plot`` draws, per differentiable input: the per-sample gradient (``ev.scale``
+    times ``.grad``, as the health verdict reads it), and the x of the scatter (the residual
+    p - y for losses of the residual, else the input's value)."""
+    import numpy as np
+
+    out: dict[str, Any] = {}
+    residual = ev.spec.teaching.outliers and "targets" in inputs
+    for name, g in ev.gradients.items():
+        per_sample = np.abs(np.asarray(g, dtype=np.float64).ravel() * ev.scale)
+        if residual and name == "preds":
+            x, label = (np.asarray(inputs["preds"]) - np.asarray(inputs["targets"])).ravel(), "residual p - y"
+        else:
+            x, label = np.asarray(inputs[name], dtype=np.float64).ravel(), f"{name} value"
+        out[name] = {"abs_grad": per_sample, "x": x, "x_label": label}
+    return out
+
+
+def plot_gradients(ev: Any, inputs: Any, path: str) -> None:
+    """Left: histogram of log₁₀|per-sample gradient| (zeros and non-finite counted in the title);
+    right: |gradient| against the residual or the input value, on a log axis."""
+    import numpy as np
+
+    plt = _pyplot(path)
+    data = gradient_plot_data(ev, inputs)
+    fig, (hist, scatter) = plt.subplots(1, 2, figsize=(10.0, 4.2))
+    zeros = nonfinite = 0
+    for name, d in data.items():
+        g = d["abs_grad"]
+        finite = np.isfinite(g)
+        nonfinite += int((~finite).sum())
+        good = finite & (g > 0)
+        zeros += int((finite & (g == 0)).sum())
+        if good.any():
+            hist.hist(np.log10(g[good]), bins=30, alpha=0.7, label=name)
+            scatter.scatter(d["x"][good], g[good], s=8, alpha=0.6, label=f"{name} ({d['x_label']})")
+    hist.set_xlabel("log₁₀ |∂L/∂x| per sample")
+    hist.set_ylabel("elements")
+    hist.set_title(f"{ev.spec.name}: gradient distribution ({zeros} zero, {nonfinite} non-finite)")
+    scatter.set_yscale("log")
+    scatter.set_ylabel("|∂L/∂x| per sample")
+    scatter.set_xlabel(" / ".join(sorted({d["x_label"] for d in data.values()})))
+    for ax in (hist, scatter):
+        ax.grid(True, alpha=0.3)
+        if len(data) > 1:
+            ax.legend(loc="best")
+    _save(plt, fig, path)
+
+
+def plot_gradient_flow(run: Any, path: str) -> None:
+    """Draw the per-layer mean and max |grad| of ``run`` (a ModelRun) into ``path``."""
+    plt = _pyplot(path)
     layers = [s for s in run.layers if s.status != "frozen"]
     names = [s.name for s in layers]
     mean_abs = [_positive(_mean_abs(run, s)) for s in layers]
@@ -45,13 +135,7 @@ def plot_gradient_flow(run: Any, path: str) -> None:
         if s.status != "ok":
             ax.annotate(s.status, (x, max_abs[x]), ha="center", va="bottom", fontsize=7, color="#b30000")
     ax.legend(loc="best")
-    fig.tight_layout()
-    try:
-        fig.savefig(path)
-    except OSError as exc:
-        raise UsageError(f"cannot write the plot {path!r}: {exc.strerror or exc}") from None
-    finally:
-        plt.close(fig)
+    _save(plt, fig, path)
 
 
 def _mean_abs(run: Any, layer: Any) -> float | None:
