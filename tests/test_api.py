@@ -45,6 +45,19 @@ def test_inputs_may_be_tensors_polars_lists_and_named():
     assert losscli.compute("mse", targets=TARGETS, preds=PREDS).value == ref
 
 
+def test_pandas_series_and_frames():
+    import pandas as pd
+
+    ref = losscli.compute("mse", PREDS, TARGETS).value
+    frame = pd.DataFrame({"pred": PREDS, "target": TARGETS})
+    assert losscli.compute("mse", frame["pred"], frame["target"]).value == ref
+    assert losscli.compute("mse", frame[["pred"]], frame[["target"]]).value == ref  # one column: a vector
+    logits = pd.DataFrame(np.random.default_rng(0).normal(size=(5, 3)))
+    labels = pd.Series([0, 2, 1, 1, 0])
+    g = losscli.grad("cross-entropy", logits, labels)
+    assert g.gradients["preds"].shape == (5, 3)
+
+
 def test_grad_equals_torch_autograd_and_the_cli_json(cli, tmp_path):
     rng = np.random.default_rng(0)
     logits, labels = rng.normal(size=(7, 4)), rng.integers(0, 4, size=7).astype(float)
