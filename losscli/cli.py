@@ -69,12 +69,12 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             return result
         except LossCliError as exc:
             _fail(f"error: {exc}", exc.exit_code)
-        except MemoryError:
-            _fail(
-                "error: out of memory: the data does not fit in this machine's memory "
-                "(use fewer rows, --dtype float32, or a machine with more memory)",
-                EXIT_USAGE,
-            )
+        except MemoryError as exc:
+            _fail(f"error: {_out_of_memory(str(exc))}", EXIT_USAGE)
+        except RuntimeError as exc:  # torch's allocator says so with a RuntimeError
+            if not _is_torch_out_of_memory(exc):
+                raise
+            _fail(f"error: {_out_of_memory(str(exc))}", EXIT_USAGE)
         except OSError as exc:
             if not _is_broken_pipe(exc):
                 _fail(f"error: {_os_error(exc)}", EXIT_USAGE)
@@ -82,6 +82,28 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(0) from None
 
     return wrapper
+
+
+def _is_torch_out_of_memory(exc: RuntimeError) -> bool:
+    text = str(exc)
+    return "DefaultCPUAllocator" in text or "out of memory" in text.lower() or "can't allocate memory" in text
+
+
+def _out_of_memory(detail: str) -> str:
+    """One line for an allocation that failed: how much was asked for (numpy and torch say it)."""
+    import re
+
+    size = ""
+    found = re.search(r"allocate (\d+) bytes", detail) or re.search(r"allocate ([\d.]+ [KMGTP]iB)", detail)
+    if found:
+        amount = found.group(1)
+        size = (
+            f" (an allocation of {int(amount) / 2**30:,.1f} GiB failed)" if amount.isdigit() else f" ({amount} failed)"
+        )
+    return (
+        f"out of memory{size}: the data does not fit in this machine's memory; use fewer rows, "
+        "--dtype float32, or a machine with more memory"
+    )
 
 
 def _os_error(exc: OSError) -> str:

@@ -165,7 +165,8 @@ def evaluate(
     xp = _namespace(backend)
     leaves: dict[str, Any] = {}
     if backend == "numpy":
-        data: dict[str, Any] = {name: arr.astype(dtype) for name, arr in arrays.items()}
+        # float64 data is used as it is (no copy); the loss functions never write into their inputs
+        data: dict[str, Any] = {name: arr.astype(dtype, copy=False) for name, arr in arrays.items()}
     else:
         import torch
 
@@ -275,7 +276,7 @@ def partial_state(
         raise UsageError(f"{spec.name} needs all rows at once ({spec.rule.description}); it cannot be chunked")
     arrays, params = _checked(spec, inputs, params, sources)
     xp = _namespace("numpy")
-    data = {name: arr.astype(dtype) for name, arr in arrays.items()}
+    data = {name: arr.astype(dtype, copy=False) for name, arr in arrays.items()}
     terms, rule = _weighted(spec, xp, spec.fn(xp, data, params), sample_weights, dtype, "numpy", sources)
     return rule.state(xp, terms)
 

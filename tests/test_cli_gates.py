@@ -177,6 +177,42 @@ def test_out_of_memory_is_an_input_error(cli, monkeypatch):
     assert one_error_line(r).startswith("losscli: error: out of memory: the data does not fit")
 
 
+@pytest.mark.parametrize(
+    "where, error, size",
+    [
+        ("losscli.app.grad", "torch", " (an allocation of 74,505.8 GiB failed)"),
+        ("losscli.app.compute", "numpy", " (72.8 TiB failed)"),
+    ],
+)
+def test_out_of_memory_in_torch_or_numpy_names_the_size(cli, monkeypatch, where, error, size):
+    """The allocators' own errors, raised for real (an 80 TB request), end as one line and exit 2."""
+    import numpy as np
+    import torch
+
+    def allocate(*args, **kwargs):
+        if error == "torch":
+            torch.empty(10**13, dtype=torch.float64)
+        np.empty(10**13)
+
+    monkeypatch.setattr(where, allocate)
+    command = "grad" if error == "torch" else "compute"
+    r = cli(command, "mse", SAMPLE / "preds.csv", SAMPLE / "targets.csv")
+    assert r.exit_code == 2
+    assert one_error_line(r) == (
+        f"losscli: error: out of memory{size}: the data does not fit in this machine's memory; "
+        "use fewer rows, --dtype float32, or a machine with more memory"
+    )
+
+
+def test_other_runtime_errors_are_not_called_out_of_memory(cli, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("losscli.app.compute", broken)
+    r = cli("compute", "mse", SAMPLE / "preds.csv", SAMPLE / "targets.csv")
+    assert isinstance(r.exception, RuntimeError) and "out of memory" not in r.stderr
+
+
 def test_help_into_a_closed_pipe_exits_0():
     code = "losscli grad --help | head -c 10 > /dev/null; exit ${PIPESTATUS[0]}"
     out = subprocess.run(["bash", "-c", code], capture_output=True, text=True, timeout=60)

@@ -403,3 +403,16 @@ def test_msle_against_scikit_learn_and_keras(backend):
     assert round(by_hand, 3) == 0.240
     clipped = run("msle", [], {"preds": np.array([-5.0, 2.0]), "targets": np.array([0.0, 2.0])}, "torch")
     assert clipped.value == 0.0 and clipped.gradients["preds"].tolist() == [0.0, 0.0]  # -5 counts as ε, as 0 does
+
+
+@pytest.mark.parametrize("case", CASE_LIST, ids=case_id)
+def test_evaluation_never_writes_into_its_inputs(case):
+    """float64 inputs reach the loss functions without a copy (numpy) or as tensors sharing
+    their memory (torch.from_numpy), so no loss may write into them."""
+    loss, _, params, factory = case
+    inputs = factory(np.random.default_rng(4))
+    before = {k: v.copy() for k, v in inputs.items()}
+    for backend in ("numpy", "torch"):
+        run(loss, params, inputs, backend)
+        for k, v in inputs.items():
+            np.testing.assert_array_equal(v, before[k], err_msg=f"{loss} wrote into {k} ({backend})")
