@@ -114,6 +114,146 @@ GD_CASES: list[tuple[str, list[str], Factory]] = [
     ("soft", [], gd_soft),
 ]
 
+# ----------------------------------------------------------------------------- MS-SSIM
+# pytorch_msssim needs min(H, W) > (win_size - 1) * 16: 161 px at the default win_size=11 (25,921
+# elements, too many for central differences), 33 px at win_size=3 and any size at win_size=1.
+# The default window is checked against pytorch_msssim and its autograd in
+# tests/test_family_vision.py instead.  Sides 33 and 34 pool to 17, 9, 5, 3 (odd: zero-padded).
+
+
+def _ms_pair(rng: np.random.Generator, shape: tuple[int, ...], noise: float = 0.08, scale: float = 1.0):
+    """A smooth image in [0.1, 0.9] and a noisy copy: every scale's cs stays well above 0 (relu inactive)."""
+    h, w = shape[-2:]
+    yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+    base = 0.3 + 0.35 * xx * yy + 0.2 * np.exp(-((xx - 0.5) ** 2 + (yy - 0.4) ** 2) / 0.05)
+    t = np.clip(base + rng.normal(0, 0.05, size=shape), 0.1, 0.9)
+    p = t + rng.normal(0, noise, size=shape)
+    return {"preds": p * scale, "targets": t * scale}
+
+
+def ms_gray(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    return _ms_pair(rng, (33, 34))
+
+
+def ms_nchw(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    return _ms_pair(rng, (2, 1, 33, 33))
+
+
+def ms_chw(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    return _ms_pair(rng, (2, 34, 33))
+
+
+def ms_255(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    return _ms_pair(rng, (33, 33), scale=255.0)
+
+
+def ms_tiny(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """win_size=1: no smoothing, any size; 7 x 10 pools to 4 x 5, 2 x 3, 1 x 2, 1 x 1."""
+    return _ms_pair(rng, (2, 2, 7, 10))
+
+
+MS_SSIM_CASES: list[tuple[str, list[str], Factory]] = [
+    ("gray_win3", ["win_size=3"], ms_gray),
+    ("nchw_win3_sigma1", ["win_size=3", "win_sigma=1.0"], ms_nchw),
+    ("chw_three_scales", ["win_size=3", "weights=0.2,0.3,0.5", "K=0.02,0.05"], ms_chw),
+    ("range255", ["win_size=3", "data_range=255"], ms_255),
+    ("win1_six_scales", ["win_size=1", "weights=0.1,0.1,0.2,0.2,0.2,0.2"], ms_tiny),
+]
+
+# ----------------------------------------------------------------------------- Lovász
+# Continuous random logits/probabilities: no two errors tie within central differences' step and
+# no hinge error sits at 0.  Targets may hold the ignore label (255, or -1).
+
+
+def _binary_mask(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    m = (rng.uniform(size=shape) < 0.4).astype(float)
+    m.reshape(-1)[:2] = (1.0, 0.0)  # both labels in the batch
+    return m
+
+
+def lovasz_batch(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    return {"preds": rng.normal(0, 1.5, size=(2, 1, 5, 6)), "targets": _binary_mask(rng, (2, 1, 5, 6))}
+
+
+def lovasz_images(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    y = _binary_mask(rng, (3, 4, 5))
+    y[2] = 0.0  # an image with no positive pixel: G = 0
+    return {"preds": rng.normal(0, 1.5, size=(3, 4, 5)), "targets": y}
+
+
+def lovasz_flat(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    return {"preds": rng.normal(0.3, 2.0, size=(40,)), "targets": _binary_mask(rng, (40,))}
+
+
+def lovasz_ignore(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    d = lovasz_images(rng)
+    d["targets"][rng.uniform(size=d["targets"].shape) < 0.25] = 255.0
+    return d
+
+
+def lovasz_ignored_image(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Image 1 is all ignore_index=-1: smp gives it loss 0, counted in the mean."""
+    d = lovasz_images(rng)
+    d["targets"][1] = -1.0
+    return d
+
+
+def _probs_nc(rng: np.random.Generator, shape: tuple[int, ...], axis: int = 1) -> np.ndarray:
+    z = rng.normal(0, 1.5, size=shape)
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def lovasz_softmax_images(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """2 images, 4 classes; class 3 absent from image 0 and class 2 from the whole batch."""
+    labels = rng.integers(0, 2, size=(2, 4, 5)).astype(float)
+    labels[1, 0, :2] = 3.0
+    return {"preds": _probs_nc(rng, (2, 4, 4, 5)), "targets": labels}
+
+
+def lovasz_softmax_logits(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    d = lovasz_softmax_images(rng)
+    return {"preds": rng.normal(0, 2.0, size=d["preds"].shape), "targets": d["targets"]}
+
+
+def lovasz_softmax_ignore(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    d = lovasz_softmax_images(rng)
+    d["targets"][rng.uniform(size=d["targets"].shape) < 0.3] = 255.0
+    d["targets"][:, 0, 0] = 1.0  # every image keeps a pixel
+    return d
+
+
+def lovasz_softmax_pixels(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """P x C probabilities with P labels (smp's flattened form)."""
+    return {"preds": _probs_nc(rng, (12, 3)), "targets": rng.integers(0, 3, size=12).astype(float)}
+
+
+def lovasz_softmax_volume(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    return {"preds": _probs_nc(rng, (2, 3, 2, 3, 4)), "targets": rng.integers(0, 3, size=(2, 2, 3, 4)).astype(float)}
+
+
+LOVASZ_CASES: list[tuple[str, list[str], Factory]] = [
+    ("batch", [], lovasz_batch),
+    ("per_image", ["per_image=true"], lovasz_images),
+    ("flat", [], lovasz_flat),
+    ("ignore255", ["ignore_index=255"], lovasz_ignore),
+    ("per_image_ignore255", ["per_image=true", "ignore_index=255"], lovasz_ignore),
+    ("ignored_image", ["per_image=true", "ignore_index=-1"], lovasz_ignored_image),
+]
+
+LOVASZ_SOFTMAX_CASES: list[tuple[str, list[str], Factory]] = [
+    ("present", [], lovasz_softmax_images),
+    ("all", ["classes=all"], lovasz_softmax_images),
+    ("per_image", ["per_image=true"], lovasz_softmax_images),
+    ("per_image_all", ["per_image=true", "classes=all"], lovasz_softmax_images),
+    ("ignore255", ["ignore_index=255"], lovasz_softmax_ignore),
+    ("per_image_ignore255", ["per_image=true", "ignore_index=255"], lovasz_softmax_ignore),
+    ("from_logits", ["from_logits=true"], lovasz_softmax_logits),
+    ("pixels", [], lovasz_softmax_pixels),
+    ("pixels_per_image", ["per_image=true", "classes=all"], lovasz_softmax_pixels),
+    ("volume", ["per_image=true"], lovasz_softmax_volume),
+]
+
 BOX_CASES: list[tuple[str, list[str], Factory]] = [
     ("boxes", [], boxes),
     ("apart", [], far_boxes),
@@ -125,10 +265,19 @@ FAMILY_CASES: dict[str, list[tuple[str, list[str], Factory]]] = {
     "diou": BOX_CASES,
     "ciou": [("same_aspect", [], same_aspect), ("same_aspect_eps0.01", ["eps=0.01"], same_aspect)],
     "generalized-dice": GD_CASES,
+    "ms-ssim": MS_SSIM_CASES,
+    "lovasz": LOVASZ_CASES,
+    "lovasz-softmax": LOVASZ_SOFTMAX_CASES,
 }
 
 NO_CHAIN = {
     "generalized-dice": "one ratio of class-weighted sums over every pixel of a sample: no element or row of its own",
+    "ms-ssim": "a product over scales of window statistics of every pixel of the image, pooled between scales: "
+    "no element or row of its own (autograd, as ssim)",
+    "lovasz": "one element is a whole image: each pixel's factor g_k is the Jaccard increment at its rank in "
+    "the sort of every error of the image, which no per-element rule sees (autograd through the sort)",
+    "lovasz-softmax": "one element is a whole image: each pixel's factor is the Jaccard increment at its rank "
+    "among every pixel's error for its class, averaged over the classes present (autograd through the sort)",
 }
 
 EXTRA_CASES: dict[str, list[tuple[str, list[str], Factory]]] = {

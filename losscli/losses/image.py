@@ -297,6 +297,27 @@ def filter_matrix(n: int, size: int = SSIM_WIN, sigma: float = SSIM_SIGMA) -> np
     return k
 
 
+def _ssim_maps(
+    xp: Any, x: Array, y: Array, kh: Array, kwt: Array, r: float, k: tuple[float, float]
+) -> tuple[Array, Array]:
+    """(SSIM map, contrast-structure map) of N x C x H x W images, pytorch_msssim ``_ssim``:
+    blur = Kh · a · Kwᵀ (banded Gaussian matrices, :func:`filter_matrix`), C1 = (K1 R)², C2 = (K2 R)²."""
+
+    def blur(a: Array) -> Array:
+        return xp.matmul(xp.matmul(kh, a), kwt)
+
+    c1 = (k[0] * r) ** 2
+    c2 = (k[1] * r) ** 2
+    mu1, mu2 = blur(x), blur(y)
+    mu1_sq, mu2_sq, mu12 = mu1 * mu1, mu2 * mu2, mu1 * mu2
+    s11 = blur(x * x) - mu1_sq
+    s22 = blur(y * y) - mu2_sq
+    s12 = blur(x * y) - mu12
+    cs_map = (2.0 * s12 + c2) / (s11 + s22 + c2)
+    ssim_map = (2.0 * mu12 + c1) / (mu1_sq + mu2_sq + c1) * cs_map
+    return ssim_map, cs_map
+
+
 def ssim(xp: Any, inputs: Inputs, params: Params) -> Terms:
     """1 - SSIM per image and channel (pytorch_msssim ``ssim``, Gaussian window, no padding).
 
@@ -313,20 +334,7 @@ def ssim(xp: Any, inputs: Inputs, params: Params) -> Terms:
     h, w = x.shape[-2], x.shape[-1]
     kh = xp.asarray(filter_matrix(h), dtype=x.dtype)
     kwt = xp.asarray(np.ascontiguousarray(filter_matrix(w).T), dtype=x.dtype)
-
-    def blur(a: Array) -> Array:
-        return xp.matmul(xp.matmul(kh, a), kwt)
-
-    r = params["data_range"]
-    c1 = (SSIM_K1 * r) ** 2
-    c2 = (SSIM_K2 * r) ** 2
-    mu1, mu2 = blur(x), blur(y)
-    mu1_sq, mu2_sq, mu12 = mu1 * mu1, mu2 * mu2, mu1 * mu2
-    s11 = blur(x * x) - mu1_sq
-    s22 = blur(y * y) - mu2_sq
-    s12 = blur(x * y) - mu12
-    cs_map = (2.0 * s12 + c2) / (s11 + s22 + c2)
-    ssim_map = (2.0 * mu12 + c1) / (mu1_sq + mu2_sq + c1) * cs_map
+    ssim_map, _ = _ssim_maps(xp, x, y, kh, kwt, params["data_range"], (SSIM_K1, SSIM_K2))
     return Terms(1.0 - xp.mean(ssim_map, axis=(-2, -1)))
 
 
@@ -345,6 +353,11 @@ def _validate_images(inputs: Mapping[str, np.ndarray], sources: Sources, *, min_
 
 def _validate_ssim(inputs: Mapping[str, np.ndarray], params: Params, sources: Sources) -> None:
     _validate_images(inputs, sources, min_side=SSIM_WIN)
+    _check_data_range(inputs, params, sources)
+
+
+def _check_data_range(inputs: Mapping[str, np.ndarray], params: Params, sources: Sources) -> None:
+    """The targets' spread must fit in data_range (the constants C1, C2 scale with it)."""
     y = inputs["targets"]
     finite = y[np.isfinite(y)]
     if finite.size:
@@ -364,6 +377,274 @@ def _ssim_report(ev: Any, inputs: Inputs) -> dict[str, Any]:
     if per is not None and per.shape[0] > 1:
         out["ssim_per_image"] = np.mean(per, axis=1)
     return out
+
+
+# ----------------------------------------------------------------------------- MS-SSIM
+
+MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+
+
+def _blur_matrix(n: int, size: int, sigma: float) -> np.ndarray:
+    """:func:`filter_matrix`, or the identity when the side n is shorter than the window
+    (pytorch_msssim ``gaussian_filter`` then skips smoothing along that axis, with a warning)."""
+    return filter_matrix(n, size, sigma) if n >= size else np.eye(n)
+
+
+def pool_matrix(n: int) -> np.ndarray:
+    """The ceil(n/2) x n matrix P with P @ v = torch ``avg_pool`` (kernel 2, stride 2) along one
+    axis with pytorch_msssim's padding n % 2 on both sides, zeros counted (count_include_pad):
+    row i averages v[2i], v[2i+1] (n even) or v[2i-1], v[2i] (n odd; v[-1] is the zero pad)."""
+    odd = n % 2
+    m = n // 2 + odd
+    rows = np.arange(m)
+    p = np.zeros((m, n))
+    for tap in (0, 1):  # the two taps of the window, not a loop over pixels
+        cols = 2 * rows + tap - odd
+        keep = cols >= 0
+        p[rows[keep], cols[keep]] = 0.5
+    return p
+
+
+def ms_ssim(xp: Any, inputs: Inputs, params: Params) -> Terms:
+    """1 - MS-SSIM per image (pytorch_msssim ``ms_ssim``, ``size_average=False``).
+
+    At scale s = 1..L (L = len(weights), 5 by default) the images are filtered as :func:`ssim`
+    (win_size taps, σ = win_sigma, no padding; an axis shorter than the window is not
+    filtered), giving cs_s = mean of the contrast-structure map (2 σxy + C2) / (σx² + σy² + C2)
+    and, at the last scale, SSIM_L; between scales both images are 2 x 2 average-pooled
+    (odd sides padded by 1 with zeros, counted).  Per image n and channel c:
+    MS-SSIM = Π_{s<L} relu(cs_s)^{w_s} · relu(SSIM_L)^{w_L}; ℓ_n = 1 - mean over channels.
+
+    Shapes: H x W, C x H x W or N x C x H x W, min(H, W) > (win_size - 1) · 16.  Elements: (N,).
+    """
+    x = _as_nchw(xp, inputs["preds"])
+    y = _as_nchw(xp, inputs["targets"])
+    size, sigma = int(params["win_size"]), float(params["win_sigma"])
+    k = (float(params["K"][0]), float(params["K"][1]))
+    weights = tuple(float(w) for w in params["weights"])
+    values = []
+    for level in range(len(weights)):  # a loop over the few scales
+        h, w = x.shape[-2], x.shape[-1]
+        kh = xp.asarray(_blur_matrix(h, size, sigma), dtype=x.dtype)
+        kwt = xp.asarray(np.ascontiguousarray(_blur_matrix(w, size, sigma).T), dtype=x.dtype)
+        ssim_map, cs_map = _ssim_maps(xp, x, y, kh, kwt, params["data_range"], k)
+        score = ssim_map if level == len(weights) - 1 else cs_map
+        value = xp.mean(score, axis=(-2, -1))
+        values.append(xp.maximum(value, xp.zeros_like(value)) ** weights[level])
+        if level < len(weights) - 1:
+            ph = xp.asarray(pool_matrix(h), dtype=x.dtype)
+            pwt = xp.asarray(np.ascontiguousarray(pool_matrix(w).T), dtype=x.dtype)
+            x = xp.matmul(xp.matmul(ph, x), pwt)
+            y = xp.matmul(xp.matmul(ph, y), pwt)
+    per_channel = xp.prod(xp.stack(values, axis=0), axis=0)  # N x C
+    return Terms(1.0 - xp.mean(per_channel, axis=1))
+
+
+def ms_ssim_min_side(win_size: int) -> int:
+    """The smallest side pytorch_msssim takes: it asserts smaller_side > (win_size - 1) * 2**4."""
+    return (win_size - 1) * 2**4 + 1
+
+
+def _validate_ms_ssim(inputs: Mapping[str, np.ndarray], params: Params, sources: Sources) -> None:
+    size = int(params["win_size"])
+    if size % 2 != 1:
+        raise UsageError(f"ms-ssim: win_size must be odd, got {size} (pytorch_msssim: 'Window size should be odd.')")
+    if len(params["K"]) != 2:
+        raise UsageError(f"ms-ssim: K must be two numbers K1,K2 (e.g. 0.01,0.03), got {len(params['K'])}")
+    _validate_images(inputs, sources, min_side=1)
+    h, w = inputs["preds"].shape[-2:]
+    need = ms_ssim_min_side(size)
+    if min(h, w) < need:
+        raise InputError(
+            f"preds is {h} x {w} pixels; ms-ssim with win_size={size} needs images of at least {need} x {need} "
+            f"(pytorch_msssim asserts the smaller side > (win_size - 1) * 2**4 = {need - 1} for its 4 "
+            "downsamplings; a smaller win_size allows smaller images)",
+            source=sources.get("preds"),
+        )
+    _check_data_range(inputs, params, sources)
+
+
+def _image_scale(inputs: Mapping[str, np.ndarray], reduction: str) -> float:
+    """Per-sample factor for the health verdict: a pixel's gradient is about 1/(pixels per image)."""
+    p = inputs["preds"]
+    n = p.shape[0] if p.ndim == 4 else 1
+    return float(p.size if reduction == "mean" else p.size // n)
+
+
+def _ms_ssim_report(ev: Any, inputs: Inputs) -> dict[str, Any]:
+    score, per = _scores(ev)  # per: (N,) MS-SSIM values
+    out: dict[str, Any] = {"ms_ssim": score}
+    if per is not None and per.size > 1:
+        out["ms_ssim_per_image"] = per
+    return out
+
+
+# ----------------------------------------------------------------------------- Lovász
+
+LOVASZ_CLASSES = ("present", "all")
+
+
+def _lovasz_grad(xp: Any, gt_sorted: Array) -> Array:
+    """smp ``_lovasz_grad`` along the last axis: with G = Σ gt, J_k = 1 - (G - Σ_{i<=k} gt_i) /
+    (G + Σ_{i<=k} (1 - gt_i)), the Lovász gradient is J_1, J_2 - J_1, J_3 - J_2, ..."""
+    gts = xp.sum(gt_sorted, axis=-1, keepdims=True)
+    intersection = gts - xp.cumulative_sum(gt_sorted, axis=-1)
+    union = gts + xp.cumulative_sum(1.0 - gt_sorted, axis=-1)
+    jaccard = 1.0 - intersection / union
+    return xp.concat([jaccard[..., :1], jaccard[..., 1:] - jaccard[..., :-1]], axis=-1)
+
+
+def _lovasz_sorted(xp: Any, errors: Array, gt: Array, valid: Array, hinge: bool = False) -> Array:
+    """Σ_k e_(k) g_k along the last axis (relu(e_(k)) with ``hinge``), the errors sorted in
+    decreasing order (torch.sort in smp; a stable argsort here: ties give the same value).
+    Ignored positions (valid false) sort last with gt 0 and add nothing, and change no prefix
+    sum before them."""
+    key = xp.where(valid, -errors, xp.full_like(errors, math.inf))  # ascending in -e: decreasing errors
+    perm = xp.argsort(key, axis=-1, stable=True)
+    e_sorted = xp.take_along_axis(errors, perm, axis=-1)
+    if hinge:
+        e_sorted = xp.maximum(e_sorted, xp.zeros_like(e_sorted))
+    e_sorted = xp.where(xp.take_along_axis(valid, perm, axis=-1), e_sorted, xp.zeros_like(e_sorted))
+    gt_sorted = xp.take_along_axis(gt, perm, axis=-1)
+    return xp.sum(e_sorted * _lovasz_grad(xp, gt_sorted), axis=-1)
+
+
+def _valid(xp: Any, labels: Array, ignore: Any) -> Array:
+    return labels == labels if ignore is None else labels != float(ignore)
+
+
+def lovasz(xp: Any, inputs: Inputs, params: Params) -> Terms:
+    """Binary Lovász hinge (smp ``_lovasz_hinge``; LovaszLoss(mode='binary' or 'multilabel')).
+
+    Per image (per_image=true: the first axis; else the whole batch as one): signs s = 2y - 1,
+    errors e = 1 - x s, sorted decreasingly; ℓ = Σ_k relu(e_(k)) g_k with g the Lovász gradient
+    of the Jaccard loss at the sorted labels (:func:`_lovasz_grad`).  Pixels labelled
+    ignore_index are dropped; an image with none left has ℓ = 0.
+
+    Shapes: preds (logits) and targets ({0, 1} masks) alike, any shape.  Elements: (N,) with
+    per_image=true, else (1,).
+    """
+    x, y = inputs["preds"], inputs["targets"]
+    rows = x.shape[0] if params["per_image"] and x.ndim >= 1 else 1
+    x = xp.reshape(x, (rows, -1))
+    y = xp.reshape(y, (rows, -1))
+    valid = _valid(xp, y, params["ignore_index"])
+    gt = xp.where(valid, y, xp.zeros_like(y))
+    errors = 1.0 - x * (2.0 * gt - 1.0)
+    return Terms(_lovasz_sorted(xp, errors, gt, valid, hinge=True))
+
+
+def _softmax_layout(xp: Any, a: Array) -> Array:
+    """N x C x d1... -> N x C x (d1...) ; P x C -> 1 x C x P."""
+    if a.ndim == 2:
+        return xp.reshape(xp.permute_dims(a, (1, 0)), (1, a.shape[1], a.shape[0]))
+    return xp.reshape(a, (a.shape[0], a.shape[1], -1))
+
+
+def lovasz_softmax(xp: Any, inputs: Inputs, params: Params) -> Terms:
+    """Multi-class Lovász-Softmax (smp ``_lovasz_softmax``; LovaszLoss(mode='multiclass') with
+    from_logits=true, which applies a softmax over the class axis first).
+
+    Per image (per_image=true; else the whole batch as one) and class c: fg = [label = c],
+    errors e = |fg - p_c| over the pixels not labelled ignore_index, sorted decreasingly;
+    ℓ_c = Σ_k e_(k) g_k (:func:`_lovasz_grad` on the sorted fg).  ℓ = mean of ℓ_c over the classes
+    present in the image's labels (classes=present) or over all C (classes=all).
+
+    Shapes: preds N x C x d1 x ... (at least 2 spatial axes) or P x C; targets N x d1 x ... (or P)
+    class indices.  Elements: (N,) with per_image=true, else (1,).
+    """
+    p, labels = inputs["preds"], inputs["targets"]
+    if params["from_logits"]:
+        p = xp.exp(log_softmax(xp, p, axis=1))
+    n_cls = p.shape[1]
+    pc = _softmax_layout(xp, p)  # B x C x P
+    lab = xp.reshape(labels, (1, -1) if p.ndim == 2 else (p.shape[0], -1))  # B x P
+    if params["per_image"]:
+        if p.ndim == 2:  # P x C: each row is its own image (smp's zip over the first axis)
+            pc = xp.reshape(xp.permute_dims(pc, (2, 1, 0)), (pc.shape[2], n_cls, 1))
+            lab = xp.reshape(lab, (-1, 1))
+    else:
+        pc = xp.reshape(xp.permute_dims(pc, (1, 0, 2)), (1, n_cls, -1))
+        lab = xp.reshape(lab, (1, -1))
+    valid = _valid(xp, lab, params["ignore_index"])[:, None, :]
+    classes = xp.reshape(xp.arange(n_cls, dtype=pc.dtype), (1, n_cls, 1))
+    fg = xp.astype((lab[:, None, :] == classes) & valid, pc.dtype)
+    valid = valid & (fg == fg)  # broadcast to B x C x P
+    per_class = _lovasz_sorted(xp, xp.abs(fg - pc), fg, valid)  # B x C
+    if params["classes"] == "present":
+        keep = xp.astype(xp.sum(fg, axis=-1) > 0, pc.dtype)
+    else:
+        keep = xp.ones_like(per_class)
+    return Terms(xp.sum(per_class * keep, axis=1) / xp.sum(keep, axis=1))
+
+
+def _label_set(inputs: Mapping[str, np.ndarray], sources: Sources, name: str, ok: np.ndarray, what: str) -> None:
+    y = inputs[name]
+    _checks.fail_at(sources, name, y, ~ok, what)
+
+
+def _validate_lovasz(inputs: Mapping[str, np.ndarray], params: Params, sources: Sources) -> None:
+    _checks.same_shape(inputs, sources, "preds", "targets")
+    _checks.non_empty(inputs, sources)
+    _checks.ndim_in(inputs, sources, "preds", tuple(range(1, 9)), "logits of any shape (N x ... with per_image=true)")
+    y, ignore = inputs["targets"], params["ignore_index"]
+    ok = (y == 0) | (y == 1)
+    what = "0 or 1 (a binary mask)"
+    if ignore is not None:
+        ok |= y == ignore
+        what = f"0, 1 or ignore_index {ignore}"
+    _label_set(inputs, sources, "targets", ok, what)
+
+
+def _validate_lovasz_softmax(inputs: Mapping[str, np.ndarray], params: Params, sources: Sources) -> None:
+    _checks.non_empty(inputs, sources)
+    p, y = inputs["preds"], inputs["targets"]
+    if p.ndim == 3 or p.ndim < 2:
+        raise InputError(
+            "preds must be N x C x H x W (or N x C x d1 x d2 x ..., or P x C) class probabilities, got shape "
+            + " x ".join(map(str, p.shape))
+            + " (smp reads 3-D probabilities as B x H x W with one class, which lovasz_softmax refuses: "
+            "'Sigmoid output possible only with 1 class'; use lovasz for binary masks)",
+            source=sources.get("preds"),
+        )
+    if p.shape[1] < 2:
+        raise InputError(
+            "preds has 1 class; lovasz_softmax needs C >= 2 (smp raises 'Sigmoid output possible only with 1 class'); "
+            "use lovasz for binary masks",
+            source=sources.get("preds"),
+        )
+    want = (p.shape[0], *p.shape[2:])
+    if y.shape != want:
+        raise InputError(
+            f"targets has shape {' x '.join(map(str, y.shape)) or 'scalar'} but preds "
+            f"{' x '.join(map(str, p.shape))} needs class indices of shape {' x '.join(map(str, want))} "
+            "(preds without its class axis 1)",
+            source=sources.get("targets"),
+        )
+    c, ignore = p.shape[1], params["ignore_index"]
+    ok = (y == np.round(y)) & (y >= 0) & (y < c)
+    what = f"a class index 0..{c - 1}"
+    if ignore is not None:
+        ok |= y == ignore
+        what += f" or ignore_index {ignore}"
+    _label_set(inputs, sources, "targets", ok, what)
+    if ignore is not None:
+        valid = (y != ignore).reshape(y.shape[0], -1) if params["per_image"] else (y != ignore).reshape(1, -1)
+        empty = np.flatnonzero(~valid.any(axis=1))
+        if empty.size:
+            where = f"image {int(empty[0])} (0-based)" if params["per_image"] else "the batch"
+            raise InputError(
+                f"every pixel of {where} is ignore_index {ignore}: lovasz_softmax has no class to average there "
+                "(smp returns an empty tensor)",
+                source=sources.get("targets"),
+            )
+
+
+def _lovasz_scale(inputs: Mapping[str, np.ndarray], reduction: str) -> float:
+    """Per-sample factor for the health verdict: the Lovász gradient of an image spreads over its
+    pixels (Σ|g| = 1 for a mask), so scale by the pixels (per image, as with per_image=true)."""
+    p = inputs["preds"]
+    return float(p.size if reduction == "mean" or p.ndim < 2 else p.size // p.shape[0])
 
 
 # ----------------------------------------------------------------------------- perceptual
@@ -729,6 +1010,152 @@ SPECS = [
         references=(
             "Wang et al. 2004, Image quality assessment: from error visibility to structural "
             "similarity, IEEE TIP 13(4)",
+        ),
+    ),
+    define(
+        name="ms-ssim",
+        example=Example(
+            ("ms_ssim_distorted.png", "ms_ssim_reference.png"),
+            what="a 176 x 176 grayscale image with noise added, and its reference",
+        ),
+        aliases=("msssim", "ms-ssim-loss", "multiscale-ssim"),
+        family=FAMILY,
+        summary="1 - MS-SSIM (multi-scale structural similarity), 5 scales, Gaussian window",
+        inputs=(IMG_PREDS, IMG_TARGETS),
+        params=(
+            Param(
+                "data_range", "float", 1.0, "R: max - min possible pixel value (255 for 8-bit)", low=0.0, low_open=True
+            ),
+            Param("win_size", "int", SSIM_WIN, "width of the Gaussian window (odd)", low=1),
+            Param("win_sigma", "float", SSIM_SIGMA, "σ of the Gaussian window", low=0.0, low_open=True),
+            Param("weights", "floats", MS_SSIM_WEIGHTS, "exponent of each scale (their count is the number of scales)"),
+            Param("K", "floats", (SSIM_K1, SSIM_K2), "K1,K2: C1 = (K1 R)², C2 = (K2 R)²", low=0.0),
+        ),
+        formula="at scale s (images 2 x 2 average-pooled between scales): cs_s = mean of (2 σxy + C2) / "
+        "(σx² + σy² + C2), SSIM_L as ssim at the last scale, μ, σ² from a win_size-wide Gaussian (σ = win_sigma) "
+        "without padding;  MS-SSIM = Π_{s<L} relu(cs_s)^{w_s} · relu(SSIM_L)^{w_L} per image and channel;  "
+        "ℓ_n = 1 - mean over channels of image n;  L = mean ℓ",
+        derivative="by autograd through the filtering and pooling (matrix products with banded matrices) and "
+        "the product of powers: ∂/∂cs_s of Π = w_s Π / cs_s",
+        convention="pytorch_msssim ms_ssim (loss = 1 - ms_ssim(X, Y, data_range=R, size_average=True, "
+        "win_size=11, win_sigma=1.5, weights=[0.0448, 0.2856, 0.3001, 0.2363, 0.1333], K=(0.01, 0.03)); "
+        "--reduction none gives 1 - ms_ssim(..., size_average=False), one value per image)",
+        differs="pytorch_msssim defaults to data_range=255 and builds its window in float32 (values agree to "
+        "~1e-5 relative); it asserts min(H, W) > (win_size - 1) * 16 (161 for win_size=11), which losscli refuses with "
+        "that minimum; its 5-D volumes (N x C x T x H x W) are not offered. The relu on each scale's cs and on "
+        "the last SSIM is pytorch_msssim's (Wang et al. 2003 write the product without it); odd sides are "
+        "zero-padded before pooling and the zeros counted, so other implementations that pad or crop "
+        "differently give slightly different values on odd sides.",
+        when="Image restoration and compression where structure at several resolutions matters "
+        "(less sensitive than SSIM to the viewing scale); often mixed with L1 (Zhao et al. 2017).",
+        fn=ms_ssim,
+        reduction=replace(PIXEL_MEAN, scale=_image_scale),
+        validate=_validate_ms_ssim,
+        report=_ms_ssim_report,
+        element_note="per image (1 - MS-SSIM averaged over its channels; one value for one image)",
+        mean_note="mean over images (1 - MS-SSIM)",
+        references=(
+            "Wang, Simoncelli & Bovik 2003, Multiscale structural similarity for image quality "
+            "assessment, Asilomar Conference on Signals, Systems and Computers",
+        ),
+    ),
+    define(
+        name="lovasz",
+        example=Example(("lovasz_logits.csv", "dice_mask.csv"), what="a 16 x 16 map of logits and its binary mask"),
+        aliases=("lovasz-hinge", "lovasz-loss"),
+        family=FAMILY,
+        summary="binary Lovász hinge: a convex surrogate of the Jaccard (IoU) loss on logits",
+        inputs=(
+            Input("preds", "any shape (N x ... with per_image=true)", "logits"),
+            Input("targets", "same as preds", "binary mask {0, 1} (or ignore_index)", differentiable=False),
+        ),
+        params=(
+            Param("per_image", "bool", False, "one loss per image (first axis), averaged; false: the batch as one"),
+            Param("ignore_index", "int", None, "label of pixels to leave out (none: keep all)"),
+        ),
+        formula="e = 1 - x (2y - 1) per pixel, sorted decreasingly;  ℓ = Σ_k relu(e_(k)) g_k, g_k = J_k - J_{k-1}, "
+        "J_k = 1 - (G - Σ_{i<=k} y_(i)) / (G + Σ_{i<=k} (1 - y_(i))), G = Σ y (the Jaccard loss of the k "
+        "largest errors);  L = mean over images (per_image) or ℓ of the whole batch",
+        derivative="∂ℓ/∂x_j = -(2 y_j - 1) g_{k(j)} for e_j > 0 (0 otherwise), k(j) the rank of e_j: the loss "
+        "is linear between changes of the sort order",
+        convention="segmentation_models_pytorch LovaszLoss(mode='binary', per_image=False, ignore_index=None) "
+        "= _lovasz_hinge (Berman et al. 2018's lovasz_hinge); mode='multilabel' is the same on N x C x H x W",
+        differs="smp's function _lovasz_hinge defaults to per_image=True, its LovaszLoss class to False "
+        "(losscli: False, the class); an image whose pixels are all ignored adds 0 to the mean, as smp. "
+        "Labels other than 0, 1 and ignore_index are refused (smp would read 2 as the sign 3). Ties in "
+        "the sort give the same value in any order.",
+        when="Binary segmentation judged by IoU: optimises the Jaccard index directly (often after a few "
+        "epochs of BCE).",
+        fn=lovasz,
+        validate=_validate_lovasz,
+        reduction=replace(PIXEL_MEAN, scale=_lovasz_scale),
+        element_note="per image with per_image=true, else one value for the batch",
+        mean_note="mean over images",
+        references=(
+            "Berman, Rannen Triki & Blaschko 2018, The Lovász-Softmax loss: a tractable surrogate for the "
+            "optimization of the intersection-over-union measure in neural networks (arXiv:1705.08790)",
+        ),
+    ),
+    define(
+        name="lovasz-softmax",
+        example=Example(
+            ("seg_probs.npy", "lovasz_softmax_labels.npy"), what="2 images of 3-class softmax maps and their labels"
+        ),
+        aliases=("lovasz-softmax-loss",),
+        family=FAMILY,
+        summary="multi-class Lovász-Softmax: a surrogate of the mean per-class Jaccard (IoU) loss",
+        inputs=(
+            Input(
+                "preds",
+                "N x C x H x W (N x C x d1 x ..., or P x C)",
+                "class probabilities, or logits with from_logits=true",
+            ),
+            Input(
+                "targets",
+                "N x H x W (preds without axis 1; P)",
+                "class indices 0..C-1 (or ignore_index)",
+                differentiable=False,
+            ),
+        ),
+        params=(
+            Param(
+                "classes",
+                "choice",
+                "present",
+                "classes averaged: those present in the labels, or all",
+                choices=LOVASZ_CLASSES,
+            ),
+            Param("per_image", "bool", False, "one loss per image (first axis), averaged; false: the batch as one"),
+            Param("ignore_index", "int", None, "label of pixels to leave out (none: keep all)"),
+            Param(
+                "from_logits",
+                "bool",
+                False,
+                "preds are logits: softmax over axis 1 first (LovaszLoss mode='multiclass')",
+            ),
+        ),
+        formula="per class c: fg = [y = c], e = |fg - p_c| per pixel, sorted decreasingly;  ℓ_c = Σ_k e_(k) g_k "
+        "(g the Lovász gradient of the Jaccard loss at the sorted fg, as lovasz);  ℓ = mean of ℓ_c over the "
+        "classes present in the labels (classes=present) or all;  L = mean over images (per_image) or ℓ",
+        derivative="∂ℓ_c/∂p_{j,c} = -sign(fg_j - p_{j,c}) g_{k(j)} / (number of classes averaged), k(j) the rank of "
+        "pixel j's error for class c; with from_logits times the softmax Jacobian",
+        convention="segmentation_models_pytorch _lovasz_softmax(probas, labels, classes='present', per_image=False, "
+        "ignore=None) (Berman et al. 2018's lovasz_softmax); from_logits=true is LovaszLoss(mode='multiclass'), "
+        "which applies softmax(dim=1) first",
+        differs="smp's classes may also be a list of class ids (not offered here). smp raises for one class "
+        "('Sigmoid output possible only with 1 class') and for 3-D probabilities (read as B x H x W, one class): "
+        "losscli refuses them and points to lovasz. smp returns an empty tensor when every pixel is ignored: "
+        "refused. Labels outside 0..C-1 (smp counts them as background of every class) are refused. "
+        "Probabilities are taken as given (not checked to sum to 1), as smp.",
+        when="Multi-class semantic segmentation judged by mean IoU, fine-tuning after cross-entropy.",
+        fn=lovasz_softmax,
+        validate=_validate_lovasz_softmax,
+        reduction=replace(PIXEL_MEAN, scale=_lovasz_scale),
+        element_note="per image with per_image=true, else one value for the batch",
+        mean_note="mean over images",
+        references=(
+            "Berman, Rannen Triki & Blaschko 2018, The Lovász-Softmax loss: a tractable surrogate for the "
+            "optimization of the intersection-over-union measure in neural networks (arXiv:1705.08790)",
         ),
     ),
     define(

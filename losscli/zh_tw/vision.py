@@ -95,4 +95,41 @@ LOSS_TEXTS: dict[str, dict[str, str]] = {
         "不提供 MONAI 的 to_onehot_y（類別索引目標）：請給 one-hot 目標。",
         "when": "含稀有類別的多類別分割：每個類別的份量大致相同，不論它有多少像素。",
     },
+    "ms-ssim": {
+        "summary": "1 - MS-SSIM（多尺度結構相似度），5 個尺度，高斯視窗",
+        "derivative": "透過濾波與池化（與帶狀矩陣的矩陣乘積）及冪次乘積的自動微分求得：Π 對 cs_s 的偏導數為 w_s Π / cs_s",
+        "convention": "pytorch_msssim ms_ssim（loss = 1 - ms_ssim(X, Y, data_range=R, size_average=True, "
+        "win_size=11, win_sigma=1.5, weights=[0.0448, 0.2856, 0.3001, 0.2363, 0.1333], K=(0.01, 0.03))；"
+        "--reduction none 給出 1 - ms_ssim(..., size_average=False)，每張影像一個值）",
+        "differs": "pytorch_msssim 預設 data_range=255，並以 float32 建立視窗（數值一致到相對 ~1e-5）；"
+        "它斷言 min(H, W) > (win_size - 1) * 16（win_size=11 時為 161），losscli 會拒絕較小的影像並指出此最小值；"
+        "不提供其 5 維體積資料（N x C x T x H x W）。每個尺度的 cs 與最後一個 SSIM 上的 relu 是 pytorch_msssim 的做法"
+        "（Wang et al. 2003 的乘積沒有它）；奇數邊長在池化前補零且零也計入平均，"
+        "因此以其他方式填補或裁切的實作在奇數邊長上數值略有不同。",
+        "when": "在數個解析度上的結構都重要的影像復原與壓縮（比 SSIM 更不受觀看尺度影響）；常與 L1 混合使用（Zhao et al. 2017）。",
+    },
+    "lovasz": {
+        "summary": "二元 Lovász hinge：作用於 logits 的 Jaccard（IoU）損失之凸替代函數",
+        "derivative": "e_j > 0 時 ∂ℓ/∂x_j = -(2 y_j - 1) g_{k(j)}（否則為 0），k(j) 為 e_j 的排名："
+        "在排序順序改變之間，損失是線性的",
+        "convention": "segmentation_models_pytorch LovaszLoss(mode='binary', per_image=False, ignore_index=None) "
+        "= _lovasz_hinge（Berman et al. 2018 的 lovasz_hinge）；mode='multilabel' 在 N x C x H x W 上相同",
+        "differs": "smp 的函式 _lovasz_hinge 預設 per_image=True，其 LovaszLoss 類別預設為 False"
+        "（losscli：False，與類別相同）；所有像素都被忽略的影像在平均中貢獻 0，與 smp 相同。"
+        "0、1 與 ignore_index 以外的標籤會被拒絕（smp 會把 2 讀成符號 3）。排序中的平手不論順序都得到相同的值。",
+        "when": "以 IoU 評估的二元分割：直接最佳化 Jaccard 指數（常在以 BCE 訓練數個 epoch 之後）。",
+    },
+    "lovasz-softmax": {
+        "summary": "多類別 Lovász-Softmax：各類別平均 Jaccard（IoU）損失的替代函數",
+        "derivative": "∂ℓ_c/∂p_{j,c} = -sign(fg_j - p_{j,c}) g_{k(j)} / （取平均的類別數），k(j) 為像素 j "
+        "在類別 c 的誤差排名；使用 from_logits 時再乘以 softmax 的 Jacobian",
+        "convention": "segmentation_models_pytorch _lovasz_softmax(probas, labels, classes='present', per_image=False, "
+        "ignore=None)（Berman et al. 2018 的 lovasz_softmax）；from_logits=true 即 LovaszLoss(mode='multiclass')，"
+        "它會先套用 softmax(dim=1)",
+        "differs": "smp 的 classes 也可以是類別編號的清單（此處不提供）。smp 對單一類別"
+        "（'Sigmoid output possible only with 1 class'）及 3 維機率（讀作 B x H x W、一個類別）會引發錯誤："
+        "losscli 拒絕它們並建議改用 lovasz。所有像素都被忽略時 smp 回傳空張量：會被拒絕。"
+        "0..C-1 以外的標籤（smp 把它們當成每個類別的背景）會被拒絕。機率照原樣使用（不檢查總和是否為 1），與 smp 相同。",
+        "when": "以平均 IoU 評估的多類別語意分割，在交叉熵之後進行微調。",
+    },
 }
