@@ -148,9 +148,14 @@ class LossResult:
 
 
 def _result(target: Any, result: Any, health: Any = None) -> LossResult:
-    ev = result.evaluation
+    return _from_evaluation(target.name, result.evaluation, health, notes=list(result.notes), result=result)
+
+
+def _from_evaluation(
+    name: str, ev: Any, health: Any = None, *, notes: list[str] | None = None, result: Any = None
+) -> LossResult:
     return LossResult(
-        loss=target.name,
+        loss=name,
         value=ev.value,
         reduction=ev.reduction,
         dtype=ev.dtype,
@@ -160,7 +165,7 @@ def _result(target: Any, result: Any, health: Any = None) -> LossResult:
         gradients=dict(ev.gradients),
         health=health,
         extras=dict(ev.extras),
-        notes=list(result.notes),
+        notes=notes or [],
         _result=result,
     )
 
@@ -256,18 +261,7 @@ def compare(
     out = []
     for row in done.rows:
         ev = row.result.as_evaluation() if hasattr(row.result, "as_evaluation") else row.result
-        result = LossResult(
-            loss=row.expr,
-            value=ev.value,
-            reduction=ev.reduction,
-            dtype=ev.dtype,
-            n=ev.n,
-            params=dict(ev.params),
-            elements=ev.elements,
-            gradients=dict(ev.gradients),
-            health=row.health,
-            extras=dict(ev.extras),
-        )
+        result = _from_evaluation(row.expr, ev, row.health)
         out.append(CompareResult(row.expr, result, row.grad_norm, row.outlier_share, row))
     return out
 

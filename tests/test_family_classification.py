@@ -18,13 +18,12 @@ import torch
 import torch.nn.functional as F
 
 from losscli import losses
-from losscli.chains import worked_element
 from losscli.composite import evaluate_expression
 from losscli.core import evaluate
 from losscli.errors import InputError
-from losscli.explain import choose_element
 from losscli.expr import parse
 from losscli.params import parse_params
+from tests import test_explain, test_losses
 from tests.cases import CASES
 from tests.cases_classification import OWN_CASES
 
@@ -73,36 +72,14 @@ OWN = [(name, cid, prm, fac) for name, cases in OWN_CASES.items() for cid, prm, 
 @pytest.mark.parametrize("case", OWN, ids=ids)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_own_cases_parity_and_chain(case, reduction):
-    loss, _, params, factory = case
-    inputs = factory(np.random.default_rng(1))
-    a = run(loss, params, inputs, "numpy", reduction=reduction)
-    b = run(loss, params, inputs, "torch", reduction=reduction)
-    np.testing.assert_allclose(a.value, b.value, rtol=RTOL, atol=1e-14)
-    spec = losses.get(loss)
-    for index in {choose_element(b, "preds", None), tuple(0 for _ in inputs["preds"].shape)}:
-        chain = worked_element(b, inputs, index, "preds")
-        assert chain is not None
-        assert chain.product == pytest.approx(float(b.gradients["preds"][index]), rel=1e-12, abs=1e-300)
-    assert set(b.gradients) == {i.name for i in spec.inputs if i.differentiable}
+    test_losses.test_backend_parity(case, reduction)
+    test_explain.test_worked_element_equals_autograd(case, reduction)
 
 
 @pytest.mark.parametrize("case", OWN, ids=ids)
 def test_own_cases_gradient_and_float32(case):
-    loss, _, params, factory = case
-    inputs = factory(np.random.default_rng(2))
-    ev = run(loss, params, inputs, "torch")
-    h = 1e-6
-    numeric = np.zeros_like(inputs["preds"])
-    for idx in np.ndindex(inputs["preds"].shape):
-        plus, minus = dict(inputs), dict(inputs)
-        plus["preds"], minus["preds"] = inputs["preds"].copy(), inputs["preds"].copy()
-        plus["preds"][idx] += h
-        minus["preds"][idx] -= h
-        numeric[idx] = (run(loss, params, plus).value - run(loss, params, minus).value) / (2 * h)
-    np.testing.assert_allclose(ev.gradients["preds"], numeric, rtol=1e-6, atol=1e-8)
-    f32 = run(loss, params, inputs, "torch", dtype="float32")
-    assert f32.value == pytest.approx(ev.value, rel=1e-5, abs=1e-6)
-    assert f32.gradients["preds"].dtype == np.float32
+    test_losses.test_gradient_matches_central_differences(case)
+    test_losses.test_float32_close_to_float64(case)
 
 
 # ------------------------------------------------------------------ cross-entropy

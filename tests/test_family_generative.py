@@ -15,11 +15,10 @@ import torch
 import torch.nn.functional as F
 
 from losscli import losses
-from losscli.chains import worked_element
 from losscli.core import evaluate
 from losscli.errors import InputError
-from losscli.explain import choose_element
 from losscli.params import parse_params
+from tests import test_explain, test_losses
 from tests.cases_generative import EXTRA_CASES, FAMILY_CASES, kl_spatial
 from tests.conftest import SAMPLE
 from tests.test_cli import one_error_line
@@ -61,52 +60,23 @@ def extra_id(case) -> str:
 @pytest.mark.parametrize("case", EXTRA, ids=extra_id)
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_extra_cases_backend_parity(case, reduction):
-    loss, _, params, factory = case
-    inputs = factory(np.random.default_rng(1))
-    a = run(loss, params, inputs, "numpy", reduction=reduction)
-    b = run(loss, params, inputs, "torch", reduction=reduction)
-    np.testing.assert_allclose(a.value, b.value, rtol=RTOL, atol=ATOL)
-    np.testing.assert_allclose(a.elements, b.elements, rtol=RTOL, atol=ATOL)
+    test_losses.test_backend_parity(case, reduction)
 
 
 @pytest.mark.parametrize("case", EXTRA, ids=extra_id)
 def test_extra_cases_gradient_matches_central_differences(case):
-    loss, _, params, factory = case
-    inputs = factory(np.random.default_rng(2))
-    ev = run(loss, params, inputs, "torch")
-    assert set(ev.gradients) == {"preds"}
-    h = 1e-6
-    for name, grad in ev.gradients.items():
-        numeric = np.zeros_like(inputs[name])
-        for idx in np.ndindex(inputs[name].shape):
-            plus = {k: v.copy() for k, v in inputs.items()}
-            minus = {k: v.copy() for k, v in inputs.items()}
-            plus[name][idx] += h
-            minus[name][idx] -= h
-            numeric[idx] = (run(loss, params, plus).value - run(loss, params, minus).value) / (2 * h)
-        np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-8)
+    test_losses.test_gradient_matches_central_differences(case)
 
 
 @pytest.mark.parametrize("case", EXTRA, ids=extra_id)
 def test_extra_cases_float32_close_to_float64(case):
-    loss, _, params, factory = case
-    inputs = factory(np.random.default_rng(3))
-    c = run(loss, params, inputs, "numpy").value
-    for backend in BACKENDS:
-        assert run(loss, params, inputs, backend, dtype="float32").value == pytest.approx(c, rel=1e-5, abs=1e-6)
+    test_losses.test_float32_close_to_float64(case)
 
 
 @pytest.mark.parametrize("case", EXTRA, ids=extra_id)
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_extra_cases_worked_element_equals_autograd(case, reduction):
-    loss, _, params, factory = case
-    inputs = factory(np.random.default_rng(21))
-    ev = run(loss, params, inputs, "torch", reduction=reduction)
-    grad = ev.gradients["preds"]
-    for index in {choose_element(ev, "preds", None), tuple(0 for _ in grad.shape)}:
-        chain = worked_element(ev, inputs, index, "preds")
-        assert chain is not None
-        assert chain.product == pytest.approx(float(grad[index]), rel=1e-12, abs=1e-300)
+    test_explain.test_worked_element_equals_autograd(case, reduction)
 
 
 # ------------------------------------------------------------------------------- kl-div

@@ -44,3 +44,9 @@ def test_readme_command_runs(command, monkeypatch, tmp_path):
     result = CliRunner().invoke(app, args)
     expected = 1 if "--fail-above 0.1" in command else 0
     assert result.exit_code == expected, (command, result.stderr, result.exception)
+
+
+def test_readme_counts_the_registered_losses():
+    from losscli import losses
+
+    assert f"computes any of {len(losses.REGISTRY)} named losses" in README
