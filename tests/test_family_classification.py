@@ -19,21 +19,16 @@ import torch.nn.functional as F
 
 from losscli import losses
 from losscli.composite import evaluate_expression
-from losscli.core import evaluate
 from losscli.errors import InputError
 from losscli.expr import parse
 from losscli.params import parse_params
 from tests import test_explain, test_losses
 from tests.cases import CASES
 from tests.cases_classification import OWN_CASES
+from tests.test_losses import run
 
 RTOL = 1e-12
 REDUCTIONS = ("mean", "sum", "none")
-
-
-def run(name, params, inputs, backend="numpy", **kw):
-    spec = losses.get(name)
-    return evaluate(spec, inputs, parse_params(spec, params), backend=backend, **kw)
 
 
 def t(a, grad=False):

@@ -17,17 +17,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from losscli import losses
-from losscli.core import evaluate
 from losscli.examples import DATA
-from losscli.params import parse_params
+from tests.test_losses import run
 
 REDUCTIONS = ("mean", "sum", "none")
-
-
-def run(name: str, params: list[str], inputs: dict[str, np.ndarray], backend: str = "numpy", **kw):
-    spec = losses.get(name)
-    return evaluate(spec, inputs, parse_params(spec, params), backend=backend, **kw)
 
 
 def tt(a, grad: bool = False) -> torch.Tensor:

@@ -28,15 +28,11 @@ from tests.cases_margin import (
     multi_margin_unbatched,
     multi_margin_unbatched_column,
 )
+from tests.test_losses import run
 
 RTOL = 1e-12
 ATOL = 1e-14
 REDUCTIONS = ("mean", "sum", "none")
-
-
-def run(name: str, params: list[str], inputs: dict[str, np.ndarray], backend: str = "numpy", **kw):
-    spec = losses.get(name)
-    return evaluate(spec, inputs, parse_params(spec, params), backend=backend, **kw)
 
 
 def leaf(a: np.ndarray) -> torch.Tensor:

@@ -33,14 +33,10 @@ from losscli.core import evaluate
 from losscli.errors import InputError, UsageError
 from losscli.params import parse_params
 from tests.cases import CASES
+from tests.test_losses import run
 
 REDUCTIONS = ("mean", "sum", "none")
 BACKENDS = ("numpy", "torch")
-
-
-def run(name: str, params: list[str], inputs: dict[str, np.ndarray], backend: str = "numpy", **kw):
-    spec = losses.get(name)
-    return evaluate(spec, inputs, parse_params(spec, params), backend=backend, **kw)
 
 
 def t64(a: np.ndarray, grad: bool = False) -> torch.Tensor:

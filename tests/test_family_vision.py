@@ -15,23 +15,18 @@ import pytest
 import torch
 
 from losscli import losses
-from losscli.core import evaluate
 from losscli.errors import InputError
 from losscli.params import parse_params
 from tests import test_explain, test_losses
 from tests.cases_vision import EXTRA_CASES, FAMILY_CASES
 from tests.test_cli import one_error_line
+from tests.test_losses import run
 
 RTOL = 1e-12
 ATOL = 1e-14
 GRAD_RTOL = 1e-10
 GRAD_ATOL = 1e-13
 BACKENDS = ("numpy", "torch")
-
-
-def run(name: str, params: list[str], inputs: dict[str, np.ndarray], backend: str = "numpy", **kw):
-    spec = losses.get(name)
-    return evaluate(spec, inputs, parse_params(spec, params), backend=backend, **kw)
 
 
 def t(a, grad: bool = False) -> torch.Tensor:
