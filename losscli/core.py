@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from losscli.errors import UsageError
+from losscli.errors import InputError, UsageError
 from losscli.reduction import State
 from losscli.spec import LossSpec, Terms
 
@@ -189,7 +189,15 @@ def evaluate(
             data[inp.name] = tensor
     terms, rule = _weighted(spec, xp, spec.fn(xp, data, params), sample_weights, dtype, backend, sources)
     state = rule.state(xp, terms)
-    value = rule.elementwise(xp, terms.elements) if reduction == "none" else rule.finish(xp, state, reduction)
+    try:
+        value = rule.elementwise(xp, terms.elements) if reduction == "none" else rule.finish(xp, state, reduction)
+    except InputError as exc:  # a rule refusing the data (a mean over no counted targets): name the file
+        if exc.source is not None or not sources:
+            raise
+        label = next((i.name for i in spec.inputs if not i.differentiable and i.name in sources), None)
+        if label is None:
+            raise
+        raise InputError(str(exc), source=sources[label]) from None
     scale = rule.per_sample_scale(state, arrays, reduction)
     input_scale = rule.input_scales(state, reduction)
     gradients: dict[str, np.ndarray] = {}

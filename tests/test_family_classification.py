@@ -226,7 +226,7 @@ def test_every_target_ignored_at_the_cli(cli, write):
     r = cli("compute", "ce", logits, ignored)
     assert r.exit_code == 2 and r.stdout == ""
     assert r.stderr.strip() == (
-        "losscli: error: every target equals ignore_index or has class weight 0: the mean Σ w_y ℓ / Σ w_y "
+        f"losscli: error: {ignored}: every target equals ignore_index or has class weight 0: the mean Σ w_y ℓ / Σ w_y "
         "divides by 0 (torch returns NaN); --reduction sum or none gives the sum (0 where every target is "
         "ignored), as torch does"
     )

@@ -140,7 +140,7 @@ def _csv(a: np.ndarray) -> str:
         ("weight_cols", "w.csv: linear_weight has 4 columns but hidden has 5"),
         ("target_range", "t.csv: data row 2: targets must be a class index in [0, 10] (or ignore_index -100), got 11"),
         ("target_rows", "hidden has 6 rows"),
-        ("all_ignored", "every target equals ignore_index -100"),
+        ("all_ignored", "t.csv: every target equals ignore_index or has class weight 0"),
     ],
 )
 def test_linear_cross_entropy_bad_inputs(cli, write, change, expected):
@@ -160,3 +160,21 @@ def test_linear_cross_entropy_bad_inputs(cli, write, change, expected):
     assert result.exit_code == 2
     line = result.stderr.strip()
     assert "\n" not in line and expected in line, line
+
+
+def test_every_target_ignored_sums_to_zero_as_torch(cli, write):
+    rng = np.random.default_rng(1)
+    h, w, t = _files(write, rng.normal(size=(4, 3)), rng.normal(size=(5, 3)), np.full(4, -100.0))
+    for reduction in ("sum", "none"):
+        value, _, _ = torch_reference(
+            {
+                "hidden": rng.normal(size=(4, 3)),
+                "linear_weight": rng.normal(size=(5, 3)),
+                "targets": np.full(4, -100.0),
+            },
+            parse_params(SPEC, []),
+            reduction,
+        )
+        r = cli("compute", "linear-cross-entropy", h, w, t, "-r", reduction, "--json")
+        assert r.exit_code == 0, r.stderr
+        np.testing.assert_array_equal(json.loads(r.stdout)["value"], value)

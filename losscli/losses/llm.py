@@ -30,6 +30,7 @@ from losscli.errors import InputError
 from losscli.examples import Example
 from losscli.losses import _checks
 from losscli.losses._ops import quiet
+from losscli.losses.classification import COUNTED_MEAN
 from losscli.spec import Input, Param, Terms, define
 from losscli.types import Array, Inputs, Params, Sources
 
@@ -187,16 +188,6 @@ def _validate(inputs: Inputs, params: Params, sources: Sources) -> None:
         valid & ((t < 0) | (t >= vocab)),
         f"a class index in [0, {vocab - 1}] (or ignore_index {ignore})",
     )
-    if not valid.any():
-        raise InputError(
-            f"every target equals ignore_index {ignore}: nothing to average (torch would return NaN)",
-            source=sources.get("targets"),
-        )
-    if cw is not None and not np.any(np.asarray(cw)[t[valid].astype(int)] > 0):
-        raise InputError(
-            "the class weights of every target are 0: nothing to average (torch would return NaN)",
-            source=sources.get("targets"),
-        )
 
 
 # ----------------------------------------------------------------------------- the chain rule for --explain
@@ -297,12 +288,13 @@ SPECS = [
         "(chunking_method 'aspect_ratio:2'). Liger's LigerFusedLinearCrossEntropyLoss and Apple's "
         "cut-cross-entropy (linear_cross_entropy(e, c, targets)) compute the same value with fused GPU "
         "kernels (cut-cross-entropy's default ignore_index is also -100; Liger adds z-loss and softcapping "
-        "options). No optional bias here (torch's linear_bias). torch returns NaN when every target is "
-        "ignored (losscli refuses the input).",
+        "options). No optional bias here (torch's linear_bias). When every target is ignored torch's mean is "
+        "NaN: losscli refuses --reduction mean then, and sum/none give 0 as torch does.",
         when="Training language models with a large vocabulary: the N x V logits of the output layer "
         "dominate memory; chunking keeps them to chunk_rows x V at a time.",
         fn=linear_cross_entropy,
         validate=_validate,
+        reduction=COUNTED_MEAN,
         element_note="per row (token)",
         mean_note="weighted mean over counted rows",
         references=(

@@ -16,7 +16,7 @@ LOSS_TEXTS: dict[str, dict[str, str]] = {
         "LinearCrossEntropyOptions() 則自行決定塊大小（chunking_method 'aspect_ratio:2'）。"
         "Liger 的 LigerFusedLinearCrossEntropyLoss 與 Apple 的 cut-cross-entropy（linear_cross_entropy(e, c, targets)）"
         "以融合的 GPU 核心算出相同的值（cut-cross-entropy 預設 ignore_index 也是 -100；Liger 另有 z-loss 與 softcapping 選項）。"
-        "這裡沒有可選的偏差項（torch 的 linear_bias）。所有目標都被忽略時 torch 回傳 NaN（losscli 會拒絕這種輸入）。",
+        "這裡沒有可選的偏差項（torch 的 linear_bias）。所有目標都被忽略時 torch 的平均值是 NaN：此時 losscli 拒絕 --reduction mean，而 sum/none 與 torch 相同，得到 0。",
         "when": "訓練詞彙量很大的語言模型：輸出層 N x V 的 logits 佔去大部分記憶體；分塊後一次只存 chunk_rows x V。",
     },
 }
