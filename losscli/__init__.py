@@ -25,6 +25,10 @@ def list_losses() -> dict[str, list[str]]:
     return {family: [s.name for s in specs] for family, specs in losses.by_family().items()}
 
 
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_API))
+
+
 def __getattr__(name: str) -> Any:
     if name in _API:
         from losscli import api

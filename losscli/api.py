@@ -48,11 +48,14 @@ def _param_item(name: str, value: Any) -> str:
     return f"{name}={text}"
 
 
-def as_array(value: Any, name: str) -> np.ndarray:
+def as_array(value: Any, name: str, allow_nonfinite: bool = False) -> np.ndarray:
     """A numeric input as a float64 numpy array: torch tensors are detached and moved to the CPU,
     pandas/polars Series and DataFrames give their values (a DataFrame is rows x columns; one
-    column gives a vector, as a one-column file does)."""
+    column gives a vector, as a one-column file does).  Empty data, and NaN/inf (nulls included)
+    unless ``allow_nonfinite``, are refused as the CLI refuses them in a file."""
     module = type(value).__module__.split(".")[0]
+    if value is None:
+        raise InputError(f"{name} must be numbers (an array, tensor, Series or list), got None")
     if module == "torch":
         value = value.detach().cpu().numpy()
     elif module in ("pandas", "polars") and hasattr(value, "to_numpy"):
@@ -66,20 +69,43 @@ def as_array(value: Any, name: str) -> np.ndarray:
         raise InputError(
             f"{name} must be numbers (an array, tensor, Series or list), got {type(value).__name__}: {exc}"
         ) from None
+    if arr.size == 0:
+        raise InputError(f"{name} is empty: no values to compute a loss on")
+    if not allow_nonfinite:
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            first = tuple(int(i) for i in np.argwhere(bad)[0])
+            where = first[0] if len(first) == 1 else first
+            raise InputError(
+                f"{name} has a non-finite value {float(arr[first])!r} at index {where} ({int(bad.sum())} in all; "
+                "a null becomes NaN); pass allow_nonfinite=True to compute with it"
+            )
     return arr if arr.flags.writeable else arr.copy()  # polars/pandas may hand out read-only views
 
 
 def _bind(
-    names: Sequence[str], required: Sequence[str], arrays: Sequence[Any], named: Mapping[str, Any], what: str
+    names: Sequence[str],
+    required: Sequence[str],
+    arrays: Sequence[Any],
+    named: Mapping[str, Any],
+    what: str,
+    allow_nonfinite: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Positional arrays in ``names`` order, then the named ones; every required input given once."""
+    """Positional arrays in ``names`` order, then the named ones; every required input given once,
+    and no name that is not an input."""
     if len(arrays) > len(names):
         raise UsageError(f"{what} takes {len(names)} input(s) ({', '.join(names)}), got {len(arrays)} arrays")
-    out = {n: as_array(a, n) for n, a in zip(names, arrays)}
+    unknown = [n for n in named if n not in names]
+    if unknown:
+        raise UsageError(
+            f"{what} has no input or option {', '.join(map(repr, unknown))}; its inputs are {', '.join(names)}"
+            + ("; parameters go inside each entry: 'huber(delta=0.5)'" if what == "compare" else "")
+        )
+    out = {n: as_array(a, n, allow_nonfinite) for n, a in zip(names, arrays)}
     for n, a in named.items():
         if n in out:
             raise UsageError(f"{what}: input {n} given twice (positionally and by name)")
-        out[n] = as_array(a, n)
+        out[n] = as_array(a, n, allow_nonfinite)
     missing = [n for n in required if n not in out]
     if missing:
         raise UsageError(f"{what} needs input(s) {', '.join(missing)} (its inputs are {', '.join(names)})")
@@ -102,15 +128,25 @@ def _split(target_text: str, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any
         return probe, inputs
     if not isinstance(probe, SingleLoss):
         raise UsageError(
-            "parameters apply to a single loss; in an expression give them per term: '0.5*huber(delta=2) + mse'"
+            f"{', '.join(map(repr, params))}: parameters apply to a single loss; in an expression give them per "
+            f"term ('0.5*huber(delta=2) + mse'); its inputs are {', '.join(probe.input_names)}"
+        )
+    unknown = [k for k in params if probe.spec.param(k) is None]
+    if unknown:
+        declared = ", ".join(p.name for p in probe.spec.params) or "none"
+        raise UsageError(
+            f"{probe.name} has no input or parameter {', '.join(map(repr, unknown))}; its inputs are "
+            f"{', '.join(probe.input_names)}, its parameters {declared}"
         )
     return resolve(target_text, [_param_item(k, v) for k, v in params.items()]), inputs
 
 
-def _loaded(target: Any, arrays: Sequence[Any], named: Mapping[str, Any], sample_weights: Any) -> Any:
+def _loaded(
+    target: Any, arrays: Sequence[Any], named: Mapping[str, Any], sample_weights: Any, allow_nonfinite: bool
+) -> Any:
     from losscli.app import Loaded
 
-    bound = _bind(target.input_names, target.required, arrays, named, target.name)
+    bound = _bind(target.input_names, target.required, arrays, named, target.name, allow_nonfinite)
     weights = None if sample_weights is None else as_array(sample_weights, "sample_weights")
     return Loaded(bound, _sources(bound), weights)
 
@@ -176,6 +212,7 @@ def compute(
     reduction: str = "mean",
     dtype: str = "float64",
     sample_weights: Any = None,
+    allow_nonfinite: bool = False,
     **kwargs: Any,
 ) -> LossResult:
     """The value of ``loss`` (a name, alias or expression such as ``"0.7*bce+0.3*dice"``) on the
@@ -186,7 +223,8 @@ def compute(
     from losscli.app import compute_loaded
 
     target, named = _split(loss, kwargs)
-    done = compute_loaded(target, _loaded(target, arrays, named, sample_weights), reduction=reduction, dtype=dtype)
+    loaded = _loaded(target, arrays, named, sample_weights, allow_nonfinite)
+    done = compute_loaded(target, loaded, reduction=reduction, dtype=dtype)
     return _result(target, done.result)
 
 
@@ -196,6 +234,7 @@ def grad(
     reduction: str = "mean",
     dtype: str = "float64",
     sample_weights: Any = None,
+    allow_nonfinite: bool = False,
     vanishing: float = 1e-7,
     exploding: float = 1e4,
     **kwargs: Any,
@@ -208,7 +247,7 @@ def grad(
     target, named = _split(loss, kwargs)
     done = grad_loaded(
         target,
-        _loaded(target, arrays, named, sample_weights),
+        _loaded(target, arrays, named, sample_weights, allow_nonfinite),
         reduction=reduction,
         dtype=dtype,
         health=HealthOptions(vanishing=vanishing, exploding=exploding),
@@ -245,6 +284,7 @@ def compare(
     reduction: str = "mean",
     dtype: str = "float64",
     sample_weights: Any = None,
+    allow_nonfinite: bool = False,
     **named: Any,
 ) -> list[CompareResult]:
     """Several losses or expressions on the same arrays, as ``losscli compare`` (a comma list or
@@ -253,7 +293,7 @@ def compare(
 
     text = losses if isinstance(losses, str) else ",".join(losses)
     needs = compare_needs(text, reduction)
-    bound = _bind(needs.input_names, needs.required, arrays, named, "compare")
+    bound = _bind(needs.input_names, needs.required, arrays, named, "compare", allow_nonfinite)
     weights = None if sample_weights is None else as_array(sample_weights, "sample_weights")
     done = compare_loaded(
         text, Loaded(bound, _sources(bound), weights), with_grad=with_grad, reduction=reduction, dtype=dtype
@@ -264,6 +304,18 @@ def compare(
         result = _from_evaluation(row.expr, ev, row.health)
         out.append(CompareResult(row.expr, result, row.grad_norm, row.outlier_share, row))
     return out
+
+
+def _model_options(thresholds: Mapping[str, float] | None, lr: float | None) -> Any:
+    from dataclasses import fields
+
+    from losscli.network import ModelHealthOptions
+
+    known = [f.name for f in fields(ModelHealthOptions) if f.name != "lr"]
+    unknown = [k for k in (thresholds or {}) if k not in known]
+    if unknown:
+        raise UsageError(f"thresholds: no threshold {', '.join(map(repr, unknown))}; they are {', '.join(known)}")
+    return ModelHealthOptions(**dict(thresholds or {}), lr=lr)
 
 
 @dataclass
@@ -299,11 +351,13 @@ def inspect_model(
     dtype: str | None = None,
     lr: float | None = None,
     thresholds: Mapping[str, float] | None = None,
+    allow_nonfinite: bool = False,
     **kwargs: Any,
 ) -> ModelResult:
     """The gradients of a network's parameters, layer by layer, after one ``loss.backward()``,
     as ``losscli grad LOSS --model FILE`` (the model a ``torch.export`` ``.pt2``, loaded safely;
-    TorchScript only with ``trust_model=True``).
+    TorchScript only with ``trust_model=True``; or the name of a bundled example network, as
+    ``--model sigmoid_mlp``).
 
     Without ``feeds`` the first arrays feed the model's inputs and its output is the loss's first
     input; the remaining arrays (or keyword inputs) are the loss's other inputs.  With ``feeds``
@@ -313,7 +367,7 @@ def inspect_model(
     names (``{"vanishing_ratio": 1e-4, "dead_fraction": 0.8}``)."""
     from losscli.app import ModelBinding
     from losscli.netload import load_model
-    from losscli.network import Application, ModelHealthOptions, run_model
+    from losscli.network import Application, run_model
     from losscli.target import SingleLoss
 
     target, named = _split(loss, kwargs)
@@ -322,6 +376,11 @@ def inspect_model(
     if reduction == "none":
         raise UsageError("inspect_model needs one loss value to differentiate: use reduction 'mean' or 'sum'")
     spec = target.spec
+    from losscli.examples import MODEL_EXAMPLES
+
+    model = str(model)
+    if model in MODEL_EXAMPLES:  # a bundled example network, as `--model NAME`
+        model = MODEL_EXAMPLES[model].model_path(model)
     net = load_model(model, trust=trust_model)
     k = len(net.inputs)
     rest_arrays = list(arrays)
@@ -346,12 +405,14 @@ def inspect_model(
         if len(fed) != k:
             raise UsageError(f"feeds {name}: the model takes {k} input(s) ({net.describe_inputs()}), got {len(fed)}")
         applications.append(
-            Application(name, [as_array(a, n) for a, n in zip(fed, names)], [f"{name}[{n}]" for n in names])
+            Application(
+                name, [as_array(a, n, allow_nonfinite) for a, n in zip(fed, names)], [f"{name}[{n}]" for n in names]
+            )
         )
     fed_names = {name for name, _ in plan}
     rest = [n for n in spec.input_names if n not in fed_names]
     required = [i.name for i in spec.inputs if i.required and i.name not in fed_names]
-    bound = _bind(rest, required, rest_arrays, named, spec.name)
+    bound = _bind(rest, required, rest_arrays, named, spec.name, allow_nonfinite)
     sources = _sources(bound) | {name: f"{model} applied to {name}" for name in fed_names}
     run = run_model(
         net,
@@ -362,7 +423,7 @@ def inspect_model(
         sources,
         reduction=reduction,
         dtype=dtype,
-        options=ModelHealthOptions(**dict(thresholds or {}), lr=lr),
+        options=_model_options(thresholds, lr),
     )
     binding = ModelBinding(net, applications, bound, sources)
     return ModelResult(
