@@ -486,8 +486,26 @@ def parse_max_increase(text: str | None) -> tuple[str, float]:
     return ("relative", amount / 100.0) if relative else ("absolute", amount)
 
 
-def read_baseline(path: str) -> dict[str, tuple[float | None, str]]:
-    """A stored ``--json`` output of ``compute``, ``grad`` or ``compare``: {loss or expr: (value, reduction)}."""
+@dataclass
+class Stored:
+    """One stored result of a baseline file: what it was (loss, params, reduction, dtype, n) and its value."""
+
+    key: str
+    loss: str
+    params: Any
+    reduction: str
+    dtype: str | None
+    n: int | None
+    value: float | None
+
+
+def _key(text: str) -> str:
+    """An entry's text with its white space removed, so 'mae + 0.5*mse' matches 'mae+0.5*mse'."""
+    return "".join(text.split())
+
+
+def read_baseline(path: str) -> list[Stored]:
+    """A stored ``--json`` output of ``compute``, ``grad``, ``compare`` or ``grad --model``."""
     import json
 
     try:
@@ -500,7 +518,7 @@ def read_baseline(path: str) -> dict[str, tuple[float | None, str]]:
             f"the baseline is not JSON ({exc.msg}); expected a losscli --json output", source=path, line=exc.lineno
         ) from None
     rows = obj if isinstance(obj, list) else [obj]
-    out: dict[str, tuple[float | None, str]] = {}
+    out: list[Stored] = []
     for k, row in enumerate(rows):
         if not isinstance(row, dict) or "value" not in row or not ({"loss", "expr"} & set(row)):
             raise InputError(
@@ -509,30 +527,71 @@ def read_baseline(path: str) -> dict[str, tuple[float | None, str]]:
                 source=path,
             )
         version = row.get("schema_version", SCHEMA_VERSION)
-        if not isinstance(version, int) or version > SCHEMA_VERSION:
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise InputError(f"entry {k + 1}: schema_version {version!r} is not an integer", source=path)
+        if version > SCHEMA_VERSION:
             raise InputError(
-                f"entry {k + 1} has schema_version {version!r}; this losscli reads up to {SCHEMA_VERSION} "
+                f"entry {k + 1} has schema_version {version}; this losscli reads up to {SCHEMA_VERSION} "
                 "(written by a newer losscli?)",
                 source=path,
             )
+        if "reduction" not in row:
+            raise InputError(f"entry {k + 1} has no 'reduction': not a losscli --json output", source=path)
         value = row["value"]
-        if value is not None and not isinstance(value, (int, float)):
+        if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)):
             raise InputError(
                 f"entry {k + 1}: the baseline value is not one number (was it run with --reduction none?)", source=path
             )
-        out[str(row.get("expr", row.get("loss")))] = (
-            None if value is None else float(value),
-            str(row.get("reduction")),
+        loss = str(row.get("loss", row.get("expr")))
+        out.append(
+            Stored(
+                key=str(row.get("expr", loss)),
+                loss=loss,
+                params=row.get("params"),
+                reduction=str(row["reduction"]),
+                dtype=row.get("dtype"),
+                n=row.get("n"),
+                value=None if value is None else float(value),
+            )
         )
     return out
 
 
-def baseline_checks(
-    entries: list[tuple[str, float]], path: str | None, max_increase: str | None, reduction: str
-) -> list[Check]:
-    """``--baseline FILE --max-increase X``: each entry (loss or expr, value) fails when its value is
-    above the stored one by more than X (``2%`` of the stored value, or an absolute amount).  A NaN
-    now fails; a stored value that is missing, NaN or of another reduction is an input error."""
+def _jsonish(value: Any) -> Any:
+    """Parameters as the JSON output has them (tuples as lists), to compare with a stored run."""
+    import json
+
+    return json.loads(json.dumps(value, default=list))
+
+
+def _match(stored: list[Stored], name: str, params: Any) -> Stored | None:
+    """The stored result for this entry: the same text (white space aside), or the same loss with
+    the same parameters (a compare entry 'huber(delta=0.1)' for 'compute huber -p delta=0.1')."""
+    found = [s for s in stored if _key(s.key) == _key(name)]
+    if not found:
+        found = [s for s in stored if s.loss == name and _jsonish(s.params) == _jsonish(params)]
+    return found[0] if found else None
+
+
+@dataclass
+class Current:
+    """This run's result for one entry, as the baseline gate compares it."""
+
+    name: str
+    value: float
+    params: Any
+    dtype: str
+    n: int | None
+
+
+BASELINE_ROUNDING = 1e-12  # of the baseline's value: what a re-summation in another order may move
+
+
+def baseline_checks(entries: list[Current], path: str | None, max_increase: str | None, reduction: str) -> list[Check]:
+    """``--baseline FILE --max-increase X``: each entry fails when its value is above the stored one
+    by more than X (``2%`` of the stored value, or an amount), plus 1e-12 of it for rounding.  A NaN
+    now fails.  A stored result of other parameters, another reduction or dtype, another number
+    of samples, or a missing or NaN one, is an input error: those are not the same measurement."""
     if path is None:
         if max_increase is not None:
             raise UsageError("--max-increase needs --baseline FILE (a stored --json output to compare with)")
@@ -541,21 +600,32 @@ def baseline_checks(
     stored = read_baseline(path)
     shown = (f"{amount * 100:g}%" if kind == "relative" else f"{amount:g}") if max_increase else "0"
     out = []
-    for name, value in entries:
-        if name not in stored:
-            known = ", ".join(sorted(stored)) or "nothing"
-            raise InputError(f"the baseline has no result for {name!r} (it has {known})", source=path)
-        base, base_reduction = stored[name]
-        if base_reduction != reduction:
-            raise InputError(
-                f"the baseline of {name} was computed with --reduction {base_reduction}, this run with {reduction}",
-                source=path,
-            )
+    for cur in entries:
+        base = _match(stored, cur.name, cur.params)
         if base is None:
-            raise InputError(f"the baseline value of {name} is null (NaN): nothing to compare with", source=path)
-        limit = base + (amount * abs(base) if kind == "relative" else amount)
-        passed = not math.isnan(value) and value <= limit
-        message = "" if passed else f"{name} {value:.10g} > baseline {base:.10g} + {shown} ({limit:.10g})"
+            known = ", ".join(sorted({s.key for s in stored})) or "nothing"
+            raise InputError(f"the baseline has no result for {cur.name!r} (it has {known})", source=path)
+        for what, then, now in (
+            ("--reduction", base.reduction, reduction),
+            ("--dtype", base.dtype, cur.dtype),
+            ("parameters", _jsonish(base.params), _jsonish(cur.params)),
+            ("number of samples (n)", base.n, cur.n),
+        ):
+            if then is not None and now is not None and then != now:
+                raise InputError(
+                    f"the baseline of {cur.name} was computed with {what} {then}, this run with {now}: not the same "
+                    "measurement (store a new baseline)",
+                    source=path,
+                )
+        if base.value is None:
+            raise InputError(f"the baseline value of {cur.name} is null (NaN): nothing to compare with", source=path)
+        allowed = amount * abs(base.value) if kind == "relative" else amount
+        limit = base.value + allowed + BASELINE_ROUNDING * abs(base.value)
+        passed = not math.isnan(cur.value) and cur.value <= limit
+        message = ""
+        if not passed:
+            digits = ".10g" if f"{cur.value:.10g}" != f"{base.value:.10g}" else ".17g"
+            message = f"{cur.name} {cur.value:{digits}} > baseline {base.value:{digits}} + {shown} ({limit:{digits}})"
         out.append(Check("baseline", limit, passed, message))
     return out
 

@@ -523,6 +523,15 @@ GATE = _Group(
 )
 
 
+def _current(name: str, result: Any) -> Any:
+    """This run's entry for the baseline gate: the value, and the parameters as --json has them."""
+    from losscli.app import Current
+
+    ev = result.evaluation
+    params = result.composite.params if result.composite is not None else ev.params
+    return Current(name, ev.value, params, ev.dtype, ev.n)
+
+
 def _junit_needs_checks(gate: GateOptions, *asked: bool) -> None:
     """A JUnit report of no check would be a green test that tested nothing: refused up front."""
     if gate.junit is not None and not (gate.asked() or any(asked)):
@@ -600,7 +609,9 @@ def compute(
     value = done.result.evaluation.value
     if run.reduction != "none":
         checks = application.bound_checks(value, fail_above, fail_below)
-        checks += application.baseline_checks([(target.name, value)], gate.baseline, gate.max_increase, run.reduction)
+        checks += application.baseline_checks(
+            [_current(target.name, done.result)], gate.baseline, gate.max_increase, run.reduction
+        )
     render_compute(done.result, fmt, checks=checks, inputs=done.loaded.provenance)
     _finish("compute", [(target.name, checks)], gate, f"{target.name} = {value!r}")
 
@@ -766,7 +777,7 @@ def grad(
     checks = application.bound_checks(ev.value, fail_above, fail_below) if run.reduction != "none" else []
     if run.reduction != "none":
         checks += application.baseline_checks(
-            [(target.name, ev.value)], gate.baseline, gate.max_increase, run.reduction
+            [_current(target.name, done.result)], gate.baseline, gate.max_increase, run.reduction
         )
     if strict:
         checks.append(application.health_check(done.health, fail_kinds))
@@ -876,7 +887,9 @@ def _grad_model(
         typer.echo(f"losscli: drew the gradient flow of {len(done.run.layers)} layers to {plot}", err=True)
     value = done.run.evaluation.value
     checks = application.bound_checks(value, fail_above, fail_below)
-    checks += application.baseline_checks([(target.name, value)], gate.baseline, gate.max_increase, run.reduction)
+    ev = done.run.evaluation
+    now = application.Current(target.name, value, ev.params, done.run.dtype, None)
+    checks += application.baseline_checks([now], gate.baseline, gate.max_increase, run.reduction)
     if strict:
         checks.append(application.health_check(done.run.health, fail_kinds))
     if explain_:
@@ -931,9 +944,9 @@ def compare(
     _notes(done.loaded.notes)
     checks = [application.bound_checks(r.result.value, fail_above, fail_below, what=r.expr) for r in done.rows]
     for row, row_checks in zip(done.rows, checks):
-        row_checks += application.baseline_checks(
-            [(row.expr, row.result.value)], gate.baseline, gate.max_increase, run.reduction
-        )
+        r = row.result
+        now = application.Current(row.expr, r.value, r.params, r.dtype, r.n)
+        row_checks += application.baseline_checks([now], gate.baseline, gate.max_increase, run.reduction)
     render_compare(done.rows, fmt, with_grad, checks=checks, inputs=done.loaded.provenance)
     values = ", ".join(f"{r.expr} = {r.result.value!r}" for r in done.rows)
     _finish("compare", [(r.expr, c) for r, c in zip(done.rows, checks)], gate, values)

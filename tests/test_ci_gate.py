@@ -159,3 +159,48 @@ def test_the_readme_ci_snippets_run_as_written(tmp_path):
     assert report.get("failures") == "0" and int(report.get("tests")) >= 2
     assert summary.read_text().startswith("### losscli compare\n")
     assert json.loads((tmp_path / "grad.json").read_text())["health"]["status"] == "ok"
+
+
+def test_a_baseline_must_be_the_same_measurement(cli, tmp_path):
+    stored = tmp_path / "huber5.json"
+    stored.write_text(cli("compute", "huber", *FILES, "-p", "delta=5", "--json").stdout)
+    r = cli("compute", "huber", *FILES, "--baseline", stored)
+    assert r.exit_code == 2
+    assert "was computed with parameters {'delta': 5.0}, this run with {'delta': 1.0}" in r.stderr
+    f32 = tmp_path / "f32.json"
+    f32.write_text(cli("compute", "mse", *FILES, "--dtype", "float32", "--json").stdout)
+    r = cli("compute", "mse", *FILES, "--baseline", f32)
+    assert r.exit_code == 2 and "--dtype float32, this run with float64" in r.stderr
+    fewer = tmp_path / "fewer.json"
+    obj = json.loads(cli("compute", "mse", *FILES, "--json").stdout)
+    fewer.write_text(json.dumps({**obj, "n": 19}))
+    r = cli("compute", "mse", *FILES, "--baseline", fewer)
+    assert r.exit_code == 2 and "number of samples (n) 19, this run with 40" in r.stderr
+
+
+def test_baseline_matching_and_rounding(cli, tmp_path):
+    # grad (torch) and compute (numpy) may sum in another order: one rounding step is not a regression
+    g = tmp_path / "grad.json"
+    g.write_text(cli("grad", "mse", *FILES, "--json").stdout)
+    assert cli("compute", "mse", *FILES, "--baseline", g).exit_code == 0
+    # white space in an expression does not matter
+    e = tmp_path / "expr.json"
+    e.write_text(cli("compute", "0.5*mse+mae", *FILES, "--json").stdout)
+    assert cli("compute", "0.5*mse + mae", *FILES, "--baseline", e).exit_code == 0
+    # a compare entry serves a single-loss run with the same parameters
+    c = tmp_path / "compare.json"
+    c.write_text(cli("compare", "mae,huber(delta=0.1)", *FILES, "--json").stdout)
+    r = cli("compute", "huber", *FILES, "-p", "delta=0.1", "--baseline", c, "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["checks"][0]["passed"] is True
+    r = cli("compute", "huber", *FILES, "-p", "delta=0.2", "--baseline", c)
+    assert r.exit_code == 2 and "has no result for 'huber'" in r.stderr
+
+
+def test_the_bundled_baseline_is_a_valid_compare_output():
+    import jsonschema
+
+    from tests.test_schemas import SCHEMAS
+
+    schema = json.loads((SCHEMAS / "compare.schema.json").read_text())
+    jsonschema.validate(json.loads((SAMPLE / "baseline_regression.json").read_text()), schema)
