@@ -60,6 +60,7 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         import numpy as np
 
+        _JUNIT_ON_ERROR.clear()
         try:
             # NaN and inf results are reported in the output (null + a note in JSON), so
             # numpy's RuntimeWarnings would only add noise on stderr
@@ -68,6 +69,10 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             sys.stdout.flush()  # a closed pipe shows up here, inside the handler below
             return result
         except LossCliError as exc:
+            if _JUNIT_ON_ERROR:
+                from losscli import junit
+
+                junit.write_error(_JUNIT_ON_ERROR[0], fn.__name__, str(exc))
             _fail(f"error: {exc}", exc.exit_code)
         except MemoryError as exc:
             _fail(f"error: {_out_of_memory(str(exc))}", EXIT_USAGE)
@@ -363,9 +368,9 @@ def _options(*groups: _Group) -> Callable[[Callable[..., Any]], Callable[..., An
 def _format(fmt: str, as_json: bool) -> str:
     from losscli.render import FORMATS
 
-    fmt = "json" if as_json else fmt
+    fmt = "json" if as_json else fmt.strip().lower()
     if fmt not in FORMATS:
-        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        raise UsageError(f"--format (or LOSSCLI_FORMAT) must be one of {', '.join(FORMATS)}, got {fmt!r}")
     return fmt
 
 
@@ -480,7 +485,16 @@ class GateOptions:
         return self.baseline is not None
 
 
+# The JUnit report of the running command, written with an <error> case if it stops on a usage or
+# input error after its options were read (see user_errors).
+_JUNIT_ON_ERROR: list[str] = []
+
+
 def _gate_options(baseline: Optional[str], max_increase: Optional[str], junit: Optional[str]) -> GateOptions:
+    if junit is not None and junit.strip() in ("-", ""):
+        raise UsageError("--junit needs a file path: standard output holds the result")
+    if junit is not None:
+        _JUNIT_ON_ERROR[:] = [junit]
     if max_increase is not None and baseline is None:
         raise UsageError("--max-increase needs --baseline FILE (a stored --json output to compare with)")
     if max_increase is not None:

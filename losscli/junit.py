@@ -21,26 +21,40 @@ def _threshold(value: Any) -> str:
 
 
 def report(command: str, groups: Sequence[tuple[str, Iterable[Any]]], value_text: str = "") -> bytes:
-    """The XML: a ``<testsuite name="losscli COMMAND">`` with, per entry (a loss or a compare
-    entry) and check, ``<testcase classname="losscli.COMMAND.ENTRY" name="CHECK THRESHOLD">``."""
+    """The XML: a ``<testsuite name="losscli COMMAND">`` with, per entry (a loss or a compare entry)
+    and check, ``<testcase classname="losscli.COMMAND" name="ENTRY: CHECK">``: a stable name (the
+    threshold, which moves with a baseline, is in the case's ``<system-out>``), and a ``<failure>``
+    with the check's message when it failed."""
     cases = []
     for entry, checks in groups:
         for c in checks:
-            case = ET.Element(
-                "testcase", classname=f"losscli.{command}.{entry}", name=f"{c.check} {_threshold(c.threshold)}"
-            )
+            case = ET.Element("testcase", classname=f"losscli.{command}", name=f"{entry}: {c.check}")
             if not c.passed:
                 failure = ET.SubElement(case, "failure", message=c.message or f"{c.check} failed", type=c.check)
                 failure.text = c.message
+            ET.SubElement(case, "system-out").text = f"threshold: {_threshold(c.threshold)}"
             cases.append(case)
+    return _document(command, cases, value_text)
+
+
+def error_report(command: str, message: str) -> bytes:
+    """The report of a run that stopped on a usage or input error (exit 2): one ``<error>`` case, so
+    a CI page shows why no check ran instead of a missing or stale file."""
+    case = ET.Element("testcase", classname=f"losscli.{command}", name="input")
+    error = ET.SubElement(case, "error", message=message, type="input error")
+    error.text = message
+    return _document(command, [case], "")
+
+
+def _document(command: str, cases: list[Any], value_text: str) -> bytes:
     failures = sum(1 for c in cases if c.find("failure") is not None)
-    suite = ET.Element(
-        "testsuite", name=f"losscli {command}", tests=str(len(cases)), failures=str(failures), errors="0"
-    )
+    errors = sum(1 for c in cases if c.find("error") is not None)
+    counts = {"tests": str(len(cases)), "failures": str(failures), "errors": str(errors)}
+    suite = ET.Element("testsuite", {"name": f"losscli {command}", **counts})
     suite.extend(cases)
     if value_text:
         ET.SubElement(suite, "system-out").text = value_text
-    suites = ET.Element("testsuites", tests=str(len(cases)), failures=str(failures), errors="0")
+    suites = ET.Element("testsuites", counts)
     suites.append(suite)
     ET.indent(suites)
     return ET.tostring(suites, encoding="utf-8", xml_declaration=True) + b"\n"
@@ -53,9 +67,20 @@ def write(path: str, command: str, groups: Sequence[tuple[str, Iterable[Any]]], 
         raise UsageError(
             "--junit reports the checks you ask for: add --fail-above/--fail-below, --strict/--fail-on or --baseline"
         )
-    data = report(command, groups, value_text)
+    _write(path, report(command, groups, value_text))
+
+
+def _write(path: str, data: bytes) -> None:
     try:
         with open(path, "wb") as fh:
             fh.write(data)
     except OSError as exc:
         raise UsageError(f"cannot write the JUnit report {path}: {exc.strerror or exc}") from None
+
+
+def write_error(path: str, command: str, message: str) -> None:
+    """Write :func:`error_report` (a failure to write it is left unsaid: the error itself is said)."""
+    try:
+        _write(path, error_report(command, message))
+    except UsageError:
+        pass

@@ -14,10 +14,30 @@ from typing import Any
 PASSED, FAILED = "✅ passed", "❌ FAILED"
 
 
+_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<|"})
+
+
+class Raw(str):
+    """Markdown written on purpose (``**ok**``): a cell that is not escaped."""
+
+
+def _escape(text: str) -> str:
+    """Text that GitHub renders as written: ``*``, ``_``, backticks, brackets, ``<``, ``>`` and ``|``
+    escaped (``0.7*bce + 0.3*focal`` would otherwise turn italic)."""
+    if isinstance(text, Raw):
+        return str(text)
+    return text.translate(_SPECIAL)
+
+
 def _cell(value: Any) -> str:
-    """A value for a table cell: numbers to 10 significant digits, ``|`` escaped."""
+    """A value for a table cell: numbers to 10 significant digits, markdown escaped; None (a NaN
+    or ±inf, null in JSON) shown as such."""
+    if isinstance(value, Raw):
+        return str(value)
     if value is None:
-        text = "-"
+        return "NaN/inf (null)"
+    if isinstance(value, dict):
+        return _escape(_params(value))
     elif isinstance(value, bool):
         text = "yes" if value else "no"
     elif isinstance(value, float):
@@ -25,8 +45,8 @@ def _cell(value: Any) -> str:
     elif isinstance(value, (list, tuple)):
         text = ", ".join(_cell(v) for v in value)
     else:
-        text = str(value)
-    return text.replace("|", "\\|").replace("\n", " ")
+        text = _escape(str(value))
+    return text.replace("\n", " ")
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
@@ -50,15 +70,28 @@ def _checks(checks: Sequence[Mapping[str, Any]], label: str = "") -> str:
     return "\n" + table((("entry",) if label else ()) + ("check", "threshold", "result"), rows)
 
 
+def _plain(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.10g}"
+    if isinstance(value, (list, tuple)):
+        return ",".join(_plain(v) for v in value)
+    return "none" if value is None else str(value)
+
+
 def _params(params: Mapping[str, Any]) -> str:
-    return ", ".join(f"{k}={_cell(v)}" for k, v in params.items()) or "-"
+    """``k=v, ...`` as ``-p`` takes them; an expression's parameters per term: ``term(k=v); ...``."""
+    if params and all(isinstance(v, dict) for v in params.values()):
+        return "; ".join(f"{term}: {_params(p)}" for term, p in params.items()) or "-"
+    return ", ".join(f"{k}={_plain(v)}" for k, v in params.items()) or "-"
 
 
 def _inputs(obj: Mapping[str, Any]) -> str:
     inputs = obj.get("inputs") or {}
     if not inputs:
         return ""
-    parts = [f"`{name}` ← {info.get('source', '?')}" for name, info in inputs.items()]
+    parts = [f"`{name}` ← {_escape(str(info.get('source', '?')))}" for name, info in inputs.items()]
     return "\ninputs: " + "; ".join(parts) + "\n"
 
 
@@ -94,7 +127,7 @@ def grad(obj: Mapping[str, Any]) -> str:
     h = obj["health"]
     body = compute({k: v for k, v in obj.items() if k not in ("checks", "inputs", "notes")}, "grad")
     rows = [
-        ("status", f"**{h['status']}**"),
+        ("status", Raw(f"**{h['status']}**")),
         ("reason", h.get("reason")),
         ("gradient norm", h.get("norm")),
         ("per-sample RMS", h.get("per_sample_rms")),
@@ -103,6 +136,14 @@ def grad(obj: Mapping[str, Any]) -> str:
         ("elements", h.get("elements")),
     ]
     out = [body, "\n" + table(("gradient health", ""), rows)]
+    if obj.get("shares"):
+        out.append(
+            "\n"
+            + table(
+                ("term", "weight", "grad norm", "share of the gradient"),
+                [(t["expr"], t["weight"], t["grad_norm"], f"{100 * t['fraction']:.3g}%") for t in obj["shares"]],
+            )
+        )
     if h.get("findings"):
         out.append(
             "\n"
@@ -159,7 +200,7 @@ def model(obj: Mapping[str, Any]) -> str:
         f"### losscli grad: `{obj['loss']}` on `{obj['model']['path']}`\n\n",
         table(
             ("loss", "reduction", "value", "global grad norm", "health"),
-            [(obj["loss"], obj["reduction"], obj["value"], obj["global_norm"], f"**{h['status']}**")],
+            [(obj["loss"], obj["reduction"], obj["value"], obj["global_norm"], Raw(f"**{h['status']}**"))],
         ),
         f"\n{h.get('reason', '')}\n\n",
         table(
@@ -186,7 +227,7 @@ def model(obj: Mapping[str, Any]) -> str:
 def losses(groups: Mapping[str, Sequence[Mapping[str, Any]]]) -> str:
     """``list``: one table of every loss by family."""
     rows = [
-        (family, f"`{s['name']}`", s["summary"], ", ".join(s.get("aliases", [])))
+        (family, Raw(f"`{s['name']}`"), s["summary"], ", ".join(s.get("aliases", [])))
         for family, specs in groups.items()
         for s in specs
     ]

@@ -111,9 +111,10 @@ def test_junit_report(cli, tmp_path):
     assert root.tag == "testsuites" and root.get("tests") == "2" and root.get("failures") == "1"
     cases = root.findall("testsuite/testcase")
     assert [(c.get("classname"), c.get("name")) for c in cases] == [
-        ("losscli.compare.mse", "fail-above 0.25"),
-        ("losscli.compare.mae", "fail-above 0.25"),
+        ("losscli.compare", "mse: fail-above"),  # stable names: the threshold is not in them
+        ("losscli.compare", "mae: fail-above"),
     ]
+    assert [c.find("system-out").text for c in cases] == ["threshold: 0.25", "threshold: 0.25"]
     assert cases[0].find("failure") is None
     assert cases[1].find("failure").get("message") == "mae 0.277775 > --fail-above 0.25"
     assert root.find("testsuite/system-out").text == "mse = 0.19846462500000003, mae = 0.277775"
@@ -126,8 +127,25 @@ def test_junit_of_a_gradient_health_check(cli, tmp_path, write):
     r = cli("grad", "bce", p, y, "--strict", "--junit", path)
     assert r.exit_code == 1
     case = ET.parse(path).getroot().find("testsuite/testcase")
-    assert case.get("classname") == "losscli.grad.bce" and case.get("name").startswith("gradient health")
+    assert (case.get("classname"), case.get("name")) == ("losscli.grad", "bce: gradient health")
     assert case.find("failure") is not None
+
+
+def test_junit_reports_an_input_error_and_refuses_stdout(cli, tmp_path, write):
+    path = tmp_path / "junit.xml"
+    path.write_text("stale")
+    bad = write("bad.json", "[1, 2]")
+    r = cli("compute", "mse", *FILES, "--baseline", bad, "--junit", path)
+    assert r.exit_code == 2
+    root = ET.parse(path).getroot()
+    assert (root.get("tests"), root.get("errors"), root.get("failures")) == ("1", "1", "0")
+    error = root.find("testsuite/testcase/error")
+    assert (
+        error.get("message") == f"{bad}: entry 1 is not a losscli result (expected an object with 'loss' or "
+        "'expr' and 'value', as 'losscli compute/grad/compare --json' writes)"
+    )
+    r = cli("compute", "mse", *FILES, "--fail-above", "1", "--junit", "-")
+    assert r.exit_code == 2 and "--junit needs a file path" in r.stderr
 
 
 def _ci_snippet_commands() -> list[str]:

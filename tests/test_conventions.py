@@ -75,7 +75,9 @@ def test_format_from_the_environment(cli, monkeypatch):
     )
     monkeypatch.setenv("LOSSCLI_FORMAT", "yaml")
     r = cli("compute", "mse", SAMPLE / "preds.csv", SAMPLE / "targets.csv")
-    assert r.exit_code == 2 and "--format must be one of" in r.stderr
+    assert r.exit_code == 2 and "--format (or LOSSCLI_FORMAT) must be one of" in r.stderr
+    monkeypatch.setenv("LOSSCLI_FORMAT", "JSON")
+    assert json.loads(cli("compute", "mse", SAMPLE / "preds.csv", SAMPLE / "targets.csv").stdout)["loss"] == "mse"
 
 
 class _Terminal:

@@ -9,6 +9,10 @@ from tests.conftest import SAMPLE
 FILES = (SAMPLE / "preds.csv", SAMPLE / "targets.csv")
 
 
+def esc(path) -> str:
+    return str(path).replace("_", "\\_")
+
+
 def test_compute_markdown_whole(cli):
     r = cli("compute", "mse", *FILES, "--fail-above", "0.1", "-f", "markdown")
     assert r.exit_code == 1
@@ -20,7 +24,7 @@ def test_compute_markdown_whole(cli):
         "| check | threshold | result |\n"
         "|---|---|---|\n"
         "| fail-above | 0.1 | ❌ FAILED: loss 0.198464625 > --fail-above 0.1 |\n\n"
-        f"inputs: `preds` ← {FILES[0]}; `targets` ← {FILES[1]}\n"
+        f"inputs: `preds` ← {esc(FILES[0])}; `targets` ← {esc(FILES[1])}\n"
     )
 
 
@@ -83,3 +87,14 @@ def test_explain_narrative_markdown(cli):
     assert r.exit_code == 0, r.stderr
     assert r.stdout.count("#### ") == 6
     assert r.stdout.count("```text\n") == 6
+
+
+def test_expressions_render_as_written(cli):
+    """GitHub would turn 0.7*bce + 0.3*focal italic: the * and _ are escaped; an expression's
+    parameters are listed per term; the gradient shares of its terms are a table."""
+    logits, labels = SAMPLE / "binary_logits.csv", SAMPLE / "binary_labels.csv"
+    md = cli("grad", "0.7*bce(from_logits=true) + 0.3*focal", logits, labels, "-f", "markdown").stdout
+    assert "| 0.7\\*bce(from\\_logits=true) + 0.3\\*focal | mean | 30 |" in md
+    assert "bce(from\\_logits=true): from\\_logits=true, pos\\_weight=none" in md
+    assert "| term | weight | grad norm | share of the gradient |" in md
+    assert "| status | **ok** |" in md  # bold on purpose, not escaped
