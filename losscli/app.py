@@ -44,7 +44,7 @@ class Needs:
 def load(target: Target | Needs, data: DataOptions) -> Loaded:
     """Read the target's inputs (positional files, ``--input NAME=FILE``, columns), or its bundled
     example when it gets no files at all and ``data.example_allowed``."""
-    from losscli.io.readers import bind_sources, load_inputs, read_inputs
+    from losscli.io.readers import InputInfo, bind_sources, load_inputs, read_inputs
 
     names, required = target.input_names, target.required
     unknown = [n for n in set(data.named) | set(data.columns) if n not in names]
@@ -77,11 +77,14 @@ def load(target: Target | Needs, data: DataOptions) -> Loaded:
     notes += read.notes
     sources = bind_sources(names, files, dict(data.named), required=required)
     weights = None
+    provenance = dict(read.provenance)
     if data.sample_weights is not None:
         weights = load_inputs(
             ["sample_weights"], [data.sample_weights], input_format=data.input_format, delimiter=data.delimiter
         )["sample_weights"]
-    return Loaded(read.arrays, sources, weights, notes, read.provenance)
+        sources["sample_weights"] = data.sample_weights  # errors about the weights name their file
+        provenance["sample_weights"] = InputInfo(data.sample_weights, None, tuple(weights.shape))
+    return Loaded(read.arrays, sources, weights, notes, provenance)
 
 
 def _say_conventions(result: Result, loaded: Loaded) -> None:

@@ -27,7 +27,7 @@ import numpy as np
 
 from losscli.core import Evaluation, evaluate
 from losscli.diagnose import stable_norm
-from losscli.errors import UsageError
+from losscli.errors import LossCliError, UsageError
 from losscli.expr import Expression, parse
 from losscli.spec import Input, LossSpec, Terms, define
 
@@ -277,45 +277,68 @@ def compare(
     ``health_options`` go to :func:`losscli.diagnose.diagnose` (vanishing, exploding, ...).
     All expressions are parsed before any is evaluated, so a typo fails fast.
     """
-    from losscli.diagnose import diagnose
 
     expressions = [parse(text) for text in names_or_exprs]
     rows_idx = outlier_rows(inputs, outlier_fraction) if grad else None
     backend = "torch" if grad else "numpy"
     out: list[CompareRow] = []
     for ex in expressions:
-        result: Evaluation | CompositeEvaluation
-        health = None
-        if is_single(ex):
-            result, arrays = _evaluate_term(
-                ex.terms[0], inputs, dict(sources or {}), reduction, dtype, backend, sample_weights
-            )
-            if grad:
-                health = diagnose(result, arrays, **health_options)
-        else:
-            result = evaluate_expression(
-                ex,
-                inputs,
-                reduction=reduction,
-                dtype=dtype,
-                backend=backend,
-                sources=sources,
-                sample_weights=sample_weights,
-            )
-            if grad:
-                data = {name: inputs[name] for name in ex.input_names() if name in inputs}
-                health = diagnose(result.as_evaluation(), data, **health_options)
-        row = CompareRow(ex.text, result, health)
-        if grad:
-            gradients = result.gradients
-            flat = [np.asarray(g, dtype=np.float64).ravel() for g in gradients.values()]
-            regression = all(t.spec.teaching.outliers or not t.spec.rule.has_samples for t in ex.terms)
-            if rows_idx is not None and "preds" in gradients and regression:
-                row.outlier_share = outlier_share(gradients["preds"], rows_idx)
-                row.outlier_rows = int(rows_idx.size) if row.outlier_share is not None else None
-            row.grad_norm = stable_norm(np.concatenate(flat)) if flat else 0.0
-        out.append(row)
+        try:
+            out.append(_compare_one(ex, inputs, grad, reduction, dtype, backend, sources, sample_weights, rows_idx,
+                                    health_options))  # fmt: skip
+        except LossCliError as exc:  # which entry the data did not suit
+            if len(expressions) == 1:
+                raise
+            raise type(exc)(f"{exc} (compare entry {ex.text})") from None
     return out
+
+
+def _compare_one(
+    ex: Expression,
+    inputs: Mapping[str, np.ndarray],
+    grad: bool,
+    reduction: str,
+    dtype: str,
+    backend: str,
+    sources: Mapping[str, str] | None,
+    sample_weights: np.ndarray | None,
+    rows_idx: np.ndarray | None,
+    health_options: Mapping[str, Any],
+) -> CompareRow:
+    """One entry of :func:`compare`."""
+    from losscli.diagnose import diagnose
+
+    result: Evaluation | CompositeEvaluation
+    health = None
+    if is_single(ex):
+        result, arrays = _evaluate_term(
+            ex.terms[0], inputs, dict(sources or {}), reduction, dtype, backend, sample_weights
+        )
+        if grad:
+            health = diagnose(result, arrays, **health_options)
+    else:
+        result = evaluate_expression(
+            ex,
+            inputs,
+            reduction=reduction,
+            dtype=dtype,
+            backend=backend,
+            sources=sources,
+            sample_weights=sample_weights,
+        )
+        if grad:
+            data = {name: inputs[name] for name in ex.input_names() if name in inputs}
+            health = diagnose(result.as_evaluation(), data, **health_options)
+    row = CompareRow(ex.text, result, health)
+    if grad:
+        gradients = result.gradients
+        flat = [np.asarray(g, dtype=np.float64).ravel() for g in gradients.values()]
+        regression = all(t.spec.teaching.outliers or not t.spec.rule.has_samples for t in ex.terms)
+        if rows_idx is not None and "preds" in gradients and regression:
+            row.outlier_share = outlier_share(gradients["preds"], rows_idx)
+            row.outlier_rows = int(rows_idx.size) if row.outlier_share is not None else None
+        row.grad_norm = stable_norm(np.concatenate(flat)) if flat else 0.0
+    return row
 
 
 @dataclass

@@ -46,6 +46,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fd_good": "below 1e-7: autograd's gradient is right",
         "fd_ok": "between 1e-7 and 1e-2: acceptable near a kink or with float32, suspicious otherwise",
         "fd_bad": "above 1e-2: the gradient is wrong here (or the loss is not differentiable at this point)",
+        "fd_by_design": "not expected to agree: this loss's gradient is, by its library's convention, not the "
+        "derivative of its value (see its convention); the hand derivation above is the check",
         "s5": "5. Gradient health, in plain words",
         "s6": "6. Gradients accumulate in .grad",
         "accum": "backward() adds into .grad; it does not overwrite it. After a second backward() without "
@@ -114,6 +116,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fd_good": "低於 1e-7：自動微分的梯度正確",
         "fd_ok": "介於 1e-7 與 1e-2 之間：在不可微點附近或使用 float32 時可以接受，否則值得懷疑",
         "fd_bad": "高於 1e-2：此處梯度有誤（或損失在此點不可微）",
+        "fd_by_design": "此處本來就不會一致：依其函式庫的慣例，這個損失的梯度不是其值的導數（見其慣例說明）；上面的手算推導才是檢查",
         "s5": "5. 梯度健康狀態（白話說明）",
         "s6": "6. 梯度會在 .grad 中累加",
         "accum": "backward() 會把梯度加進 .grad，而不是覆寫。未先歸零就再呼叫一次 backward() 後，"

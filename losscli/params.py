@@ -73,7 +73,8 @@ def _check_range(param: Param, value: float, spec: LossSpec) -> None:
     if too_low or too_high:
         named = f" (or one of {' | '.join(param.choices)})" if param.choices else ""
         raise UsageError(
-            f"parameter {param.name} of {spec.name} must be {param.describe_range()}{named}, got {value:g}"
+            f"parameter {param.name} of {spec.name} must be "
+            f"{'in ' if param.describe_range()[:1] in '[(' else ''}{param.describe_range()}{named}, got {value:g}"
         )
 
 

@@ -130,7 +130,9 @@ class Teaching:
     clamp or a flat sigmoid/softmax kills the gradient.  ``advice``: remedies.  ``chain``: the
     hand-worked chain rule for one element (:mod:`losscli.chains`), or None.  ``outliers``: the
     loss is a function of the residual preds - targets, so ``compare --grad`` reports the share
-    of the gradient its largest residuals take.
+    of the gradient its largest residuals take.  ``gradient_by_convention``: the defining library's
+    gradient is not the derivative of the value (ciou's α held constant), so ``--explain`` does not
+    judge it by a finite difference.
     """
 
     example: Any = None
@@ -138,6 +140,7 @@ class Teaching:
     advice: tuple[Advice, ...] = ()
     chain: Any = None
     outliers: bool = False
+    gradient_by_convention: bool = False
 
 
 @dataclass(frozen=True)

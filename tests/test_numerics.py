@@ -202,9 +202,9 @@ def test_reconstruction_bce_clip(backend, feature_reduction, clip):
 @pytest.mark.parametrize(
     ("loss", "params", "message"),
     [
-        ("bce", ["clip=0"], r"clip of bce must be \[2.22045e-16, 0.5\)"),
-        ("bce", ["clip=1e-17"], r"clip of bce must be \[2.22045e-16, 0.5\)"),
-        ("bce", ["clip=0.5"], r"clip of bce must be \[2.22045e-16, 0.5\) \(or one of eps"),
+        ("bce", ["clip=0"], r"clip of bce must be in \[2.22045e-16, 0.5\)"),
+        ("bce", ["clip=1e-17"], r"clip of bce must be in \[2.22045e-16, 0.5\)"),
+        ("bce", ["clip=0.5"], r"clip of bce must be in \[2.22045e-16, 0.5\) \(or one of eps"),
         ("bce", ["clip=-1e-7"], r"clip of bce must be"),
         ("bce", ["clip=tiny"], r"clip of bce must be a number or one of eps \| sklearn \| keras"),
         ("bce", ["clip=nan"], "clip of bce must be finite"),

@@ -295,6 +295,7 @@ SPECS: list[LossSpec] = [
     ),
     _spec(
         name="ciou",
+        gradient_by_convention=True,  # torchvision holds α constant (torch.no_grad)
         aliases=("ciou-loss", "complete-box-iou"),
         summary="complete IoU loss for (x1, y1, x2, y2) boxes (DIoU plus an aspect-ratio term)",
         formula="ℓ = (DIoU loss with eps = 1e-7) + α v,  v = (4/π²)(atan(w_g/h_g) - atan(w/h))²,  "

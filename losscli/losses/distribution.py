@@ -232,8 +232,9 @@ SPECS = [
         "scipy.spatial.distance.jensenshannon(p, q) (base e by default) per row, averaged over rows",
         differs="scipy.spatial.distance.jensenshannon returns the Jensen-Shannon distance, the square root of "
         "this divergence, and first divides each row by its sum; losscli takes the rows as given and does not "
-        "take the root. With base=2 the divergence lies in [0, 1]. Symmetric in p and q, and finite where "
-        "KL is not (a zero in one distribution only).",
+        "take the root. With base=2 the divergence lies in [0, 1]. Symmetric in p and q; its value stays "
+        "finite where KL's is not (a zero in one distribution only), but its gradient in q is -inf at q = 0, "
+        "so losscli refuses a prediction of exactly 0 (zeros in targets are fine).",
         when="A bounded, symmetric distance between distributions (the divergence the original GAN minimises); "
         "comparing predicted with true class distributions.",
         fn=jsd,

@@ -917,14 +917,16 @@ SPECS = [
         formula="TP = Σ p y, FP = Σ p (1 - y), FN = Σ (1 - p) y;  "
         "ℓ_c = 1 - (TP + s) / (TP + α FP + β FN + s);  L = mean over classes.  " + CLASS_RULE,
         derivative="with D = TP + α FP + β FN + s: ∂ℓ_c/∂p = -(y D - (TP + s)((1 - α - β) y + α)) / D²",
-        convention="segmentation_models_pytorch soft_tversky_score (TverskyLoss(alpha=0.5, beta=0.5, "
-        "gamma=1, mode='multilabel', smooth=s)): alpha on false positives Σ p (1 - y), beta on false "
-        "negatives Σ (1 - p) y, as Salehi et al. 2017",
+        convention="segmentation_models_pytorch soft_tversky_score, the score inside TverskyLoss(alpha=0.5, "
+        "beta=0.5, gamma=1, mode='multilabel', smooth=s): alpha on false positives Σ p (1 - y), beta on "
+        "false negatives Σ (1 - p) y, as Salehi et al. 2017; every class counts",
         differs="Keras Tversky(alpha, beta) puts alpha on Σ y (1 - p) (false negatives) and beta on "
         "Σ p (1 - y) (false positives), the reverse of its docstring, on the whole input flattened (axis=None) "
         "with 1e-7 added to the denominator: Keras Tversky(alpha=a, beta=b) is -p alpha=b -p beta=a "
         "-p smooth=0 on a single mask (its test: 0.7917 for alpha=0.2, beta=0.8). Values outside [0, 1] "
-        "are taken as given, as Keras does (smp clamps the denominator at 1e-7). α = β = ½ equals Dice "
+        "are taken as given, as Keras does (smp clamps the denominator at 1e-7). smp's TverskyLoss (like its "
+        "DiceLoss) also sets the loss of a class absent from the target to 0 before the mean; losscli keeps "
+        "it (-p smooth=0 refuses a class whose denominator is 0). α = β = ½ equals Dice "
         "with smoothing 2s (the same at s = 0); α = β = 1 equals IoU.",
         when="Segmentation where missing the object costs more than over-segmenting: raise beta.",
         fn=tversky,

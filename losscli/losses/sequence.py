@@ -266,7 +266,7 @@ def _validate_ctc(inputs: Inputs, params: Params, sources: Sources) -> None:
         "targets",
         shape_tg,
         used_v & ((shape_tg < 0) | (shape_tg >= n_classes)),
-        f"a label index in [0, {n_classes - 1}]",
+        f"a label index in [0, {n_classes - 1}] other than the blank ({blank})",
     )
     _checks.fail_at(
         sources, "targets", shape_tg, used_v & (shape_tg == blank), f"a label other than the blank ({blank})"

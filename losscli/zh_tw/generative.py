@@ -25,7 +25,7 @@ LOSS_TEXTS: dict[str, dict[str, str]] = {
         "scipy.spatial.distance.jensenshannon(p, q)（預設以 e 為底）的平方，再對各列取平均",
         "differs": "scipy.spatial.distance.jensenshannon 回傳的是 Jensen-Shannon 距離，也就是此散度的平方根，"
         "而且會先把每列除以其總和；losscli 直接使用給定的各列，也不取平方根。base=2 時散度落在 [0, 1]。"
-        "對 p 與 q 對稱，且在 KL 發散之處（只有一個分佈為零）仍為有限值。",
+        "對 p 與 q 對稱；在 KL 發散之處（只有一個分佈為零）其值仍為有限，但在 q = 0 時對 q 的梯度為 -inf，因此 losscli 拒絕恰為 0 的預測值（目標中的 0 沒有問題）。",
         "when": "分佈之間有界且對稱的距離（原始 GAN 所最小化的散度）；比較預測與真實的類別分佈。",
     },
     "gan-discriminator": {

@@ -26,13 +26,15 @@ LOSS_TEXTS: dict[str, dict[str, str]] = {
     "tversky": {
         "summary": "Tversky 損失：對偽陽性與偽陰性分別加權的 Dice",
         "derivative": "令 D = TP + α FP + β FN + s：∂ℓ_c/∂p = -(y D - (TP + s)((1 - α - β) y + α)) / D²",
-        "convention": "segmentation_models_pytorch soft_tversky_score（TverskyLoss(alpha=0.5, beta=0.5, gamma=1, "
-        "mode='multilabel', smooth=s)）：alpha 作用於偽陽性 Σ p (1 - y)，beta 作用於偽陰性 Σ (1 - p) y，"
-        "與 Salehi et al. 2017 相同",
+        "convention": "segmentation_models_pytorch soft_tversky_score，即 TverskyLoss(alpha=0.5, beta=0.5, gamma=1, "
+        "mode='multilabel', smooth=s) 內部的分數：alpha 作用於偽陽性 Σ p (1 - y)，beta 作用於偽陰性 Σ (1 - p) y，"
+        "與 Salehi et al. 2017 相同；每個類別都計入",
         "differs": "Keras Tversky(alpha, beta) 把 alpha 放在 Σ y (1 - p)（偽陰性）、beta 放在 Σ p (1 - y)（偽陽性），"
         "與其說明文件相反；它把整個輸入攤平（axis=None），並在分母加上 1e-7：Keras Tversky(alpha=a, beta=b) "
         "等於在單一遮罩上使用 -p alpha=b -p beta=a -p smooth=0（其測試：alpha=0.2、beta=0.8 時為 0.7917）。"
         "[0, 1] 以外的值照原樣計算，與 Keras 相同（smp 會把分母以 1e-7 為下限截斷）。"
+        "smp 的 TverskyLoss（與其 DiceLoss 相同）還會在取平均前把目標中不存在的類別之損失設為 0；losscli 保留它"
+        "（-p smooth=0 時會拒絕分母為 0 的類別）。"
         "α = β = ½ 等於平滑項為 2s 的 Dice（s = 0 時完全相同）；α = β = 1 等於 IoU。",
         "when": "漏掉物體的代價高於過度分割的分割任務：調高 beta。",
     },
