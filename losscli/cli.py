@@ -32,19 +32,28 @@ app = typer.Typer(
 )
 
 
-def _argument_type(self: Any, ctx: Any) -> None:
-    """Arguments are described by their metavar and help (LOSS, FILE...), not a Python type."""
-    return None
+def _unescaped(get_help_record: Callable[..., Any]) -> Callable[..., Any]:
+    """typer 0.19 escapes the brackets of ``[required]`` / ``[default: 1]`` for rich even when help is
+    plain text (``rich_markup_mode=None``), so ``\\[required]`` would show: undo that."""
+
+    @functools.wraps(get_help_record)
+    def record(self: Any, ctx: Any) -> Any:
+        out = get_help_record(self, ctx)
+        return None if out is None else (out[0], out[1].replace("\\[", "["))
+
+    return record
 
 
-def _argument_usage(self: Any) -> str:
-    """``LOSS``, ``[LOSS]``, ``[FILE]...`` in the usage line, as click writes them."""
-    name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+def _argument_metavar(self: Any, ctx: Any = None) -> str:
+    """``LOSS``, ``[LOSS]``, ``[FILE]...`` in the usage line and the argument list, as click writes them."""
+    name = self.metavar or (self.name or "").upper()
+    name = name if self.required else f"[{name}]"
     return name + ("..." if self.nargs != 1 else "")
 
 
-typer.core.TyperArgument.display_type_rich = _argument_type  # type: ignore[method-assign]
-typer.core.TyperArgument._usage_display_name = _argument_usage  # type: ignore[method-assign]
+typer.core.TyperArgument.make_metavar = _argument_metavar  # type: ignore[method-assign]
+typer.core.TyperArgument.get_help_record = _unescaped(typer.core.TyperArgument.get_help_record)  # type: ignore[method-assign]
+typer.core.TyperOption.get_help_record = _unescaped(typer.core.TyperOption.get_help_record)  # type: ignore[method-assign]
 
 
 def _fail(message: str, code: int) -> None:

@@ -57,6 +57,10 @@ def plot_curves(curves: Any, path: str) -> None:
     what = "residual r = p - y" if curves.axis == "residual" else "prediction p"
     top.set_ylabel("loss ℓ")
     top.set_title(f"loss and derivative against the {what.split(' ')[0]} (target y = {curves.target:g})")
+    lows, highs = zip(*[_span(c.derivative) for c in curves.curves])
+    if max(highs) - min(lows) > 0:
+        pad = 0.05 * (max(highs) - min(lows))
+        bottom.set_ylim(min(lows) - pad, max(highs) + pad)  # a derivative that runs off (1/p at 0) is cut
     bottom.set_ylabel("∂ℓ/∂p (torch autograd)")
     bottom.set_xlabel(what)
     for ax in (top, bottom):
@@ -64,6 +68,17 @@ def plot_curves(curves: Any, path: str) -> None:
         ax.grid(True, alpha=0.3)
     top.legend(loc="best")
     _save(plt, fig, path)
+
+
+def _span(values: Any) -> tuple[float, float]:
+    """The 1st to 99th percentile of the finite values: the derivative panel's range."""
+    import numpy as np
+
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return 0.0, 0.0
+    return float(np.percentile(v, 1)), float(np.percentile(v, 99))
 
 
 def gradient_plot_data(ev: Any, inputs: Any) -> dict[str, Any]:
@@ -104,7 +119,16 @@ def plot_gradients(ev: Any, inputs: Any, path: str) -> None:
             scatter.scatter(d["x"][good], g[good], s=8, alpha=0.6, label=f"{name} ({d['x_label']})")
     hist.set_xlabel("log₁₀ |∂L/∂x| per sample")
     hist.set_ylabel("elements")
-    hist.set_title(f"{ev.spec.name}: gradient distribution ({zeros} zero, {nonfinite} non-finite)")
+    import textwrap
+
+    from matplotlib.ticker import MaxNLocator
+
+    hist.yaxis.set_major_locator(MaxNLocator(integer=True))
+    hist.set_title(
+        textwrap.fill(f"{ev.spec.name}: gradient distribution ({zeros} zero, {nonfinite} non-finite)", 50),
+        fontsize=10,
+        loc="left",
+    )
     scatter.set_yscale("log")
     scatter.set_ylabel("|∂L/∂x| per sample")
     scatter.set_xlabel(" / ".join(sorted({d["x_label"] for d in data.values()})))
@@ -116,26 +140,51 @@ def plot_gradients(ev: Any, inputs: Any, path: str) -> None:
 
 
 def plot_gradient_flow(run: Any, path: str) -> None:
-    """Draw the per-layer mean and max |grad| of ``run`` (a ModelRun) into ``path``."""
+    """Draw the per-layer mean and max |grad| of ``run`` (a ModelRun) into ``path``: layers whose
+    gradient is NaN/inf get no bar but a red band marked ``NaN/inf``, and every non-ok verdict
+    (a dead ReLU node too) is written over its layer and in the title."""
+    import textwrap
+
     plt = _pyplot(path)
     layers = [s for s in run.layers if s.status != "frozen"]
     names = [s.name for s in layers]
-    mean_abs = [_positive(_mean_abs(run, s)) for s in layers]
-    max_abs = [_positive(s.grad_max) for s in layers]
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(names) + 2), 4.5))
-    xs = range(len(names))
-    ax.bar(xs, max_abs, color="#9ecae1", label="max |grad|")
-    ax.bar(xs, mean_abs, color="#3182bd", label="mean |grad|")
+    bad = [s.nonfinite > 0 or not _finite(s.grad_max) for s in layers]
+    mean_abs = [None if b else _positive(_mean_abs(run, s)) for s, b in zip(layers, bad)]
+    max_abs = [None if b else _positive(s.grad_max) for s, b in zip(layers, bad)]
+    width = max(6.0, 0.45 * len(names) + 2)
+    fig, ax = plt.subplots(figsize=(width, 4.8))
+    xs = list(range(len(names)))
+    good = [x for x in xs if not bad[x]]
+    ax.bar(good, [max_abs[x] for x in good], color="#9ecae1", label="max |grad|")
+    ax.bar(good, [mean_abs[x] for x in good], color="#3182bd", label="mean |grad|")
     ax.set_yscale("log")
-    ax.set_xticks(list(xs))
+    drawn = [v for v in max_abs + mean_abs if v is not None and v > 1e-30]
+    if drawn:
+        ax.set_ylim(min(drawn) / 10, max(drawn) * 10)
+    else:
+        ax.set_ylim(1e-12, 1.0)
+    low, high = ax.get_ylim()
+    middle = math.sqrt(low * high)
+    dead = {d.get("layer") for d in getattr(run.health, "dead_units", []) if isinstance(d, dict)}
+    for x, s in zip(xs, layers):
+        if bad[x]:
+            ax.axvspan(x - 0.4, x + 0.4, color="#b30000", alpha=0.15)
+            ax.annotate("NaN/inf", (x, middle), ha="center", va="center", fontsize=9, color="#b30000", rotation=90)
+        status = s.status if s.status != "ok" else ("dead" if s.name in dead else "ok")
+        if status != "ok" and not bad[x]:
+            ax.annotate(status, (x, max_abs[x]), ha="center", va="bottom", fontsize=7, color="#b30000")
+    ax.set_xticks(xs)
     ax.set_xticklabels(names, rotation=60, ha="right", fontsize=8)
     ax.set_ylabel("|∂L/∂θ| (log scale)")
-    ax.set_title(f"gradient flow: {run.evaluation.spec.name} ({run.health.status})")
-    for x, s in zip(xs, layers):
-        if s.status != "ok":
-            ax.annotate(s.status, (x, max_abs[x]), ha="center", va="bottom", fontsize=7, color="#b30000")
+    verdict = run.health.reason() if run.health.status != "ok" else "ok"
+    title = f"gradient flow: {run.evaluation.spec.name}: {verdict}"
+    ax.set_title(textwrap.fill(title, int(width * 12)), fontsize=9, loc="left")
     ax.legend(loc="best")
     _save(plt, fig, path)
+
+
+def _finite(x: float | None) -> bool:
+    return x is not None and math.isfinite(x)
 
 
 def _mean_abs(run: Any, layer: Any) -> float | None:
