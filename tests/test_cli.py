@@ -411,3 +411,12 @@ def test_closed_pipe_exits_0_quietly(args, tmp_path):
     stderr = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 0, stderr
     assert "Traceback" not in stderr
+
+
+def test_help_shows_the_arguments_as_written(cli):
+    """typer's and click's versions have changed how arguments print (dropped help, an escaped
+    \\[required]): the help a person reads is checked as such."""
+    out = cli("compute", "--help").stdout
+    assert "compute [OPTIONS] LOSS [FILE]...\n" in out
+    assert "Loss name or alias (see 'losscli list')" in out and "[required]" in out
+    assert "\\[" not in out
