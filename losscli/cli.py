@@ -752,7 +752,7 @@ def grad(
     from losscli.render import render_grad
     from losscli.target import resolve
 
-    lang = check_lang(lang)
+    lang = check_lang(lang if lang or fmt != "json" else "en")  # JSON does not follow the locale
     if net.path is not None:
         from losscli.network import ModelHealthOptions
 
@@ -1060,7 +1060,8 @@ def explain(
     from losscli.i18n import check_lang
     from losscli.render import render_explain
 
-    render_explain(losses.get(loss), fmt, lang=check_lang(lang))
+    # machine output does not change with the locale: JSON is English unless --lang says otherwise
+    render_explain(losses.get(loss), fmt, lang=check_lang(lang if lang or fmt != "json" else "en"))
 
 
 def _stdin_is_terminal() -> bool:

@@ -60,6 +60,8 @@ def test_explain_follows_the_locale_and_lang_overrides_it(cli, monkeypatch):
     monkeypatch.setenv("LANG", "zh_TW.UTF-8")
     assert cli("explain", "mse").stdout.count("均方誤差") >= 1
     assert "均方誤差" not in cli("explain", "mse", "--lang", "en").stdout
+    assert "均方誤差" not in cli("explain", "mse", "--json").stdout  # machine output does not follow the locale
+    assert "均方誤差" in cli("explain", "mse", "--json", "--lang", "zh-TW").stdout
     monkeypatch.setenv("LANG", "en_US.UTF-8")
     assert "均方誤差" not in cli("explain", "mse").stdout
 
