@@ -179,6 +179,25 @@ def _complete_param(ctx: typer.Context, incomplete: str) -> list[str]:
     return [f"{p.name}=" for p in spec.params if f"{p.name}=".startswith(incomplete)]
 
 
+def _choices(*values: str) -> Callable[[str], list[str]]:
+    """Shell completion of an option that takes one of ``values``."""
+    return lambda incomplete: [v for v in values if v.startswith(incomplete)]
+
+
+def _complete_loss_list(incomplete: str) -> list[str]:
+    """Shell completion of a comma list of losses (compare, plot): the item after the last comma."""
+    head, _, last = incomplete.rpartition(",")
+    prefix = f"{head}," if head else ""
+    return [prefix + n for n in _complete_loss(last)]
+
+
+def _complete_model(incomplete: str) -> list[str]:
+    """Shell completion of --model: the bundled example networks (files complete as files)."""
+    from losscli.examples import MODEL_EXAMPLES
+
+    return [n for n in MODEL_EXAMPLES if n.startswith(incomplete)]
+
+
 LossArg = typer.Argument(
     ...,
     metavar="LOSS",
@@ -313,7 +332,14 @@ EVAL = _Group(
         _param(
             "reduction",
             str,
-            typer.Option("mean", "--reduction", "-r", metavar="mean|sum|none", help="mean, sum or none."),
+            typer.Option(
+                "mean",
+                "--reduction",
+                "-r",
+                metavar="mean|sum|none",
+                help="mean, sum or none.",
+                autocompletion=_choices("mean", "sum", "none"),
+            ),
         ),
         _param(
             "dtype",
@@ -321,6 +347,7 @@ EVAL = _Group(
             typer.Option(
                 None,
                 "--dtype",
+                autocompletion=_choices("float64", "float32"),
                 metavar="float64|float32",
                 help="float64 (default) or float32; with --model the network runs in its own dtype unless given.",
             ),
@@ -340,6 +367,7 @@ OUTPUT = _Group(
                 "-f",
                 metavar="FORMAT",
                 envvar="LOSSCLI_FORMAT",
+                autocompletion=_choices("table", "json", "csv", "plain", "markdown"),
                 help="table, json, csv, plain or markdown (a summary for CI job pages and pull requests); "
                 "default from LOSSCLI_FORMAT.",
             ),
@@ -454,6 +482,7 @@ MODEL = _Group(
                 None,
                 "--model",
                 "-m",
+                autocompletion=_complete_model,
                 metavar="FILE",
                 help="A torch.export program (.pt2): the first files feed it, its output is the loss's first input.",
             ),
@@ -658,6 +687,7 @@ def grad(
     fail_on: Optional[str] = typer.Option(
         None,
         "--fail-on",
+        autocompletion=_choices("vanishing", "exploding", "nonfinite", "dead", "saturated", "underflow"),
         metavar="KINDS",
         help="Exit 1 on these verdicts (comma list; implies --strict): vanishing, exploding, nonfinite, "
         "dead, saturated, underflow. Default with --strict: any status but ok.",
@@ -683,6 +713,7 @@ def grad(
     lang: Optional[str] = typer.Option(
         None,
         "--lang",
+        autocompletion=_choices("en", "zh-TW"),
         metavar="LANG",
         help="Language of --explain: en or zh-TW (default: zh-TW when LC_ALL/LC_MESSAGES/LANG say zh_TW).",
     ),
@@ -933,7 +964,12 @@ def _grad_model(
 @user_errors
 @_options(DATA, EVAL, OUTPUT, GATE)
 def compare(
-    losses_: str = typer.Argument(..., metavar="LOSSES", help="Comma list of losses or expressions: mse,mae,huber."),
+    losses_: str = typer.Argument(
+        ...,
+        metavar="LOSSES",
+        help="Comma list of losses or expressions: mse,mae,huber.",
+        autocompletion=_complete_loss_list,
+    ),
     with_grad: bool = typer.Option(False, "--grad", help="Add gradient norm, outlier share and health."),
     fail_above: Optional[float] = typer.Option(
         None, "--fail-above", metavar="X", help="Exit 1 if any entry's loss is above X (checked per entry)."
@@ -979,7 +1015,10 @@ def compare(
 @user_errors
 def plot_losses(
     losses_: str = typer.Argument(
-        ..., metavar="LOSSES", help="Comma list of losses: mse,mae,huber or 'huber(delta=0.5),log-cosh'."
+        ...,
+        metavar="LOSSES",
+        help="Comma list of losses: mse,mae,huber or 'huber(delta=0.5),log-cosh'.",
+        autocompletion=_complete_loss_list,
     ),
     output: str = typer.Option(..., "--output", "-o", metavar="FILE", help="The picture: .png, .svg or .pdf."),
     x_range: Optional[str] = typer.Option(
@@ -1044,7 +1083,11 @@ def explain(
         ..., metavar="LOSS", help="Loss name or alias (see 'losscli list').", autocompletion=_complete_loss
     ),
     lang: Optional[str] = typer.Option(
-        None, "--lang", metavar="LANG", help="en or zh-TW (default: zh-TW when LC_ALL/LC_MESSAGES/LANG say zh_TW)."
+        None,
+        "--lang",
+        metavar="LANG",
+        help="en or zh-TW (default: zh-TW when LC_ALL/LC_MESSAGES/LANG say zh_TW).",
+        autocompletion=_choices("en", "zh-TW"),
     ),
     *,
     fmt: str,

@@ -32,6 +32,13 @@ def test_completion_of_commands_losses_and_parameters():
     assert _complete("losscli grad cross-entropy a.csv b.csv -p la", 6) == ["label_smoothing="]
     assert _complete("losscli compute no-such-loss -p ", 4) == []
     assert _complete("losscli explain linear-c", 2) == ["linear-cross-entropy", "linear-ce"]
+    assert _complete("losscli compare mse,hu", 2) == ["mse,huber"]  # the item after the last comma
+    assert _complete("losscli plot mse,mae,log-c", 2) == ["mse,mae,log-cosh"]
+    assert _complete("losscli compute mse a b -r s", 6) == ["sum"]
+    assert _complete("losscli compute mse a b --format m", 6) == ["markdown"]
+    assert _complete("losscli grad --model s", 3) == ["sigmoid_mlp"]
+    assert _complete("losscli explain mse --lang z", 4) == ["zh-TW"]
+    assert _complete("losscli grad mse a b --fail-on n", 6) == ["nonfinite"]
 
 
 def test_completion_scripts_are_offered(cli):
