@@ -565,7 +565,8 @@ def render_compare(
         return
     from rich.table import Table
 
-    table = Table(title=f"{len(rows)} losses on the same data (n = {rows[0]['n']})", title_justify="left")
+    title = f"{len(rows)} losses on the same data (n = {rows[0]['n']})"
+    table = Table(title=None)
     for col in cols:
         table.add_column(
             "loss" if col == "expr" else col.replace("_", " "),
@@ -575,6 +576,7 @@ def render_compare(
     for row in rows:
         table.add_row(*(cell(row, c) for c in cols))
     console = rich_console(out)
+    console.print(title, style="italic", highlight=False)  # above the table, not wrapped to its width
     console.print(keep_digits(table, console))
     if with_grad:
         rich_console(out).print(
