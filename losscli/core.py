@@ -187,8 +187,12 @@ def evaluate(
                 tensor.requires_grad_(True)
                 leaves[inp.name] = tensor
             data[inp.name] = tensor
-    terms, rule = _weighted(spec, xp, spec.fn(xp, data, params), sample_weights, dtype, backend, sources)
-    state = rule.state(xp, terms)
+    chunks = _row_chunks(spec, xp, data, params, reduction) if backend == "numpy" else None
+    if chunks is None:
+        terms, rule = _weighted(spec, xp, spec.fn(xp, data, params), sample_weights, dtype, backend, sources)
+        state = rule.state(xp, terms)
+    else:  # large data on numpy: the loss's temporaries are one chunk of rows at a time
+        terms, rule, state = _evaluate_in_chunks(spec, xp, data, params, chunks, sample_weights, dtype, sources)
     try:
         value = rule.elementwise(xp, terms.elements) if reduction == "none" else rule.finish(xp, state, reduction)
     except InputError as exc:  # a rule refusing the data (a mean over no counted targets): name the file
@@ -231,6 +235,63 @@ def evaluate(
     if spec.report is not None:
         ev.extras = spec.report(ev, arrays)
     return ev
+
+
+# compute (numpy) evaluates data of more rows than this in chunks of this many rows, so that what
+# a loss function allocates (residuals, masks, log-sum-exps) is one chunk's size, not the data's
+CHUNK_ROWS = 1 << 18
+
+
+def _row_chunks(
+    spec: LossSpec, xp: Any, data: Mapping[str, Any], params: Mapping[str, Any], reduction: str
+) -> list[tuple[int, int]] | None:
+    """Row ranges to evaluate one by one, or None for one pass: only for a rule whose chunk states
+    merge to the one-pass value, a loss that reads each row on its own (``spec.row_local``), every
+    input with the same rows, and one unreduced element (or row of them) per input row."""
+    rule = spec.rule
+    if reduction == "none" or not rule.chunkable or rule.kind == "groups" or not spec.row_local or not data:
+        return None
+    rows = {int(a.shape[0]) if a.ndim else -1 for a in data.values()}
+    if len(rows) != 1:
+        return None
+    n = rows.pop()
+    if n <= CHUNK_ROWS:
+        return None
+    try:
+        probe = spec.fn(xp, {k: a[:2] for k, a in data.items()}, params).elements
+    except Exception:  # the rows are not what the loss reads one by one: one pass
+        return None
+    if probe.ndim < 1 or probe.shape[0] != 2:
+        return None
+    return [(lo, min(lo + CHUNK_ROWS, n)) for lo in range(0, n, CHUNK_ROWS)]
+
+
+def _evaluate_in_chunks(
+    spec: LossSpec,
+    xp: Any,
+    data: Mapping[str, Any],
+    params: Mapping[str, Any],
+    chunks: list[tuple[int, int]],
+    sample_weights: np.ndarray | None,
+    dtype: str,
+    sources: Mapping[str, str] | None,
+) -> tuple[Terms, Any, Any]:
+    """The terms (their elements joined: one value per row), the rule and the merged state."""
+    if sample_weights is not None:
+        n = chunks[-1][1]
+        if np.asarray(sample_weights).reshape(-1).shape[0] != n:  # the one-pass check says what is wrong
+            _weighted(spec, xp, spec.fn(xp, data, params), sample_weights, dtype, "numpy", sources)
+    state = None
+    parts = []
+    rule = spec.rule
+    for lo, hi in chunks:
+        piece = spec.fn(xp, {k: a[lo:hi] for k, a in data.items()}, params)
+        w = None if sample_weights is None else np.asarray(sample_weights).reshape(-1)[lo:hi]
+        piece, rule = _weighted(spec, xp, piece, w, dtype, "numpy", sources)
+        chunk_state = rule.state(xp, piece)
+        state = chunk_state if state is None else state.merge(chunk_state)
+        parts.append(piece.elements)
+    return Terms(xp.concat(parts) if len(parts) > 1 else parts[0]), rule, state
 
 
 def _checked(

@@ -153,7 +153,10 @@ class LossSpec:
     ``InputError``; it may return the params with data-dependent defaults resolved (reported in
     the output), or None.  ``reduction``: its rule (:mod:`losscli.reduction`).  ``report(ev, inputs)``:
     extra figures for the output.  ``needs_torch``: even ``compute`` runs on torch (a torch
-    model inside).  ``teaching``: what ``--explain`` and the health check use.
+    model inside).  ``row_local``: the first axis of every input is the rows and each row's loss
+    depends on that row alone, so large data may be evaluated a chunk of rows at a time (declared
+    per loss: CTC's first axis is time, hinge reads its two labels off all rows).
+    ``teaching``: what ``--explain`` and the health check use.
     """
 
     info: LossInfo
@@ -164,6 +167,7 @@ class LossSpec:
     validate: Callable[..., dict[str, Any] | None] | None = None
     report: Callable[..., dict[str, Any]] | None = None
     needs_torch: bool = False
+    row_local: bool = False
     teaching: Teaching = field(default_factory=Teaching)
 
     # the text fields, read through the spec

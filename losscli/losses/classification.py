@@ -865,6 +865,7 @@ ALL_IGNORED = (
 SPECS = [
     define(
         name="bce",
+        row_local=True,
         chain=Elementwise(bce_scalar, _bce_element, leaf="p"),
         advice=(BCE_CONVENTION, BCE_USE_LOGITS, CONFIDENTLY_RIGHT),
         example=Example(
@@ -919,6 +920,7 @@ SPECS = [
     ),
     define(
         name="cross-entropy",
+        row_local=True,
         chain=row_chain(ce_row_chain),
         advice=(CONFIDENTLY_RIGHT,),
         example=THREE_CLASS,
@@ -949,6 +951,7 @@ SPECS = [
     ),
     define(
         name="sparse-cross-entropy",
+        row_local=True,
         chain=row_chain(ce_row_chain),
         advice=(CONFIDENTLY_RIGHT,),
         example=THREE_CLASS,
@@ -972,6 +975,7 @@ SPECS = [
     ),
     define(
         name="nll",
+        row_local=True,
         chain=row_chain(nll_row_chain),
         example=Example(("nll_log_probs.csv", "labels_3class.csv"), what="3-class log-probabilities and labels"),
         aliases=("nll-loss", "nllloss", "negative-log-likelihood"),
@@ -1001,6 +1005,7 @@ SPECS = [
     ),
     define(
         name="focal",
+        row_local=True,
         chain=Elementwise(focal_scalar, leaf="x"),
         advice=(CONFIDENTLY_RIGHT,),
         example=BINARY_LOGITS,
@@ -1029,6 +1034,7 @@ SPECS = [
     ),
     define(
         name="categorical-focal",
+        row_local=True,
         chain=row_chain(focal_row_chain),
         advice=(CONFIDENTLY_RIGHT,),
         example=Example(("categorical_focal_probs.csv", "labels_3class.csv"), what="3-class probabilities and labels"),
@@ -1064,6 +1070,7 @@ SPECS = [
     ),
     define(
         name="poly1",
+        row_local=True,
         chain=row_chain(poly1_row_chain),
         advice=(CONFIDENTLY_RIGHT,),
         example=THREE_CLASS,
@@ -1088,6 +1095,7 @@ SPECS = [
     ),
     define(
         name="z-loss",
+        row_local=True,
         chain=Custom(z_loss_chain),
         example=Example(("logits_3class.csv",), what="3-class logits"),
         aliases=("zloss", "logit-z-loss"),
@@ -1113,6 +1121,7 @@ SPECS = [
     ),
     define(
         name="multilabel-soft-margin",
+        row_local=True,
         chain=Custom(multilabel_soft_margin_chain),
         advice=(CONFIDENTLY_RIGHT,),
         example=Example(

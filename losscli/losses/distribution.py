@@ -167,6 +167,7 @@ KL_PARAMS = (
 SPECS = [
     define(
         name="kl-div",
+        row_local=True,
         chain=Custom(kl_chain),
         example=Example(("kl_preds.csv", "kl_targets.csv"), what="predicted and true distributions over 4 classes"),
         aliases=("kl", "kl-divergence", "kld"),
@@ -203,6 +204,7 @@ SPECS = [
     ),
     define(
         name="jsd",
+        row_local=True,
         chain=RowWise(jsd_row_chain),
         example=Example(
             ("jsd_preds.csv", "jsd_targets.csv"),

@@ -493,6 +493,7 @@ def _spec(**kw: Any) -> LossSpec:
     kw.setdefault("validate", _validate_pair)
     kw.setdefault("example", REGRESSION)
     kw.setdefault("outliers", True)
+    kw.setdefault("row_local", True)  # one element per row, each of its own row
     return define(family=FAMILY, **kw)
 
 

@@ -1,0 +1,65 @@
+"""compute evaluates data of more than core.CHUNK_ROWS rows a chunk of rows at a time (issue 12:
+the loss's temporaries are one chunk's size).  Every registered case, chunked into rows of 2 and 3,
+gives the one-pass value, with and without sample weights; what cannot be chunked is not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from losscli import core, losses
+from losscli.params import parse_params
+from tests.test_losses import CASE_LIST, case_id
+
+
+def _evaluate(case, reduction, chunk_rows, weights=None):
+    loss, _, params, factory = case
+    spec = losses.get(loss)
+    inputs = factory(np.random.default_rng(5))
+    old = core.CHUNK_ROWS
+    core.CHUNK_ROWS = chunk_rows
+    try:
+        return core.evaluate(spec, inputs, parse_params(spec, params), reduction=reduction, sample_weights=weights)
+    finally:
+        core.CHUNK_ROWS = old
+
+
+def _chunked(case) -> bool:
+    loss, _, params, factory = case
+    spec = losses.get(loss)
+    inputs = factory(np.random.default_rng(5))
+    xp = core._namespace("numpy")
+    arrays, prm = core._checked(spec, inputs, parse_params(spec, params), None)
+    old = core.CHUNK_ROWS
+    core.CHUNK_ROWS = 2
+    try:
+        return core._row_chunks(spec, xp, arrays, prm, "mean") is not None
+    finally:
+        core.CHUNK_ROWS = old
+
+
+CHUNKED = [c for c in CASE_LIST if _chunked(c)]
+
+
+def test_the_common_losses_are_chunked_and_hinge_is_not():
+    names = {c[0] for c in CHUNKED}
+    assert {"mse", "mae", "huber", "quantile", "bce", "cross-entropy", "nll", "focal", "kl-div", "poisson-nll"} <= names
+    assert all(losses.get(n).row_local for n in names)
+    # hinge reads its two labels off every row, CTC's first axis is time; rules over all rows, two samples
+    assert not {"hinge", "ctc", "mmd", "dice", "ssim", "gan-discriminator", "linear-cross-entropy"} & names
+
+
+@pytest.mark.parametrize("case", CHUNKED, ids=case_id)
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("chunk_rows", [2, 3])
+def test_chunked_evaluation_is_the_one_pass_value(case, reduction, chunk_rows):
+    one = _evaluate(case, reduction, 10**9)
+    chunked = _evaluate(case, reduction, chunk_rows)
+    assert chunked.value == pytest.approx(one.value, rel=1e-13, abs=1e-15)
+    np.testing.assert_allclose(chunked.elements, one.elements, rtol=1e-13, atol=1e-15)
+    assert (chunked.n, chunked.scale, chunked.denominator) == pytest.approx((one.n, one.scale, one.denominator))
+    spec = losses.get(case[0])
+    if spec.rule.sample_weights:
+        w = np.random.default_rng(6).uniform(0.1, 2.0, size=one.elements.shape[0])
+        a, b = _evaluate(case, reduction, 10**9, w), _evaluate(case, reduction, chunk_rows, w)
+        assert b.value == pytest.approx(a.value, rel=1e-13, abs=1e-15)
