@@ -99,7 +99,7 @@ def test_gate_usage_errors(cli, write):
     assert r.exit_code == 2 and "finite number >= 0" in r.stderr
     r = cli("compute", "mse", *FILES, "--baseline", _baseline(write, MSE), "--reduction", "none")
     assert r.exit_code == 2 and "--baseline compares one value" in r.stderr
-    r = cli("compute", "mse", *FILES, "--junit", "x.xml")
+    r = cli("compute", "mse", *FILES, "--junit", write("x.xml", ""))
     assert r.exit_code == 2 and "--junit reports the checks you ask for" in r.stderr
 
 
