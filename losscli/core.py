@@ -182,7 +182,10 @@ def evaluate(
                     leaves[inp.name] = given
                 data[inp.name] = given.to(torch_dtype)
                 continue
-            tensor = torch.from_numpy(arrays[inp.name]).to(torch_dtype)
+            given_array = arrays[inp.name]
+            if not given_array.flags.writeable:  # a memory-mapped or read-only array: torch wants its own
+                given_array = np.array(given_array)
+            tensor = torch.from_numpy(given_array).to(torch_dtype)
             if inp.differentiable:
                 tensor.requires_grad_(True)
                 leaves[inp.name] = tensor

@@ -63,3 +63,24 @@ def test_chunked_evaluation_is_the_one_pass_value(case, reduction, chunk_rows):
         w = np.random.default_rng(6).uniform(0.1, 2.0, size=one.elements.shape[0])
         a, b = _evaluate(case, reduction, 10**9, w), _evaluate(case, reduction, chunk_rows, w)
         assert b.value == pytest.approx(a.value, rel=1e-13, abs=1e-15)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_float64_npy_is_memory_mapped_and_reads_the_same(cli, tmp_path, order):
+    from losscli.io.readers import load_inputs
+
+    rng = np.random.default_rng(0)
+    p = np.asarray(rng.normal(size=(7, 3)), order=order)
+    y = np.asarray(rng.normal(size=(7, 3)), order=order)
+    np.save(tmp_path / "p.npy", p)
+    np.save(tmp_path / "y.npy", y)
+    loaded = load_inputs(["preds", "targets"], [str(tmp_path / "p.npy"), str(tmp_path / "y.npy")])
+    assert isinstance(loaded["preds"], np.memmap) or isinstance(loaded["preds"].base, np.memmap)
+    np.testing.assert_array_equal(loaded["preds"], p)
+    import json
+
+    r = cli("grad", "mse", tmp_path / "p.npy", tmp_path / "y.npy", "--json")
+    assert r.exit_code == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["value"] == pytest.approx(float(np.mean((p - y) ** 2)), rel=1e-14)
+    np.testing.assert_allclose(out["gradients"]["preds"], 2 * (p - y) / p.size, rtol=1e-14)

@@ -105,7 +105,7 @@ def open_npy(item: Input, allow_nonfinite: bool) -> Arrays:
     if not item.head.startswith(NPY_MAGIC):
         raise InputError(f"not a .npy file (no NUMPY header); {FORMAT_HINT}", source=item.name)
     with item.open() as file:
-        array = read_npy(file, item.size(), item.name)
+        array = read_npy(file, item.size(), item.name, path=item.data if isinstance(item.data, str) else None)
     return Arrays(item.name, {None: array}, numeric_array, allow_nonfinite)
 
 
@@ -147,13 +147,15 @@ def _read_member(item: Input, info: zipfile.ZipInfo) -> np.ndarray:
     return numeric_array(array)
 
 
-def read_npy(file: IO[bytes], size: int, source: str, member: str | None = None) -> np.ndarray:
+def read_npy(file: IO[bytes], size: int, source: str, member: str | None = None, path: str | None = None) -> np.ndarray:
     """The array in .npy format at the start of ``file`` (``size`` bytes in all; ``member`` names the
     .npz member it is), without pickle.
 
     The header is read first, and the data is read only if the file holds as many bytes as the
     header's shape and dtype need, so a header that lies (or a cut file) is an input error, not an
-    attempt to allocate whatever it claims.
+    attempt to allocate whatever it claims.  A float64 array in a regular file (``path``) is memory-
+    mapped read-only instead of read: its pages are read as the loss reaches them and stay the
+    file's, so a large input does not take its size in memory twice.
     """
     what = ".npy file" if member is None else f".npz member {member!r}"
     fmt = np.lib.format
@@ -181,6 +183,16 @@ def read_npy(file: IO[bytes], size: int, source: str, member: str | None = None)
             f"{needed:,} bytes of data, but {max(available, 0):,} bytes follow the header)",
             source=source,
         )
+    if path is not None and dtype == np.float64 and count > 0:
+        mapped: np.ndarray = np.memmap(
+            path,
+            dtype=np.float64,
+            mode="r",
+            offset=file.tell(),
+            shape=tuple(shape),
+            order="F" if fortran_order else "C",
+        )
+        return mapped
     check_fits_in_memory(needed + count * 8, source)
     data = file.read(needed)
     if len(data) < needed:
@@ -200,7 +212,7 @@ def numeric_array(array: np.ndarray) -> np.ndarray:
     """A numpy array of numbers (booleans count as 0/1) as float64."""
     if array.dtype.kind not in NUMERIC_KINDS:
         raise ArrayProblem((), f"expected numbers, got an array of type {array.dtype}")
-    return array.astype(np.float64)
+    return array.astype(np.float64, copy=False)  # float64 data (a memory-mapped .npy) is used as it is
 
 
 def json_to_array(value: Any) -> np.ndarray:
