@@ -110,12 +110,17 @@ class Computed:
     loaded: Loaded
 
 
-def compute(target: Target, data: DataOptions, *, reduction: str = "mean", dtype: str = "float64") -> Computed:
-    """The value of ``target`` on ``data`` (numpy; torch only for losses that run a torch model)."""
-    return compute_loaded(target, load(target, data), reduction=reduction, dtype=dtype)
+def compute(
+    target: Target, data: DataOptions, *, reduction: str = "mean", dtype: str = "float64", progress: Any = None
+) -> Computed:
+    """The value of ``target`` on ``data`` (numpy; torch only for losses that run a torch model);
+    ``progress(rows_done, rows)`` follows a chunked evaluation of large data."""
+    return compute_loaded(target, load(target, data), reduction=reduction, dtype=dtype, progress=progress)
 
 
-def compute_loaded(target: Target, loaded: Loaded, *, reduction: str = "mean", dtype: str = "float64") -> Computed:
+def compute_loaded(
+    target: Target, loaded: Loaded, *, reduction: str = "mean", dtype: str = "float64", progress: Any = None
+) -> Computed:
     """:func:`compute` on data already in memory (the Python API's ``losscli.compute`` comes here)."""
     result = target.run(
         loaded.arrays,
@@ -124,6 +129,7 @@ def compute_loaded(target: Target, loaded: Loaded, *, reduction: str = "mean", d
         dtype=dtype,
         sources=loaded.sources,
         sample_weights=loaded.sample_weights,
+        progress=progress,
     )
     _say_conventions(result, loaded)
     return Computed(result, loaded)

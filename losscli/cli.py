@@ -655,7 +655,13 @@ def compute(
     else:
         checked = fail_above is not None or fail_below is not None or gate.asked()
         data = _stdin_or_example(data, checked=checked)
-        done = application.compute(target, data, reduction=run.reduction, dtype=run.dtype)
+        from losscli.render import ChunkProgress
+
+        progress = ChunkProgress(f"{target.name}: evaluating")
+        try:
+            done = application.compute(target, data, reduction=run.reduction, dtype=run.dtype, progress=progress)
+        finally:
+            progress.close()
     _notes(done.loaded.notes)
     checks = []
     value = done.result.evaluation.value

@@ -15,7 +15,7 @@ gradients are those of Σℓ.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,6 +142,7 @@ def evaluate(
     sample_weights: np.ndarray | None = None,
     keep_graph: bool = False,
     tensors: Mapping[str, Any] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Evaluation:
     """Check ``inputs``, run ``spec.fn`` on ``backend`` and reduce; gradients on torch.
 
@@ -152,6 +153,7 @@ def evaluate(
     ``tensors`` (torch) gives some inputs as torch tensors that are already part of a graph (a
     model's output): they are validated through their values in ``inputs``, used as they are
     (so ``.backward()`` reaches the model's parameters), and their gradient is read back too.
+    ``progress(rows_done, rows)`` is called after each chunk when large data is evaluated in chunks.
     """
     if reduction not in REDUCTIONS:
         raise UsageError(f"--reduction must be one of {', '.join(REDUCTIONS)}, got {reduction!r}")
@@ -195,7 +197,9 @@ def evaluate(
         terms, rule = _weighted(spec, xp, spec.fn(xp, data, params), sample_weights, dtype, backend, sources)
         state = rule.state(xp, terms)
     else:  # large data on numpy: the loss's temporaries are one chunk of rows at a time
-        terms, rule, state = _evaluate_in_chunks(spec, xp, data, params, chunks, sample_weights, dtype, sources)
+        terms, rule, state = _evaluate_in_chunks(
+            spec, xp, data, params, chunks, sample_weights, dtype, sources, progress
+        )
     try:
         value = rule.elementwise(xp, terms.elements) if reduction == "none" else rule.finish(xp, state, reduction)
     except InputError as exc:  # a rule refusing the data (a mean over no counted targets): name the file
@@ -278,6 +282,7 @@ def _evaluate_in_chunks(
     sample_weights: np.ndarray | None,
     dtype: str,
     sources: Mapping[str, str] | None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[Terms, Any, Any]:
     """The terms (their elements joined: one value per row), the rule and the merged state."""
     if sample_weights is not None:
@@ -294,6 +299,8 @@ def _evaluate_in_chunks(
         chunk_state = rule.state(xp, piece)
         state = chunk_state if state is None else state.merge(chunk_state)
         parts.append(piece.elements)
+        if progress is not None:
+            progress(hi, chunks[-1][1])
     return Terms(xp.concat(parts) if len(parts) > 1 else parts[0]), rule, state
 
 

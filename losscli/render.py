@@ -918,3 +918,52 @@ def _flow_bars(layers: list[Any], width: int) -> list[str]:
         mark = "" if s.status == "ok" else f"  {s.status}"
         lines.append(f"{s.name:<{name_w}}  {'█' * n} {v:+.1f}{mark}")
     return lines
+
+
+# ------------------------------------------------------------------------ progress
+
+
+class ChunkProgress:
+    """``progress(rows_done, rows)`` for a chunked evaluation: a rich progress bar on stderr, drawn
+    only when stderr is a terminal (never in a pipe or a CI log) and only once the command has run
+    for ``after`` seconds (reading included), so quick commands never show one."""
+
+    def __init__(self, what: str, stream: Any = None, after: float = 1.0) -> None:
+        import time
+
+        self.what = what
+        self.stream = stream if stream is not None else sys.stderr
+        self.after = after
+        self.start = time.monotonic()
+        isatty = getattr(self.stream, "isatty", None)
+        self.tty = bool(isatty and isatty())
+        self.bar: Any = None
+        self.task: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        import time
+
+        if not self.tty:
+            return
+        if self.bar is None:
+            if time.monotonic() - self.start < self.after:
+                return
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("rows"),
+                TimeRemainingColumn(),
+                console=rich_console(self.stream),
+                transient=True,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task(self.what, total=total)
+        self.bar.update(self.task, completed=done)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None

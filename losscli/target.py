@@ -78,6 +78,7 @@ class SingleLoss:
         sources: Mapping[str, str] | None = None,
         sample_weights: np.ndarray | None = None,
         keep_graph: bool = False,
+        progress: Any = None,
     ) -> Result:
         """Evaluate on ``arrays`` (keyed by ``input_names``) through the core."""
         ev = evaluate(
@@ -90,6 +91,7 @@ class SingleLoss:
             sources=sources,
             sample_weights=sample_weights,
             keep_graph=keep_graph,
+            progress=progress,
         )
         return Result(ev)
 
@@ -128,8 +130,10 @@ class LossExpression:
         sources: Mapping[str, str] | None = None,
         sample_weights: np.ndarray | None = None,
         keep_graph: bool = False,
+        progress: Any = None,
     ) -> Result:
-        """Evaluate every term on ``arrays`` and combine them (see :mod:`losscli.composite`)."""
+        """Evaluate every term on ``arrays`` and combine them (see :mod:`losscli.composite`);
+        ``progress`` is not reported for expressions."""
         if keep_graph:
             raise UsageError("--explain takes a single loss, not an expression")
         from losscli.composite import evaluate_expression

@@ -84,3 +84,48 @@ def test_float64_npy_is_memory_mapped_and_reads_the_same(cli, tmp_path, order):
     out = json.loads(r.stdout)
     assert out["value"] == pytest.approx(float(np.mean((p - y) ** 2)), rel=1e-14)
     np.testing.assert_allclose(out["gradients"]["preds"], 2 * (p - y) / p.size, rtol=1e-14)
+
+
+class _Terminal:
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.parts.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_drawn_on_a_terminal_only_after_a_while(monkeypatch):
+    from losscli.render import ChunkProgress
+
+    spec = losses.get("mse")
+    inputs = {"preds": np.arange(10.0), "targets": np.zeros(10)}
+    monkeypatch.setattr(core, "CHUNK_ROWS", 3)
+    calls: list[tuple[int, int]] = []
+    core.evaluate(spec, inputs, parse_params(spec, []), progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(3, 10), (6, 10), (9, 10), (10, 10)]
+    terminal = _Terminal()
+    bar = ChunkProgress("mse: evaluating", terminal, after=0.0)
+    core.evaluate(spec, inputs, parse_params(spec, []), progress=bar)
+    bar.close()
+    assert "mse: evaluating" in "".join(terminal.parts)
+    quick = _Terminal()
+    bar = ChunkProgress("mse", quick, after=3600.0)  # a command that finishes within the delay shows nothing
+    core.evaluate(spec, inputs, parse_params(spec, []), progress=bar)
+    bar.close()
+    assert "".join(quick.parts) == ""
+
+
+def test_no_progress_in_a_pipe(cli, tmp_path, monkeypatch):
+    np.save(tmp_path / "p.npy", np.arange(10.0))
+    np.save(tmp_path / "y.npy", np.zeros(10))
+    monkeypatch.setattr(core, "CHUNK_ROWS", 3)
+    r = cli("compute", "mse", tmp_path / "p.npy", tmp_path / "y.npy", "-f", "plain")
+    assert r.exit_code == 0 and float(r.stdout) == pytest.approx(np.mean(np.arange(10.0) ** 2))
+    assert r.stderr == ""
