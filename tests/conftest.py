@@ -45,3 +45,20 @@ def write(tmp_path):
         return path
 
     return _write
+
+
+class FakeTerminal:
+    """A stream that says it is a terminal, keeping what is written (pager and progress tests)."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.parts.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return True

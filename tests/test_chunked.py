@@ -9,6 +9,7 @@ import pytest
 
 from losscli import core, losses
 from losscli.params import parse_params
+from tests.conftest import FakeTerminal
 from tests.test_losses import CASE_LIST, case_id
 
 
@@ -86,21 +87,6 @@ def test_float64_npy_is_memory_mapped_and_reads_the_same(cli, tmp_path, order):
     np.testing.assert_allclose(out["gradients"]["preds"], 2 * (p - y) / p.size, rtol=1e-14)
 
 
-class _Terminal:
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-
-    def write(self, text: str) -> int:
-        self.parts.append(text)
-        return len(text)
-
-    def flush(self) -> None:
-        pass
-
-    def isatty(self) -> bool:
-        return True
-
-
 def test_progress_is_drawn_on_a_terminal_only_after_a_while(monkeypatch):
     from losscli.render import ChunkProgress
 
@@ -110,12 +96,12 @@ def test_progress_is_drawn_on_a_terminal_only_after_a_while(monkeypatch):
     calls: list[tuple[int, int]] = []
     core.evaluate(spec, inputs, parse_params(spec, []), progress=lambda done, total: calls.append((done, total)))
     assert calls == [(3, 10), (6, 10), (9, 10), (10, 10)]
-    terminal = _Terminal()
+    terminal = FakeTerminal()
     bar = ChunkProgress("mse: evaluating", terminal, after=0.0)
     core.evaluate(spec, inputs, parse_params(spec, []), progress=bar)
     bar.close()
     assert "mse: evaluating" in "".join(terminal.parts)
-    quick = _Terminal()
+    quick = FakeTerminal()
     bar = ChunkProgress("mse", quick, after=3600.0)  # a command that finishes within the delay shows nothing
     core.evaluate(spec, inputs, parse_params(spec, []), progress=bar)
     bar.close()

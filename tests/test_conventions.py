@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from losscli.i18n import locale_lang
-from tests.conftest import ROOT, SAMPLE
+from tests.conftest import ROOT, SAMPLE, FakeTerminal
 
 RUN = "import sys; sys.argv[0] = 'losscli'; from losscli.cli import main; main()"
 
@@ -89,30 +89,13 @@ def test_format_from_the_environment(cli, monkeypatch):
     assert json.loads(cli("compute", "mse", SAMPLE / "preds.csv", SAMPLE / "targets.csv").stdout)["loss"] == "mse"
 
 
-class _Terminal:
-    """A stdout that says it is a terminal."""
-
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-
-    def write(self, text: str) -> int:
-        self.parts.append(text)
-        return len(text)
-
-    def flush(self) -> None:
-        pass
-
-    def isatty(self) -> bool:
-        return True
-
-
 def test_long_explain_goes_through_the_pager_only_on_a_terminal(monkeypatch):
     from losscli import render
 
     paged: list[str] = []
     monkeypatch.setattr("pydoc.pager", lambda text: paged.append(text))
     sections = [(f"section {i}", "line\n" * 20) for i in range(6)]
-    terminal = _Terminal()
+    terminal = FakeTerminal()
     monkeypatch.setattr(sys, "stdout", terminal)
     render.render_narrative(sections)
     assert len(paged) == 1 and paged[0].count("section ") == 6 and "".join(terminal.parts) == ""

@@ -25,14 +25,10 @@ from losscli.params import parse_params
 from tests import test_explain, test_losses
 from tests.cases import CASES
 from tests.cases_classification import OWN_CASES
-from tests.test_losses import run
+from tests.test_losses import run, t
 
 RTOL = 1e-12
 REDUCTIONS = ("mean", "sum", "none")
-
-
-def t(a, grad=False):
-    return torch.tensor(np.asarray(a, dtype=np.float64), dtype=torch.float64, requires_grad=grad)
 
 
 def cases_of(name):

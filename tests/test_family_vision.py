@@ -15,31 +15,17 @@ import pytest
 import torch
 
 from losscli import losses
-from losscli.errors import InputError
 from losscli.params import parse_params
 from tests import test_explain, test_losses
 from tests.cases_vision import EXTRA_CASES, FAMILY_CASES
 from tests.test_cli import one_error_line
-from tests.test_losses import run
+from tests.test_losses import refuses, run, t
 
 RTOL = 1e-12
 ATOL = 1e-14
 GRAD_RTOL = 1e-10
 GRAD_ATOL = 1e-13
 BACKENDS = ("numpy", "torch")
-
-
-def t(a, grad: bool = False) -> torch.Tensor:
-    return torch.tensor(np.asarray(a, dtype=np.float64), dtype=torch.float64, requires_grad=grad)
-
-
-def refuses(name: str, params: list[str], inputs: dict[str, np.ndarray], match: str) -> str:
-    sources = {k: f"{k}.csv" for k in inputs}
-    with pytest.raises(InputError, match=match) as info:
-        run(name, params, inputs, sources=sources)
-    message = str(info.value)
-    assert "\n" not in message
-    return message
 
 
 def central_differences(loss: str, params: list[str], inputs: dict[str, np.ndarray], value=None) -> np.ndarray:

@@ -84,8 +84,20 @@ def test_float32_close_to_float64(case):
 # ------------------------------------------------------------------ references
 
 
-def t(a: np.ndarray, grad: bool = False) -> torch.Tensor:
-    return torch.tensor(a, dtype=torch.float64, requires_grad=grad)
+def t(a, grad: bool = False) -> torch.Tensor:
+    return torch.tensor(np.asarray(a, dtype=np.float64), dtype=torch.float64, requires_grad=grad)
+
+
+def refuses(name: str, params: list[str], inputs: dict[str, np.ndarray], match: str) -> str:
+    """The one-line InputError the loss raises on ``inputs`` (each named as its own .csv)."""
+    from losscli.errors import InputError
+
+    sources = {k: f"{k}.csv" for k in inputs}
+    with pytest.raises(InputError, match=match) as info:
+        run(name, params, inputs, sources=sources)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
 
 
 def check_torch_reference(loss: str, params: list[str], inputs: dict[str, np.ndarray], ref_fn) -> None:
