@@ -1008,10 +1008,12 @@ def compare(
     done = application.compare(losses_, data, with_grad=with_grad, reduction=run.reduction, dtype=run.dtype)
     _notes(done.loaded.notes)
     checks = [application.bound_checks(r.result.value, fail_above, fail_below, what=r.expr) for r in done.rows]
-    for row, row_checks in zip(done.rows, checks):
-        r = row.result
-        now = application.Current(row.expr, r.value, r.params, r.dtype, r.n)
-        row_checks += application.baseline_checks([now], gate.baseline, gate.max_increase, run.reduction)
+    entries = [
+        application.Current(r.expr, r.result.value, r.result.params, r.result.dtype, r.result.n) for r in done.rows
+    ]
+    against = application.baseline_checks(entries, gate.baseline, gate.max_increase, run.reduction)  # read once
+    for row_checks, check in zip(checks, against):
+        row_checks.append(check)
     render_compare(done.rows, fmt, with_grad, checks=checks, inputs=done.loaded.provenance)
     values = ", ".join(f"{r.expr} = {r.result.value!r}" for r in done.rows)
     _finish("compare", [(r.expr, c) for r, c in zip(done.rows, checks)], gate, values)

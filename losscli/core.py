@@ -284,18 +284,22 @@ def _evaluate_in_chunks(
     sources: Mapping[str, str] | None,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[Terms, Any, Any]:
-    """The terms (their elements joined: one value per row), the rule and the merged state."""
+    """The terms (their elements joined: one value per row), the rule and the merged state.  Sample
+    weights are checked once on all rows (so a bad one is named by its row in the file, and a chunk
+    whose weights are all 0 is no error), then applied chunk by chunk."""
+    rule = spec.rule
+    weights = None
     if sample_weights is not None:
-        n = chunks[-1][1]
-        if np.asarray(sample_weights).reshape(-1).shape[0] != n:  # the one-pass check says what is wrong
-            _weighted(spec, xp, spec.fn(xp, data, params), sample_weights, dtype, "numpy", sources)
+        if not rule.sample_weights:
+            raise UsageError(f"sample weights do not apply to {spec.name} (its reduction: {rule.description})")
+        weights = _check_sample_weights(spec, sample_weights, Terms(np.empty(chunks[-1][1])), sources or {})
+        rule = rule.with_weights()
     state = None
     parts = []
-    rule = spec.rule
     for lo, hi in chunks:
         piece = spec.fn(xp, {k: a[lo:hi] for k, a in data.items()}, params)
-        w = None if sample_weights is None else np.asarray(sample_weights).reshape(-1)[lo:hi]
-        piece, rule = _weighted(spec, xp, piece, w, dtype, "numpy", sources)
+        if weights is not None:
+            piece = _apply_sample_weights(xp, piece, xp.asarray(weights[lo:hi].astype(dtype)))
         chunk_state = rule.state(xp, piece)
         state = chunk_state if state is None else state.merge(chunk_state)
         parts.append(piece.elements)

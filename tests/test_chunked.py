@@ -115,3 +115,18 @@ def test_no_progress_in_a_pipe(cli, tmp_path, monkeypatch):
     r = cli("compute", "mse", tmp_path / "p.npy", tmp_path / "y.npy", "-f", "plain")
     assert r.exit_code == 0 and float(r.stdout) == pytest.approx(np.mean(np.arange(10.0) ** 2))
     assert r.stderr == ""
+
+
+def test_sample_weights_are_checked_once_on_all_rows(monkeypatch):
+    """A chunk whose weights are all 0 is no error, and a bad weight is named by its row in the file."""
+    from losscli.errors import InputError
+
+    spec = losses.get("mse")
+    inputs = {"preds": np.arange(10.0), "targets": np.zeros(10)}
+    w = np.array([0.0, 0, 0, 1, 2, 1, 1, 1, 1, 1])
+    monkeypatch.setattr(core, "CHUNK_ROWS", 3)
+    chunked = core.evaluate(spec, inputs, parse_params(spec, []), sample_weights=w).value
+    assert chunked == pytest.approx(np.sum(w * np.arange(10.0) ** 2) / w.sum(), rel=1e-14)
+    w[7] = -1.0
+    with pytest.raises(InputError, match="data row 8: sample weights must be finite and >= 0, got -1"):
+        core.evaluate(spec, inputs, parse_params(spec, []), sample_weights=w)
