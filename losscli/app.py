@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from losscli import SCHEMA_VERSION
+from losscli.core import NotRowWise
 from losscli.errors import InputError, UsageError
 from losscli.options import DataOptions, HealthOptions
 from losscli.target import Result, SingleLoss, Target
@@ -110,12 +111,177 @@ class Computed:
     loaded: Loaded
 
 
+# inputs of more bytes than this (all files together) are read and evaluated a chunk of rows at a time
+STREAM_BYTES = 64 << 20
+STREAM_ROWS = 1 << 18  # rows a chunk when --chunk-rows does not say
+
+
+@dataclass
+class StreamPlan:
+    """How one run reads its data in chunks: the bound files (re-opened for every pass), rows a chunk."""
+
+    target: SingleLoss
+    data: DataOptions
+    rows: int
+    sources: dict[str, str]
+
+    def open(self) -> Any:
+        """The inputs (and sample weights), ready for ``.chunks(rows)`` (:class:`losscli.io.chunks.Chunked`)."""
+        from losscli.io.chunks import Chunked, open_chunks
+
+        target, data = self.target, self.data
+        chunked = open_chunks(
+            target.input_names,
+            list(data.files),
+            columns=dict(data.columns),
+            named_files=dict(data.named),
+            input_format=data.input_format,
+            delimiter=data.delimiter,
+            allow_nonfinite=data.allow_nonfinite,
+            required=target.required,
+            rows=self.rows,
+        )
+        if chunked is None:
+            raise InputError("the inputs cannot be read in chunks")
+        if data.sample_weights is not None:
+            weights = open_chunks(
+                ["sample_weights"],
+                [data.sample_weights],
+                input_format=data.input_format,
+                delimiter=data.delimiter,
+                rows=self.rows,
+            )
+            if weights is None:
+                raise InputError("the sample weights cannot be read in chunks", source=data.sample_weights)
+            chunked = Chunked(
+                chunked.streams + weights.streams, [*chunked.input_names, "sample_weights"], chunked.notes
+            )
+        return chunked
+
+
+def stream_plan(
+    target: Target, data: DataOptions, reduction: str, *, notes: list[str] | None = None
+) -> StreamPlan | None:
+    """A plan to stream the data, or None to read it whole: it streams when ``--chunk-rows`` asks or
+    the files hold more than :data:`STREAM_BYTES`, the target is one loss that reads each row on its
+    own (:func:`losscli.core.streams`) and every file is a regular CSV, TSV, Parquet or .npy file.
+    When ``--chunk-rows`` asked and the data cannot stream, why goes to ``notes``."""
+    import os
+
+    from losscli.core import streams
+    from losscli.io.chunks import open_chunks
+    from losscli.io.readers import bind_sources
+
+    asked = data.chunk_rows is not None
+    if not data.files and not data.named:
+        return None  # the bundled example: small, read whole
+    why = None
+    if not isinstance(target, SingleLoss):
+        why = f"{target.name} is an expression; expressions read their data whole"
+    elif not streams(target.spec, reduction):
+        why = (
+            "--reduction none keeps every element"
+            if reduction == "none"
+            else f"{target.name} needs all rows at once ({target.spec.rule.description})"
+        )
+    files = [f for f in [*data.files, *data.named.values(), data.sample_weights] if f is not None]
+    if why is None and any(f == "-" or not os.path.isfile(f) for f in files):
+        why = "standard input and pipes are read whole"
+    if why is None and not asked and sum(os.path.getsize(f) for f in files) < STREAM_BYTES:
+        return None
+    plan = None
+    if why is None and isinstance(target, SingleLoss):
+        rows = data.chunk_rows or STREAM_ROWS
+        probe = open_chunks(
+            target.input_names,
+            list(data.files),
+            columns=dict(data.columns),
+            named_files=dict(data.named),
+            input_format=data.input_format,
+            delimiter=data.delimiter,
+            required=target.required,
+            rows=rows,
+        )
+        weights_ok = data.sample_weights is None or (
+            open_chunks(["sample_weights"], [data.sample_weights], input_format=data.input_format, rows=rows)
+            is not None
+        )
+        if probe is None or not weights_ok:
+            why = "only CSV, TSV, Parquet and .npy files stream (JSON, NDJSON, .npz and images are read whole)"
+        elif probe.rows_differ:
+            why = "the inputs have different numbers of rows (an unbatched input?)"
+        else:
+            sources = bind_sources(target.input_names, list(data.files), dict(data.named), required=target.required)
+            if data.sample_weights is not None:
+                sources["sample_weights"] = data.sample_weights
+            plan = StreamPlan(target, data, rows, sources)
+    if why is not None and asked and notes is not None:
+        notes.append(f"--chunk-rows: read whole, not in chunks: {why}")
+    return plan
+
+
+def _not_row_wise(plan: StreamPlan, notes: list[str]) -> None:
+    """The first chunk showed the rows are not samples (an unbatched input): the data is read whole."""
+    if plan.data.chunk_rows is not None:
+        notes.append(
+            f"--chunk-rows: read whole, not in chunks: the rows of these inputs are not {plan.target.name}'s "
+            "samples (an unbatched input?)"
+        )
+
+
+def _streamed_loaded(plan: StreamPlan, chunked: Any, notes: list[str]) -> Loaded:
+    """What a streamed run read: no arrays kept, where each input came from, the readers' notes."""
+    provenance = chunked.provenance()
+    return Loaded({}, dict(plan.sources), None, [*notes, *chunked.notes], provenance)
+
+
+def compute_streamed(
+    plan: StreamPlan,
+    *,
+    reduction: str = "mean",
+    dtype: str = "float64",
+    progress: Any = None,
+    notes: list[str] | None = None,
+) -> Computed:
+    """:func:`compute` on data read a chunk at a time (see :func:`losscli.core.evaluate_chunks`)."""
+    from losscli.core import evaluate_chunks, streamed_evaluation
+
+    chunked = plan.open()
+    spec = plan.target.spec
+    found = evaluate_chunks(
+        spec,
+        chunked.chunks(plan.rows),
+        plan.target.params,
+        reduction=reduction,
+        dtype=dtype,
+        sources=plan.sources,
+        progress=progress,
+        total_rows=chunked.total,
+    )
+    ev = streamed_evaluation(spec, found, reduction=reduction, dtype=dtype)
+    ev.chunk_rows = plan.rows
+    loaded = _streamed_loaded(plan, chunked, notes or [])
+    result = Result(ev)
+    _say_conventions(result, loaded)
+    return Computed(result, loaded)
+
+
 def compute(
     target: Target, data: DataOptions, *, reduction: str = "mean", dtype: str = "float64", progress: Any = None
 ) -> Computed:
     """The value of ``target`` on ``data`` (numpy; torch only for losses that run a torch model);
-    ``progress(rows_done, rows)`` follows a chunked evaluation of large data."""
-    return compute_loaded(target, load(target, data), reduction=reduction, dtype=dtype, progress=progress)
+    ``progress(rows_done, rows)`` follows a chunked evaluation of large data.  Large files (or any,
+    with ``--chunk-rows``) are read and evaluated a chunk of rows at a time: see :func:`stream_plan`."""
+    notes: list[str] = []
+    plan = stream_plan(target, data, reduction, notes=notes)
+    if plan is not None:
+        try:
+            return compute_streamed(plan, reduction=reduction, dtype=dtype, progress=progress, notes=notes)
+        except NotRowWise:
+            _not_row_wise(plan, notes)
+    done = compute_loaded(target, load(target, data), reduction=reduction, dtype=dtype, progress=progress)
+    done.loaded.notes[:0] = notes
+    return done
 
 
 def compute_loaded(
@@ -137,11 +303,13 @@ def compute_loaded(
 
 @dataclass
 class Graded:
-    """``grad``: the result with gradients, its health, and what was loaded."""
+    """``grad``: the result with gradients, its health, and what was loaded; ``written``: the file the
+    gradients were written to while they were computed (a streamed run), else None."""
 
     result: Result
     health: Any
     loaded: Loaded
+    written: str | None = None
 
 
 def grad(
@@ -152,8 +320,14 @@ def grad(
     dtype: str = "float64",
     health: HealthOptions | None = None,
     keep_graph: bool = False,
+    out: str | None = None,
+    stream: bool = True,
 ) -> Graded:
     """Value, torch autograd gradients of every differentiable input, and their health.
+
+    Large files (or any, with ``--chunk-rows``) stream (:func:`grad_streamed`); the gradients are
+    then written to ``out`` as they are computed and ``written`` says so.  ``stream=False`` (a
+    plot or CSV of every gradient needs them all) reads the data whole.
 
     A float32 run is compared with a float64 run of the same data for gradients that underflow.
     ``keep_graph`` keeps the autograd graph for ``--explain`` (a single loss only)."""
@@ -161,9 +335,110 @@ def grad(
         raise UsageError("--explain takes a single loss, not an expression")
     if keep_graph and data.sample_weights is not None:
         raise UsageError("--explain works the chain rule without sample weights; drop --sample-weights")
-    return grad_loaded(
+    notes: list[str] = []
+    plan = stream_plan(target, data, reduction, notes=notes) if stream and not keep_graph else None
+    if plan is None and data.chunk_rows is not None and (keep_graph or not stream):
+        raise UsageError(
+            f"--chunk-rows streams the data, but {'--explain' if keep_graph else 'printing or drawing every gradient'} needs it all in memory"
+        )
+    if plan is not None:
+        try:
+            return grad_streamed(plan, reduction=reduction, dtype=dtype, health=health, out=out, notes=notes)
+        except NotRowWise:
+            _not_row_wise(plan, notes)
+    done = grad_loaded(
         target, load(target, data), reduction=reduction, dtype=dtype, health=health, keep_graph=keep_graph
     )
+    done.loaded.notes[:0] = notes
+    return done
+
+
+def grad_streamed(
+    plan: StreamPlan,
+    *,
+    reduction: str = "mean",
+    dtype: str = "float64",
+    health: HealthOptions | None = None,
+    out: str | None = None,
+    notes: list[str] | None = None,
+) -> Graded:
+    """:func:`grad` on data read a chunk at a time, in two passes: the first (numpy) gives the value
+    and what the mean divides by; the second differentiates each chunk's share of the whole loss by
+    torch autograd (:func:`losscli.core.chunk_gradients`), writes its gradients to ``out`` and adds
+    them to the health figures (:class:`losscli.diagnose.HealthAccumulator`).  No gradient is held
+    whole: the result's ``gradients`` stay empty, and a note says where they went."""
+    from losscli.core import chunk_gradients, evaluate_chunks, streamed_evaluation
+    from losscli.diagnose import HealthAccumulator
+
+    health = health or HealthOptions()
+    health.check()
+    spec, target = plan.target.spec, plan.target
+    chunked = plan.open()
+    found = evaluate_chunks(
+        spec, chunked.chunks(plan.rows), target.params, reduction=reduction, dtype=dtype, sources=plan.sources
+    )
+    ev = streamed_evaluation(spec, found, reduction=reduction, dtype=dtype)
+    ev.chunk_rows = plan.rows
+    ev.backend = "torch"
+    loaded = _streamed_loaded(plan, chunked, notes or [])
+    differentiable = [i.name for i in spec.inputs if i.differentiable and i.name in loaded.provenance]
+    shapes = {name: tuple(loaded.provenance[name].shape) for name in differentiable}
+    accumulator = HealthAccumulator(
+        shapes,
+        ev.scale,
+        vanishing=health.vanishing,
+        exploding=health.exploding,
+        top=health.top,
+        dtype=dtype,
+        reference_dtype="float64" if dtype != "float64" else None,
+        saturation_eps=health.saturation,
+    )
+    sink = None
+    if out is not None:
+        from losscli.io.writers import GradientSink
+
+        sink = GradientSink(out, shapes)
+    saturation = spec.teaching.saturation
+    try:
+        for start, chunk in plan.open().chunks(plan.rows):
+            gradients = chunk_gradients(
+                spec, found, chunk, start=start, reduction=reduction, dtype=dtype, sources=plan.sources
+            )
+            reference = (
+                chunk_gradients(spec, found, chunk, start=start, reduction=reduction, sources=plan.sources)
+                if dtype != "float64"
+                else {}
+            )
+            inputs = {name: values for name, values in chunk.items() if name != "sample_weights"}
+            masks = saturation(inputs, found.params, dtype, health.saturation) if saturation is not None else {}
+            for name in differentiable:
+                grad = gradients[name]
+                mask = masks.get(name)
+                accumulator.add(
+                    name,
+                    start,
+                    grad,
+                    inputs.get(name),
+                    saturated=None if mask is None else np.broadcast_to(mask, grad.shape),
+                    reference=reference.get(name),
+                )
+            if sink is not None:
+                sink.add({name: gradients[name] for name in differentiable})
+        if sink is not None:
+            sink.close()
+    except BaseException:
+        if sink is not None:
+            sink.abort()
+        raise
+    where = f"written to {out}" if out is not None else "pass --out FILE to keep them"
+    note = (
+        f"read in chunks of {plan.rows:,} rows: the {accumulator.elements:,} gradients are not held in memory "
+        f"nor printed ({where}); the health figures cover all of them"
+    )
+    result = Result(ev, notes=[note])
+    loaded.notes.append(note)
+    _say_conventions(result, loaded)
+    return Graded(result, accumulator.result(), loaded, written=out)
 
 
 def grad_loaded(

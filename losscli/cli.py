@@ -247,6 +247,7 @@ def _data_options(
     delimiter: Optional[str],
     allow_nonfinite: bool,
     sample_weights: Optional[str],
+    chunk_rows: Optional[int],
 ) -> DataOptions:
     columns = _pairs(col, "--col")
     if pred_col is not None:
@@ -261,7 +262,14 @@ def _data_options(
         delimiter=delimiter,
         allow_nonfinite=allow_nonfinite,
         sample_weights=sample_weights,
+        chunk_rows=_chunk_rows(chunk_rows),
     )
+
+
+def _chunk_rows(rows: Optional[int]) -> Optional[int]:
+    if rows is not None and rows < 1:
+        raise UsageError(f"--chunk-rows must be a positive number of rows, got {rows}")
+    return rows
 
 
 DATA = _Group(
@@ -321,6 +329,16 @@ DATA = _Group(
             Optional[str],
             typer.Option(
                 None, "--sample-weights", metavar="FILE", help="FILE of per-sample weights: mean becomes Σ sᵢℓᵢ / Σ sᵢ."
+            ),
+        ),
+        _param(
+            "chunk_rows",
+            Optional[int],
+            typer.Option(
+                None,
+                "--chunk-rows",
+                metavar="N",
+                help="Read and evaluate N rows at a time, in flat memory (files over 64 MiB stream on their own).",
             ),
         ),
     ),
@@ -821,10 +839,15 @@ def grad(
         checked = strict or fail_above is not None or fail_below is not None or gate.asked()
         data = _stdin_or_example(data, checked=checked)
     health = HealthOptions(vanishing=vanishing, exploding=exploding, saturation=saturation, top=top)
-    done = application.grad(target, data, reduction=run.reduction, dtype=run.dtype, health=health, keep_graph=explain_)
+    done = application.grad(
+        target, data, reduction=run.reduction, dtype=run.dtype, health=health, keep_graph=explain_, out=out,
+        stream=not plot and fmt != "csv",
+    )  # fmt: skip
     _notes(done.loaded.notes)
     ev = done.result.evaluation
-    if out:
+    if done.written:
+        typer.echo(f"losscli: wrote gradients to {out}", err=True)
+    elif out:
         from losscli.io.writers import write_gradients
 
         write_gradients(out, ev.gradients)

@@ -60,6 +60,7 @@ class Evaluation:
     per_sample: dict[str, np.ndarray] | None = None
     graph: Any = None
     leaves: dict[str, Any] = field(default_factory=dict)
+    chunk_rows: int | None = None  # set when the data was read and evaluated this many rows at a time
 
 
 def _namespace(backend: str) -> Any:
@@ -100,8 +101,11 @@ def _torch_tensor(a: np.ndarray, dtype: str) -> Any:
     return torch.from_numpy(np.ascontiguousarray(a)).to(getattr(torch, dtype))
 
 
-def _check_sample_weights(spec: LossSpec, s: np.ndarray, terms: Terms, sources: Mapping[str, str]) -> np.ndarray:
-    """Sample weights must be a finite, non-negative vector with one value per sample."""
+def _check_sample_weights(
+    spec: LossSpec, s: np.ndarray, terms: Terms, sources: Mapping[str, str], *, whole: bool = True
+) -> np.ndarray:
+    """Sample weights must be a finite, non-negative vector with one value per sample (and, for all
+    rows at once, not all 0; a chunk of a streamed run is checked for that at the end)."""
     from losscli.errors import InputError
 
     s = np.asarray(s, dtype=np.float64)
@@ -119,7 +123,7 @@ def _check_sample_weights(spec: LossSpec, s: np.ndarray, terms: Terms, sources: 
     if np.any(~np.isfinite(s)) or np.any(s < 0):
         bad = int(np.flatnonzero(~np.isfinite(s) | (s < 0))[0])
         raise InputError(f"data row {bad + 1}: sample weights must be finite and >= 0, got {s[bad]:g}", source=where)
-    if not np.any(s > 0):
+    if whole and not np.any(s > 0):
         raise InputError("every sample weight is 0: nothing to average", source=where)
     return s
 
@@ -306,6 +310,227 @@ def _evaluate_in_chunks(
         if progress is not None:
             progress(hi, chunks[-1][1])
     return Terms(xp.concat(parts) if len(parts) > 1 else parts[0]), rule, state
+
+
+def streams(spec: LossSpec, reduction: str) -> bool:
+    """Whether ``spec`` may be evaluated over inputs read a chunk of rows at a time: a row-local loss
+    whose rule's chunk states merge to the one-pass value (not a sum of group means, not a rule with
+    its own sample count or scale), and whose report, if any, adds up over chunks."""
+    rule = spec.rule
+    return (
+        reduction != "none"
+        and spec.row_local
+        and rule.chunkable
+        and rule.kind == "mean"
+        and rule.samples is None
+        and rule.scale is None
+        and not spec.needs_torch
+        and (spec.report is None or spec.report_adds)
+    )
+
+
+@dataclass
+class StreamState:
+    """What a first pass over chunks found: the merged state, the rule that reduces it, the params
+    resolved on the first chunk (and kept for every other), samples counted, reported counts."""
+
+    state: State
+    rule: Any
+    params: dict[str, Any]
+    n: int
+    extras: dict[str, Any]
+    weighted: bool
+
+
+class NotRowWise(Exception):
+    """The first chunk showed that these inputs' rows are not the loss's samples (an unbatched
+    input, one whose first axis is classes): read the data whole instead."""
+
+
+def _rows_are_samples(chunk: Mapping[str, np.ndarray], terms: Terms) -> bool:
+    """Whether each of the chunk's rows gave one row of the loss's elements."""
+    rows = {int(a.shape[0]) if a.ndim else -1 for a in chunk.values()}
+    elements = terms.elements
+    return len(rows) == 1 and elements.ndim >= 1 and int(elements.shape[0]) == rows.pop()
+
+
+def _first_rows_checked(chunks: Any) -> Any:
+    """The chunks; inputs whose rows differ already in the first chunk are not rows of samples."""
+    iterator = iter(chunks)
+    while True:
+        try:
+            item = next(iterator)
+        except StopIteration:
+            return
+        except InputError as exc:
+            if getattr(exc, "first", False):
+                raise NotRowWise(str(exc)) from exc
+            raise
+        yield item
+
+
+def _shifted(exc: InputError, start: int) -> InputError:
+    """A chunk's error, its "data row K" counted from the top of the file (and a "(K such values)" count,
+    which is this chunk's, said to be so)."""
+    import re
+
+    if not start:
+        return exc
+    text = re.sub(r"data row (\d+)", lambda m: f"data row {int(m.group(1)) + start}", str(exc))
+    text = re.sub(r"\((\d+) such values\)", r"(\1 such values in this chunk of rows)", text)
+    out = InputError(text)
+    out.source, out.line, out.column = exc.source, exc.line, exc.column
+    return out
+
+
+def evaluate_chunks(
+    spec: LossSpec,
+    chunks: Any,
+    params: Mapping[str, Any],
+    *,
+    reduction: str = "mean",
+    dtype: str = "float64",
+    sources: Mapping[str, str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    total_rows: int | None = None,
+) -> StreamState:
+    """The first pass of a streamed evaluation, on numpy: every chunk ``(first row, {input: rows})``
+    (with ``sample_weights`` among them when given) is checked, evaluated and its state merged.
+    Nothing of a chunk is kept; the params the first chunk resolved are used for all."""
+    if reduction not in ("mean", "sum"):
+        raise UsageError("a streamed evaluation reduces with mean or sum")
+    if dtype not in DTYPES:
+        raise UsageError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    xp = _namespace("numpy")
+    rule = spec.rule
+    state: State | None = None
+    frozen: dict[str, Any] | None = None
+    n = 0
+    extras: dict[str, Any] = {}
+    weighted = False
+    any_weight = False
+    for start, chunk in _first_rows_checked(chunks):
+        chunk = dict(chunk)
+        weights = chunk.pop("sample_weights", None)
+        try:
+            arrays, resolved = _checked(spec, chunk, params if frozen is None else frozen, sources)
+            frozen = resolved if frozen is None else frozen
+            data = {name: arr.astype(dtype, copy=False) for name, arr in arrays.items()}
+            terms = spec.fn(xp, data, frozen)
+            if not _rows_are_samples(data, terms):
+                if state is None:
+                    raise NotRowWise(spec.name)
+                raise InputError(
+                    f"rows {start + 1}.. do not give one {spec.name} element per row as the first rows did"
+                )
+            if weights is not None:
+                if not rule.sample_weights:
+                    raise UsageError(f"sample weights do not apply to {spec.name} (its reduction: {rule.description})")
+                s = _check_sample_weights(spec, weights, terms, sources or {}, whole=False)
+                any_weight = any_weight or bool(np.any(s > 0))
+                terms = _apply_sample_weights(xp, terms, xp.asarray(s.astype(dtype)))
+                weighted = True
+        except InputError as exc:
+            raise _shifted(exc, start) from None
+        chunk_rule = rule.with_weights() if weighted else rule
+        chunk_state = chunk_rule.state(xp, terms)
+        state = chunk_state if state is None else state.merge(chunk_state)
+        n += chunk_rule.n(arrays, terms.elements)
+        if spec.report is not None:
+            from types import SimpleNamespace
+
+            stand_in = SimpleNamespace(spec=spec, params=frozen, dtype=dtype, reduction=reduction)
+            for key, value in spec.report(stand_in, arrays).items():
+                extras[key] = extras.get(key, 0) + value
+        if progress is not None and total_rows:
+            progress(start + len(terms.elements), total_rows)
+    if state is None or frozen is None:
+        raise InputError("no data rows")
+    if weighted and not any_weight:
+        raise InputError("every sample weight is 0: nothing to average", source=(sources or {}).get("sample_weights"))
+    return StreamState(state, rule.with_weights() if weighted else rule, frozen, n, extras, weighted)
+
+
+def streamed_evaluation(spec: LossSpec, found: StreamState, *, reduction: str, dtype: str) -> Evaluation:
+    """The :class:`Evaluation` of a first pass (no elements kept: the value, n, scale, denominator)."""
+    xp = _namespace("numpy")
+    value = found.rule.finish(xp, found.state, reduction)
+    return Evaluation(
+        spec=spec,
+        params=dict(found.params),
+        reduction=reduction,
+        dtype=dtype,
+        value=float(_to_numpy(value)),
+        elements=np.empty(0),
+        n=found.n,
+        scale=float(found.rule.per_sample_scale(found.state, {}, reduction)),
+        denominator=found.rule.denominator(found.state, reduction),
+        backend="numpy",
+        extras=dict(found.extras),
+    )
+
+
+def chunk_gradients(
+    spec: LossSpec,
+    found: StreamState,
+    chunk: Mapping[str, np.ndarray],
+    *,
+    start: int = 0,
+    reduction: str = "mean",
+    dtype: str = "float64",
+    sources: Mapping[str, str] | None = None,
+) -> dict[str, np.ndarray]:
+    """The gradients of the whole reduced loss with respect to one chunk's rows, by torch autograd.
+
+    The chunk's share of the reduced loss is built as the one-pass graph builds it: Σ of its mean
+    terms divided by the whole data's denominator (``found``, from the first pass), then
+    ``backward`` with the outer derivative dL/dM of the rule's finaliser (1, or 1/(2√M) for a root):
+    the same operations in the same order as ``evaluate`` on all rows, chunk by chunk."""
+    import torch
+
+    xp = _namespace("torch")
+    chunk = dict(chunk)
+    weights = chunk.pop("sample_weights", None)
+    try:
+        arrays, _ = _checked(spec, chunk, found.params, sources)
+    except InputError as exc:
+        raise _shifted(exc, start) from None
+    torch_dtype = getattr(torch, dtype)
+    data: dict[str, Any] = {}
+    leaves: dict[str, Any] = {}
+    for inp in spec.inputs:
+        if inp.name not in arrays:
+            continue
+        given = arrays[inp.name]
+        if not given.flags.writeable:
+            given = np.array(given)
+        tensor = torch.from_numpy(given).to(torch_dtype)
+        if inp.differentiable:
+            tensor.requires_grad_(True)
+            leaves[inp.name] = tensor
+        data[inp.name] = tensor
+    terms = spec.fn(xp, data, found.params)
+    if weights is not None:
+        s = np.asarray(weights, dtype=np.float64).reshape(-1)
+        terms = _apply_sample_weights(xp, terms, _torch_tensor(s, dtype))
+    outer: Any
+    if reduction == "sum":
+        share = xp.sum(terms.elements)
+        outer = torch.ones((), dtype=torch_dtype)
+    else:
+        summed = terms.elements if terms.mean_elements is None else terms.mean_elements
+        denominator = float(found.state.denominator)
+        share = xp.sum(summed) / denominator
+        whole = torch.tensor(float(_to_numpy(found.state.mean_total)) / denominator, dtype=torch_dtype)
+        whole.requires_grad_(True)
+        found.rule.finalise(xp, whole).backward()
+        outer = whole.grad
+    if not leaves:
+        return {}
+    share.backward(outer)
+    return {
+        name: _to_numpy(leaf.grad if leaf.grad is not None else torch.zeros_like(leaf)) for name, leaf in leaves.items()
+    }
 
 
 def _checked(

@@ -21,7 +21,8 @@ class DataOptions:
     ``--target-col`` folded in.  ``input_format``/``delimiter``: how to read them.
     ``allow_nonfinite``: accept NaN/inf.  ``sample_weights``: a file of per-sample weights.
     ``example_allowed``: with no files at all, run the target's bundled example (the CLI
-    allows it only for a person at a terminal who asked for no check).
+    allows it only for a person at a terminal who asked for no check).  ``chunk_rows``: read and
+    evaluate the data this many rows at a time (large files stream on their own; see ``losscli.app``).
     """
 
     files: tuple[str, ...] = ()
@@ -32,6 +33,7 @@ class DataOptions:
     allow_nonfinite: bool = False
     sample_weights: str | None = None
     example_allowed: bool = True
+    chunk_rows: int | None = None
 
 
 @dataclass(frozen=True)

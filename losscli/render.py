@@ -379,7 +379,9 @@ def health_dict(h: Any, notes: list[str]) -> dict[str, Any]:
 def grad_dict(ev: Any, health: Any, notes: list[str]) -> dict[str, Any]:
     """The ``grad`` JSON object: the compute keys plus gradients and health."""
     obj = evaluation_dict(ev, notes)
-    obj["gradients"] = jsonable(dict(ev.gradients), notes, "gradients")
+    streamed = getattr(ev, "chunk_rows", None) is not None and not ev.gradients
+    # a streamed run holds no gradient whole: null here, and the notes say where they went
+    obj["gradients"] = None if streamed else jsonable(dict(ev.gradients), notes, "gradients")
     obj["health"] = health_dict(health, notes)
     return obj
 

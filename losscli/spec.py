@@ -155,7 +155,8 @@ class LossSpec:
     extra figures for the output.  ``needs_torch``: even ``compute`` runs on torch (a torch
     model inside).  ``row_local``: the first axis of every input is the rows and each row's loss
     depends on that row alone, so large data may be evaluated a chunk of rows at a time (declared
-    per loss: CTC's first axis is time, hinge reads its two labels off all rows).
+    per loss: CTC's first axis is time, hinge reads its two labels off all rows).  ``report_adds``:
+    the report's figures are counts that add up over chunks of rows (so the loss may stream).
     ``teaching``: what ``--explain`` and the health check use.
     """
 
@@ -168,6 +169,7 @@ class LossSpec:
     report: Callable[..., dict[str, Any]] | None = None
     needs_torch: bool = False
     row_local: bool = False
+    report_adds: bool = False
     teaching: Teaching = field(default_factory=Teaching)
 
     # the text fields, read through the spec

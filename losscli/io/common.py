@@ -107,8 +107,8 @@ def _all_finite(parts: list[np.ndarray]) -> bool:
 
 
 def stack(parts: list[np.ndarray]) -> np.ndarray:
-    """Columns side by side (a single part is returned as a writable copy, keeping its shape)."""
-    return np.array(parts[0]) if len(parts) == 1 else np.column_stack(parts)
+    """Columns side by side; a single part is returned as it is (no copy: nothing writes into inputs)."""
+    return parts[0] if len(parts) == 1 else np.column_stack(parts)
 
 
 def listing(names: list[str]) -> str:

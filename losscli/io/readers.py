@@ -224,6 +224,27 @@ def _take_from_table(
 ) -> dict[str, tuple[np.ndarray, InputInfo]]:
     """Each input's columns: chosen by ``columns``, by header name when the file carries several
     inputs, else the whole table (less a pandas index column)."""
+    selections, whole = table_selections(table, names, columns, required)
+    if not selections:
+        return {}
+    loaded = table.load_columns(sorted({index for selection in selections.values() for index in selection}))
+    if whole is not None:
+        left_out = index_columns(table, loaded, whole)
+        if left_out:
+            selections[whole] = [index for index in selections[whole] if index not in left_out]
+            notes.extend(left_out.values())
+    taken = {}
+    for name, selection in selections.items():
+        array = stack([loaded[index] for index in selection])  # (N,) for one plain column, else (N, k)
+        info = InputInfo(table.source, [table.column_name(i) for i in selection], array.shape, indices=list(selection))
+        taken[name] = (array, info)
+    return taken
+
+
+def table_selections(
+    table: Table, names: list[str], columns: dict[str, Selector], required: list[str]
+) -> tuple[dict[str, list[int]], str | None]:
+    """The columns (0-based) each input reads, and the input that takes the whole table, if one does."""
     selections: dict[str, list[int]] = {}
     whole = None  # the input that takes the whole table, if one does
     for name in names:
@@ -240,23 +261,10 @@ def _take_from_table(
                 f"choose with {COLUMN_OPTIONS}",
                 source=table.source,
             )
-    if not selections:
-        return {}
-    loaded = table.load_columns(sorted({index for selection in selections.values() for index in selection}))
-    if whole is not None:
-        left_out = _index_columns(table, loaded, whole)
-        if left_out:
-            selections[whole] = [index for index in selections[whole] if index not in left_out]
-            notes.extend(left_out.values())
-    taken = {}
-    for name, selection in selections.items():
-        array = stack([loaded[index] for index in selection])  # (N,) for one plain column, else (N, k)
-        info = InputInfo(table.source, [table.column_name(i) for i in selection], array.shape, indices=list(selection))
-        taken[name] = (array, info)
-    return taken
+    return selections, whole
 
 
-def _index_columns(table: Table, loaded: dict[int, np.ndarray], name: str) -> dict[int, str]:
+def index_columns(table: Table, loaded: dict[int, np.ndarray], name: str) -> dict[int, str]:
     """The index columns to leave out of a table read whole, each with its note.
 
     Refuses a first column that is an index by its header (empty, or ``Unnamed: 0``) but holds whole

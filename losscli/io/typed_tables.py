@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -41,11 +42,38 @@ class ParquetTable(Table):
             raise InputError(f"cannot read the Parquet data ({reason})", source=self.source) from None
         return {index: self._values(frame[self.names[index]]) for index in wanted}
 
-    def _values(self, series: pl.Series) -> np.ndarray:
+    def rows(self) -> int:
+        """The number of rows, from the file's metadata."""
+        import polars as pl
+
+        try:
+            return int(pl.scan_parquet(self.data, glob=False).select(pl.len()).collect().item())
+        except (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError) as error:
+            reason = str(error).splitlines()[0]
+            raise InputError(f"cannot read the Parquet data ({reason})", source=self.source) from None
+
+    def batches(self, wanted: list[int], rows: int) -> Iterator[tuple[int, dict[int, np.ndarray]]]:
+        """(first row, columns) of ``rows`` rows at a time (polars reads only the row groups a slice
+        touches), checked as :meth:`load_columns` checks, a bad value named by its row in the file."""
+        import polars as pl
+
+        total = self.rows()
+        if total == 0:
+            raise InputError("no data rows", source=self.source)
+        selected = [self.names[i] for i in wanted]
+        for start in range(0, total, rows):
+            try:
+                frame = pl.scan_parquet(self.data, glob=False).select(selected).slice(start, rows).collect()
+            except (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError) as error:
+                reason = str(error).splitlines()[0]
+                raise InputError(f"cannot read the Parquet data ({reason})", source=self.source) from None
+            yield start, {index: self._values(frame[self.names[index]], start) for index in wanted}
+
+    def _values(self, series: pl.Series, start: int = 0) -> np.ndarray:
         problem = series_problem(series)
         if problem is not None:
             row, message = problem
-            where = "" if row is None else f" at row index {row}"
+            where = "" if row is None else f" at row index {row + start}"
             raise InputError(message + where, source=self.source, column=series.name)
         return series_values(series)
 

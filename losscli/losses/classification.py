@@ -916,6 +916,7 @@ SPECS = [
         fn=bce,
         validate=_validate_bce,
         report=report_clamped,
+        report_adds=True,
         saturation=_bce_saturation,
     ),
     define(

@@ -1,0 +1,371 @@
+"""Reading large inputs a chunk of rows at a time, in flat memory.
+
+:func:`open_chunks` binds files to inputs and picks columns exactly as :func:`losscli.io.readers.read_inputs`
+does, but reads nothing yet; :meth:`Chunked.chunks` then yields ``(first row, {input: rows})`` for
+consecutive runs of ``rows`` rows of every input together.  CSV/TSV text is read a block at a time and
+parsed by polars (blocks cut at record ends), Parquet a slice of row groups at a time, ``.npy`` by
+reading the rows' bytes.  Every check of the whole-file readers runs on each chunk and names the
+file's own line or row (non-finite values, bad cells, a pandas index column that stops counting).
+
+Only regular files in these formats stream: stdin, JSON, NDJSON, ``.npz`` and images are read whole
+(:func:`open_chunks` returns None for them and the caller reads in memory).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+import numpy as np
+
+from losscli.errors import InputError
+from losscli.io.arrays import NPY_MAGIC, NPY_VERSIONS, NUMERIC_KINDS
+from losscli.io.common import first_nonfinite, location, nonfinite_message, resolve_columns
+from losscli.io.csv_table import CsvTable, open_csv
+from losscli.io.readers import (
+    DELIMITER_NAMES,
+    InputInfo,
+    Selector,
+    _bind,
+    _check_options,
+    index_columns,
+    table_selections,
+)
+from losscli.io.sources import STDIN, _file_input, format_from_extension
+from losscli.io.typed_tables import ParquetTable, open_parquet
+
+STREAMED_FORMATS = ("csv", "tsv", "parquet", "npy")
+Rows = dict[str, np.ndarray]
+
+
+class RowsDiffer(InputError):
+    """One input ended before another; ``first``: in the first chunk (the inputs may not be rows of
+    samples at all, e.g. an unbatched input, and are better read whole)."""
+
+    def __init__(self, message: str, *, first: bool) -> None:
+        super().__init__(message)
+        self.first = first
+
+
+@dataclass
+class _Stream:
+    """One file's inputs, read a batch of rows at a time: ``batches()`` yields {input: rows}."""
+
+    source: str
+    names: list[str]
+    columns: dict[str, list[str] | None]
+    indices: dict[str, list[int] | None]
+    read: Iterator[Rows]
+    rows: int = 0
+    widths: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    total: int | None = None  # the rows, when the file says (Parquet metadata, .npy header)
+
+
+@dataclass
+class Chunked:
+    """The inputs of one run, to be read a chunk at a time (see the module docstring)."""
+
+    streams: list[_Stream]
+    input_names: list[str]
+    notes: list[str] = field(default_factory=list)
+    rows: int = 0  # rows read so far (all of them once :meth:`chunks` is exhausted)
+
+    @property
+    def total(self) -> int | None:
+        """The rows of the data when every file says how many it holds (else None: CSV text)."""
+        totals = {stream.total for stream in self.streams}
+        return totals.pop() if len(totals) == 1 else None
+
+    @property
+    def rows_differ(self) -> bool:
+        """Whether files that say how many rows they hold disagree (then they are not rows of samples)."""
+        return len({stream.total for stream in self.streams if stream.total is not None}) > 1
+
+    def chunks(self, rows: int) -> Iterator[tuple[int, Rows]]:
+        """``(first row, {input: that chunk's rows})`` for chunks of ``rows`` rows (the last shorter)."""
+        pending: list[list[Rows]] = [[] for _ in self.streams]
+        counts = [0] * len(self.streams)
+        done = [False] * len(self.streams)
+        start = 0
+        while True:
+            for i, stream in enumerate(self.streams):
+                while counts[i] < rows and not done[i]:
+                    batch = next(stream.read, None)
+                    if batch is None:
+                        done[i] = True
+                        break
+                    pending[i].append(batch)
+                    counts[i] += _length(batch)
+            take = min(rows, *counts)
+            if take < rows and any(counts[i] > take or not done[i] for i in range(len(self.streams))):
+                short = min(range(len(self.streams)), key=lambda i: counts[i])
+                longer = next(i for i in range(len(self.streams)) if counts[i] > take or not done[i])
+                raise RowsDiffer(
+                    f"{self.streams[short].source} has {start + counts[short]:,} data rows but "
+                    f"{self.streams[longer].source} has more; every input must have the same rows",
+                    first=start == 0,
+                )
+            if take == 0:
+                self.rows = start
+                return
+            chunk: Rows = {}
+            for i in range(len(self.streams)):
+                chunk.update(_take(pending[i], take))
+                counts[i] -= take
+            yield start, {name: chunk[name] for name in self.input_names if name in chunk}
+            start += take
+            self.rows = start
+
+    def provenance(self) -> dict[str, InputInfo]:
+        """Where each input came from, with its full shape (complete once every chunk was read)."""
+        out = {}
+        for stream in self.streams:
+            for name in stream.names:
+                shape = (self.rows, *stream.widths.get(name, ()))
+                out[name] = InputInfo(stream.source, stream.columns[name], shape, indices=stream.indices[name])
+        return {name: out[name] for name in self.input_names if name in out}
+
+
+def _length(batch: Rows) -> int:
+    return len(next(iter(batch.values())))
+
+
+def _take(parts: list[Rows], rows: int) -> Rows:
+    """The first ``rows`` rows of the pending batches (removed from ``parts``), joined without a copy
+    when one batch holds them all."""
+    taken: dict[str, list[np.ndarray]] = {}
+    need = rows
+    while need:
+        batch = parts[0]
+        n = _length(batch)
+        if n <= need:
+            parts.pop(0)
+            for name, values in batch.items():
+                taken.setdefault(name, []).append(values)
+            need -= n
+        else:
+            for name, values in batch.items():
+                taken.setdefault(name, []).append(values[:need])
+            parts[0] = {name: values[need:] for name, values in batch.items()}
+            need = 0
+    return {name: pieces[0] if len(pieces) == 1 else np.concatenate(pieces) for name, pieces in taken.items()}
+
+
+def open_chunks(
+    input_names: list[str],
+    files: list[str],
+    *,
+    columns: dict[str, Selector] | None = None,
+    named_files: dict[str, str] | None = None,
+    input_format: str | None = None,
+    delimiter: str | None = None,
+    allow_nonfinite: bool = False,
+    required: list[str] | None = None,
+    rows: int = 1 << 18,
+) -> Chunked | None:
+    """The inputs bound as :func:`~losscli.io.readers.read_inputs` binds them, ready to be read in
+    chunks of about ``rows`` rows; None when a file cannot stream (stdin, a pipe, another format)."""
+    columns = columns or {}
+    named_files = named_files or {}
+    required = list(input_names) if required is None else required
+    delimiter = DELIMITER_NAMES.get(delimiter, delimiter) if delimiter else None
+    _check_options(input_names, columns, named_files, input_format, delimiter)
+    bindings = _bind(input_names, files, named_files, required)
+    formats = []
+    for file, _ in bindings:
+        if file == STDIN or not os.path.isfile(file):
+            return None
+        fmt = input_format or format_from_extension(file)
+        if fmt not in STREAMED_FORMATS:
+            return None
+        formats.append(fmt)
+    streams: list[_Stream] = []
+    notes: list[str] = []
+    for (file, names), fmt in zip(bindings, formats, strict=True):
+        if fmt == "npy":
+            stream = _npy_stream(file, names, columns, allow_nonfinite, rows)
+            if stream is None:
+                return None
+        else:
+            stream = _table_stream(file, fmt, names, columns, required, delimiter, allow_nonfinite, rows, notes)
+        if stream is not None:
+            streams.append(stream)
+    return Chunked(streams, [n for n in input_names if any(n in s.names for s in streams)], notes)
+
+
+def _table_stream(
+    file: str,
+    fmt: str,
+    names: list[str],
+    columns: dict[str, Selector],
+    required: list[str],
+    delimiter: str | None,
+    allow_nonfinite: bool,
+    rows: int,
+    notes: list[str],
+) -> _Stream | None:
+    item = _file_input(file)
+    table: CsvTable | ParquetTable
+    if fmt == "parquet":
+        table = open_parquet(item, allow_nonfinite)
+    else:
+        table = open_csv(item, delimiter or ("\t" if fmt == "tsv" else None), allow_nonfinite)
+    selections, whole = table_selections(table, names, columns, required)
+    if not selections:
+        return None
+    wanted = sorted({index for selection in selections.values() for index in selection})
+    batches = table.batches(wanted, rows)
+    stream = _Stream(table.source, list(selections), {}, {}, iter(()))
+    if isinstance(table, ParquetTable):
+        stream.total = table.rows()
+
+    def read() -> Iterator[Rows]:
+        left_out: dict[int, str] = {}
+        first = total = 0
+        for start, loaded in batches:
+            if start == 0 and whole is not None:
+                left_out = index_columns(table, loaded, whole)
+                if left_out:
+                    selections[whole] = [index for index in selections[whole] if index not in left_out]
+                    _describe(stream, table, selections)
+            elif 0 in left_out:
+                _check_index_continues(table, loaded[0], start, whole or "")
+            if not table.allow_nonfinite:
+                _check_finite(table, {i: loaded[i] for i in wanted if i not in left_out}, start)
+            batch = {name: _stack([loaded[i] for i in selection]) for name, selection in selections.items()}
+            if start == 0:
+                stream.widths = {name: values.shape[1:] for name, values in batch.items()}
+                first = _length(batch)
+            total = start + _length(batch)
+            yield batch
+        # the note said what the first block counted; the whole column counted on to the end
+        notes.extend(text.replace(f"(0..{first - 1})", f"(0..{total - 1})") for text in left_out.values())
+
+    _describe(stream, table, selections)
+    stream.read = read()
+    return stream
+
+
+def _describe(stream: _Stream, table: CsvTable | ParquetTable, selections: dict[str, list[int]]) -> None:
+    stream.columns = {name: [table.column_name(i) for i in selection] for name, selection in selections.items()}
+    stream.indices = {name: list(selection) for name, selection in selections.items()}
+
+
+def _stack(parts: list[np.ndarray]) -> np.ndarray:
+    return parts[0] if len(parts) == 1 else np.column_stack(parts)
+
+
+def _check_index_continues(table: CsvTable | ParquetTable, values: np.ndarray, start: int, name: str) -> None:
+    """A first column left out as a pandas index must go on counting 0, 1, 2, ... to the end."""
+    expected = np.arange(start, start + len(values))
+    if np.array_equal(values, expected):
+        return
+    bad = int(np.flatnonzero(values != expected)[0])
+    option = {"preds": "--pred-col", "targets": "--target-col"}.get(name, f"--col {name}=...")
+    raise InputError(
+        f"column 0 counted 0..{start + bad - 1} like a pandas index and was left out, but data row "
+        f"{start + bad + 1} holds {values[bad]:g}: choose the data columns with {option}",
+        source=table.source,
+    )
+
+
+def _check_finite(table: CsvTable | ParquetTable, columns: dict[int, np.ndarray], start: int) -> None:
+    """No NaN or infinity, named by the file's own row (the first one in the file, as the whole-file check)."""
+    found = []
+    for index, values in columns.items():
+        where = first_nonfinite(values)
+        if where is not None:
+            found.append((where[0], index, where))
+    if found:
+        row, index, where = min(found)
+        table._raise_nonfinite(start + row, index, float(columns[index][where]))
+
+
+def _npy_stream(
+    file: str, names: list[str], columns: dict[str, Selector], allow_nonfinite: bool, rows: int
+) -> _Stream | None:
+    """A C-ordered numeric .npy file read ``rows`` rows at a time (None: Fortran order, read whole)."""
+    if len(names) > 1:
+        raise InputError(
+            f"holds one unnamed array but must provide {', '.join(names)}; give one file per input, "
+            "or a JSON object or .npz with a key per input",
+            source=file,
+        )
+    name = names[0]
+    with open(file, "rb") as handle:
+        shape, fortran, dtype, offset = _npy_header(handle, file)
+    if fortran and len(shape) > 1:
+        return None
+    if dtype.kind not in NUMERIC_KINDS:
+        raise InputError(f"expected numbers, got an array of type {dtype}", source=file)
+    if not shape or math.prod(shape) == 0:
+        return None  # a scalar or an empty array: the whole-file reader says what is wrong
+    selector = columns.get(name)
+    indices = None
+    if selector is not None:
+        if len(shape) != 2:
+            raise InputError(f"cannot select columns of an array of shape {tuple(shape)}", source=file)
+        indices = resolve_columns(selector, None, shape[1], file)
+    row_items = math.prod(shape[1:])
+    stream = _Stream(
+        file, [name], {name: None if indices is None else [str(i) for i in indices]}, {name: indices}, iter(())
+    )
+    tail = tuple(shape[1:]) if indices is None else ((len(indices),) if len(indices) > 1 else ())
+    stream.widths = {name: tail}
+    stream.total = int(shape[0])
+
+    def read() -> Iterator[Rows]:
+        with open(file, "rb") as handle:
+            for start in range(0, shape[0], rows):
+                n = min(rows, shape[0] - start)
+                handle.seek(offset + start * row_items * dtype.itemsize)
+                values = np.fromfile(handle, dtype=dtype, count=n * row_items)
+                if values.size < n * row_items:
+                    raise InputError("not a valid .npy file: cut short", source=file)
+                block = values.reshape((n, *shape[1:])).astype(np.float64, copy=False)
+                if indices is not None:
+                    block = block[:, indices] if len(indices) > 1 else block[:, indices[0]]
+                if not allow_nonfinite:
+                    where = first_nonfinite(block)
+                    if where is not None:
+                        at = (where[0] + start, *where[1:])
+                        raise InputError(nonfinite_message(float(block[where]), location(None, at)), source=file)
+                yield {name: block}
+
+    stream.read = read()
+    return stream
+
+
+def _npy_header(handle: BinaryIO, file: str) -> tuple[tuple[int, ...], bool, np.dtype, int]:
+    fmt = np.lib.format
+    if handle.read(len(NPY_MAGIC)) != NPY_MAGIC:
+        raise InputError("not a .npy file (no NUMPY header); is the format right? (see --input-format)", source=file)
+    handle.seek(0)
+    try:
+        version = fmt.read_magic(handle)
+        if version not in NPY_VERSIONS:
+            raise InputError(
+                f"not a valid .npy file (unsupported format version {version[0]}.{version[1]})", source=file
+            )
+        reader = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        shape, fortran, dtype = reader(handle)
+    except ValueError as error:
+        raise InputError(f"not a valid .npy file ({str(error).splitlines()[0]})", source=file) from None
+    if dtype.hasobject:
+        raise InputError("pickled .npy files are refused", source=file)
+    offset = handle.tell()
+    size = os.path.getsize(file)
+    needed = math.prod(shape) * dtype.itemsize
+    if needed > size - offset:
+        raise InputError(
+            f"not a valid .npy file: cut short (its header says shape {tuple(shape)} of {dtype}, "
+            f"{needed:,} bytes of data, but {max(size - offset, 0):,} bytes follow the header)",
+            source=file,
+        )
+    return tuple(shape), bool(fortran), dtype, offset
+
+
+__all__ = ["STREAMED_FORMATS", "Chunked", "RowsDiffer", "open_chunks"]
