@@ -18,7 +18,7 @@ from losscli import SCHEMA_VERSION
 from losscli.core import NotRowWise
 from losscli.errors import InputError, UsageError
 from losscli.options import DataOptions, HealthOptions
-from losscli.target import Result, SingleLoss, Target
+from losscli.target import LossExpression, Result, SingleLoss, Target
 
 
 @dataclass
@@ -120,7 +120,7 @@ STREAM_ROWS = 1 << 18  # rows a chunk when --chunk-rows does not say
 class StreamPlan:
     """How one run reads its data in chunks: the bound files (re-opened for every pass), rows a chunk."""
 
-    target: SingleLoss
+    target: Target | Needs
     data: DataOptions
     rows: int
     sources: dict[str, str]
@@ -160,11 +160,17 @@ class StreamPlan:
 
 
 def stream_plan(
-    target: Target, data: DataOptions, reduction: str, *, notes: list[str] | None = None
+    target: Target | Needs,
+    data: DataOptions,
+    reduction: str,
+    *,
+    notes: list[str] | None = None,
+    grad: bool = False,
 ) -> StreamPlan | None:
     """A plan to stream the data, or None to read it whole: it streams when ``--chunk-rows`` asks or
-    the files hold more than :data:`STREAM_BYTES`, the target is one loss that reads each row on its
-    own (:func:`losscli.core.streams`) and every file is a regular CSV, TSV, Parquet or .npy file.
+    the files hold more than :data:`STREAM_BYTES`, every loss reads each row on its own
+    (:func:`losscli.core.streams`; for ``compare`` every term of every entry) and every file is a
+    regular CSV, TSV, Parquet or .npy file.  ``grad``: gradients are wanted (one loss only).
     When ``--chunk-rows`` asked and the data cannot stream, why goes to ``notes``."""
     import os
 
@@ -176,21 +182,21 @@ def stream_plan(
     if not data.files and not data.named:
         return None  # the bundled example: small, read whole
     why = None
-    if not isinstance(target, SingleLoss):
-        why = f"{target.name} is an expression; expressions read their data whole"
-    elif not streams(target.spec, reduction):
-        why = (
-            "--reduction none keeps every element"
-            if reduction == "none"
-            else f"{target.name} needs all rows at once ({target.spec.rule.description})"
-        )
+    specs = [t.spec for ex in _expressions(target) for t in ex.terms]
+    blocked = next((spec for spec in specs if not streams(spec, reduction)), None)
+    if reduction == "none":
+        why = "--reduction none keeps every element"
+    elif grad and not isinstance(target, SingleLoss):
+        why = "the gradients of an expression or a compare list are worked out in memory"
+    elif blocked is not None:
+        why = f"{blocked.name} needs all rows at once ({blocked.rule.description})"
     files = [f for f in [*data.files, *data.named.values(), data.sample_weights] if f is not None]
     if why is None and any(f == "-" or not os.path.isfile(f) for f in files):
         why = "standard input and pipes are read whole"
     if why is None and not asked and sum(os.path.getsize(f) for f in files) < STREAM_BYTES:
         return None
     plan = None
-    if why is None and isinstance(target, SingleLoss):
+    if why is None:
         rows = data.chunk_rows or STREAM_ROWS
         probe = open_chunks(
             target.input_names,
@@ -220,6 +226,17 @@ def stream_plan(
     return plan
 
 
+def _expressions(target: Target | Needs) -> list[Any]:
+    """The parsed expressions a target evaluates (a single loss as a one-term expression)."""
+    from losscli.expr import Expression, Term, parse_list
+
+    if isinstance(target, Needs):
+        return parse_list(target.name)
+    if isinstance(target, LossExpression):
+        return [target.expression]
+    return [Expression(target.text, [Term(target.spec.name, 1.0, target.spec, dict(target.params))])]
+
+
 def _not_row_wise(plan: StreamPlan, notes: list[str]) -> None:
     """The first chunk showed the rows are not samples (an unbatched input): the data is read whole."""
     if plan.data.chunk_rows is not None:
@@ -247,6 +264,26 @@ def compute_streamed(
     from losscli.core import evaluate_chunks, streamed_evaluation
 
     chunked = plan.open()
+    if not isinstance(plan.target, SingleLoss):
+        from losscli.composite import stream_values, streamed_result
+
+        (expression,) = _expressions(plan.target)
+        (evaluations,) = stream_values(
+            [expression],
+            chunked.chunks(plan.rows),
+            reduction=reduction,
+            dtype=dtype,
+            sources=plan.sources,
+            progress=progress,
+            total_rows=chunked.total,
+        )
+        cev = streamed_result(expression, evaluations, reduction=reduction, dtype=dtype)
+        stand_in = cev.as_evaluation() if hasattr(cev, "as_evaluation") else cev
+        stand_in.chunk_rows = plan.rows
+        loaded = _streamed_loaded(plan, chunked, notes or [])
+        result = Result(stand_in, cev)
+        _say_conventions(result, loaded)
+        return Computed(result, loaded)
     spec = plan.target.spec
     found = evaluate_chunks(
         spec,
@@ -336,7 +373,7 @@ def grad(
     if keep_graph and data.sample_weights is not None:
         raise UsageError("--explain works the chain rule without sample weights; drop --sample-weights")
     notes: list[str] = []
-    plan = stream_plan(target, data, reduction, notes=notes) if stream and not keep_graph else None
+    plan = stream_plan(target, data, reduction, notes=notes, grad=True) if stream and not keep_graph else None
     if plan is None and data.chunk_rows is not None and (keep_graph or not stream):
         raise UsageError(
             f"--chunk-rows streams the data, but {'--explain' if keep_graph else 'printing or drawing every gradient'} needs it all in memory"
@@ -372,7 +409,9 @@ def grad_streamed(
 
     health = health or HealthOptions()
     health.check()
-    spec, target = plan.target.spec, plan.target
+    target = plan.target
+    assert isinstance(target, SingleLoss)
+    spec = target.spec
     chunked = plan.open()
     found = evaluate_chunks(
         spec, chunked.chunks(plan.rows), target.params, reduction=reduction, dtype=dtype, sources=plan.sources
@@ -500,7 +539,35 @@ def compare(
 ) -> Compared:
     """Several losses or expressions (a comma list, parsed by the expression parser) on the same data."""
     needs = compare_needs(text, reduction)
-    return compare_loaded(text, load(needs, data), with_grad=with_grad, reduction=reduction, dtype=dtype)
+    notes: list[str] = []
+    plan = stream_plan(needs, data, reduction, notes=notes, grad=with_grad)
+    if plan is not None:
+        try:
+            return compare_streamed(plan, text, reduction=reduction, dtype=dtype, notes=notes)
+        except NotRowWise:
+            _not_row_wise(plan, notes)
+    done = compare_loaded(text, load(needs, data), with_grad=with_grad, reduction=reduction, dtype=dtype)
+    done.loaded.notes[:0] = notes
+    return done
+
+
+def compare_streamed(
+    plan: StreamPlan, text: str, *, reduction: str = "mean", dtype: str = "float64", notes: list[str] | None = None
+) -> Compared:
+    """:func:`compare` (values) on data read a chunk at a time: every entry's terms in one pass."""
+    from losscli.composite import CompareRow, stream_values, streamed_result
+
+    expressions = _expressions(plan.target)
+    chunked = plan.open()
+    values = stream_values(
+        expressions, chunked.chunks(plan.rows), reduction=reduction, dtype=dtype, sources=plan.sources
+    )
+    rows = []
+    for ex, evaluations in zip(expressions, values, strict=True):
+        for ev in evaluations:
+            ev.chunk_rows = plan.rows
+        rows.append(CompareRow(ex.text, streamed_result(ex, evaluations, reduction=reduction, dtype=dtype)))
+    return Compared(rows, _streamed_loaded(plan, chunked, notes or []))
 
 
 def compare_needs(text: str, reduction: str = "mean") -> Needs:

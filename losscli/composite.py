@@ -169,6 +169,14 @@ def evaluate_expression(
         weights = sample_weights if term.spec.rule.has_samples else None
         ev, _ = _evaluate_term(term, inputs, sources, reduction, dtype, backend, weights)
         evaluations.append(ev)
+    return combine(expression, evaluations, reduction=reduction, dtype=dtype, backend=backend)
+
+
+def combine(
+    expression: Expression, evaluations: list[Evaluation], *, reduction: str, dtype: str, backend: str
+) -> CompositeEvaluation:
+    """The expression from its terms' evaluations (one each, in order): the weighted value, and on
+    torch the combined gradients and each term's share."""
     pairs = list(zip(expression.terms, evaluations))
 
     if reduction == "none":
@@ -383,3 +391,78 @@ def _evaluate_term(
 def is_single(ex: Expression) -> bool:
     """One term, weight 1, no bound inputs: the loss itself, run directly by the core."""
     return ex.is_plain and not ex.terms[0].bindings
+
+
+# ----------------------------------------------------------------------------- streamed data
+
+
+def streams(ex: Expression, reduction: str) -> bool:
+    """Whether every term of ``ex`` may be evaluated over data read a chunk of rows at a time."""
+    from losscli.core import streams as term_streams
+
+    return all(term_streams(t.spec, reduction) for t in ex.terms)
+
+
+def stream_values(
+    expressions: Sequence[Expression],
+    chunks: Any,
+    *,
+    reduction: str = "mean",
+    dtype: str = "float64",
+    sources: Mapping[str, str] | None = None,
+    progress: Any = None,
+    total_rows: int | None = None,
+) -> list[list[Evaluation]]:
+    """Every term of every expression over the same chunks ``(first row, {data name: rows})`` in one
+    pass (one :class:`~losscli.core.ChunkReducer` per term); each term's :class:`Evaluation` (values
+    only), by expression.  An error names the compare entry when there are several."""
+    from losscli.core import ChunkReducer, first_rows_checked, streamed_evaluation
+
+    sources = dict(sources or {})
+    reducers = []
+    for ex in expressions:
+        row = []
+        for term in ex.terms:
+            _, term_sources = _term_inputs(term, {}, sources)
+            if "sample_weights" in sources:
+                term_sources["sample_weights"] = sources["sample_weights"]
+            row.append(ChunkReducer(term.spec, term.params, reduction=reduction, dtype=dtype, sources=term_sources))
+        reducers.append(row)
+
+    def entry(ex: Expression, exc: LossCliError) -> LossCliError:
+        if len(expressions) == 1:
+            return exc
+        return type(exc)(f"{exc} (compare entry {ex.text})")
+
+    for start, chunk in first_rows_checked(chunks):
+        weights = chunk.get("sample_weights")
+        rows = 0
+        for ex, row in zip(expressions, reducers):
+            for term, reducer in zip(ex.terms, row):
+                arrays, _ = _term_inputs(term, chunk, sources)
+                if weights is not None and term.spec.rule.has_samples:
+                    arrays["sample_weights"] = weights
+                try:
+                    rows = reducer.add(start, arrays)
+                except LossCliError as exc:
+                    raise entry(ex, exc) from None
+        if progress is not None and total_rows:
+            progress(start + rows, total_rows)
+    out = []
+    for ex, row in zip(expressions, reducers):
+        try:
+            out.append([
+                streamed_evaluation(t.spec, r.done(), reduction=reduction, dtype=dtype) for t, r in zip(ex.terms, row)
+            ])  # fmt: skip
+        except LossCliError as exc:
+            raise entry(ex, exc) from None
+    return out
+
+
+def streamed_result(
+    ex: Expression, evaluations: list[Evaluation], *, reduction: str, dtype: str
+) -> Evaluation | CompositeEvaluation:
+    """A single loss's own evaluation, or the expression combined from its terms' (values only)."""
+    if is_single(ex):
+        return evaluations[0]
+    return combine(ex, evaluations, reduction=reduction, dtype=dtype, backend="numpy")

@@ -354,7 +354,7 @@ def _rows_are_samples(chunk: Mapping[str, np.ndarray], terms: Terms) -> bool:
     return len(rows) == 1 and elements.ndim >= 1 and int(elements.shape[0]) == rows.pop()
 
 
-def _first_rows_checked(chunks: Any) -> Any:
+def first_rows_checked(chunks: Any) -> Any:
     """The chunks; inputs whose rows differ already in the first chunk are not rows of samples."""
     iterator = iter(chunks)
     while True:
@@ -383,6 +383,81 @@ def _shifted(exc: InputError, start: int) -> InputError:
     return out
 
 
+class ChunkReducer:
+    """One loss's first pass over streamed data, a chunk at a time (numpy): :meth:`add` checks and
+    evaluates a chunk ``{input: rows}`` (with ``sample_weights`` among them when given) and merges its
+    state; :meth:`done` gives the :class:`StreamState`.  Nothing of a chunk is kept; the params the
+    first chunk resolved are used for all.  Several reducers share one pass (``compare``, expressions)."""
+
+    def __init__(
+        self,
+        spec: LossSpec,
+        params: Mapping[str, Any],
+        *,
+        reduction: str = "mean",
+        dtype: str = "float64",
+        sources: Mapping[str, str] | None = None,
+    ) -> None:
+        if reduction not in ("mean", "sum"):
+            raise UsageError("a streamed evaluation reduces with mean or sum")
+        if dtype not in DTYPES:
+            raise UsageError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+        self.spec, self.params, self.reduction, self.dtype = spec, params, reduction, dtype
+        self.sources = dict(sources or {})
+        self.state: State | None = None
+        self.frozen: dict[str, Any] | None = None
+        self.n = 0
+        self.extras: dict[str, Any] = {}
+        self.weighted = False
+        self.any_weight = False
+
+    def add(self, start: int, chunk: Mapping[str, np.ndarray]) -> int:
+        """Rows ``start``, ... of every input; returns how many rows the chunk held."""
+        spec, rule, xp = self.spec, self.spec.rule, _namespace("numpy")
+        chunk = dict(chunk)
+        weights = chunk.pop("sample_weights", None)
+        try:
+            arrays, resolved = _checked(spec, chunk, self.params if self.frozen is None else self.frozen, self.sources)
+            frozen = self.frozen = resolved if self.frozen is None else self.frozen
+            data = {name: arr.astype(self.dtype, copy=False) for name, arr in arrays.items()}
+            terms = spec.fn(xp, data, frozen)
+            if not _rows_are_samples(data, terms):
+                if self.state is None:
+                    raise NotRowWise(spec.name)
+                raise InputError(
+                    f"rows {start + 1}.. do not give one {spec.name} element per row as the first rows did"
+                )
+            if weights is not None:
+                if not rule.sample_weights:
+                    raise UsageError(f"sample weights do not apply to {spec.name} (its reduction: {rule.description})")
+                s = _check_sample_weights(spec, weights, terms, self.sources, whole=False)
+                self.any_weight = self.any_weight or bool(np.any(s > 0))
+                terms = _apply_sample_weights(xp, terms, xp.asarray(s.astype(self.dtype)))
+                self.weighted = True
+        except InputError as exc:
+            raise _shifted(exc, start) from None
+        chunk_rule = rule.with_weights() if self.weighted else rule
+        chunk_state = chunk_rule.state(xp, terms)
+        self.state = chunk_state if self.state is None else self.state.merge(chunk_state)
+        self.n += chunk_rule.n(arrays, terms.elements)
+        if spec.report is not None:
+            from types import SimpleNamespace
+
+            stand_in = SimpleNamespace(spec=spec, params=frozen, dtype=self.dtype, reduction=self.reduction)
+            for key, value in spec.report(stand_in, arrays).items():
+                self.extras[key] = self.extras.get(key, 0) + value
+        return int(terms.elements.shape[0])
+
+    def done(self) -> StreamState:
+        """The merged state of every chunk added."""
+        if self.state is None or self.frozen is None:
+            raise InputError("no data rows")
+        if self.weighted and not self.any_weight:
+            raise InputError("every sample weight is 0: nothing to average", source=self.sources.get("sample_weights"))
+        rule = self.spec.rule.with_weights() if self.weighted else self.spec.rule
+        return StreamState(self.state, rule, self.frozen, self.n, self.extras, self.weighted)
+
+
 def evaluate_chunks(
     spec: LossSpec,
     chunks: Any,
@@ -394,61 +469,14 @@ def evaluate_chunks(
     progress: Callable[[int, int], None] | None = None,
     total_rows: int | None = None,
 ) -> StreamState:
-    """The first pass of a streamed evaluation, on numpy: every chunk ``(first row, {input: rows})``
-    (with ``sample_weights`` among them when given) is checked, evaluated and its state merged.
-    Nothing of a chunk is kept; the params the first chunk resolved are used for all."""
-    if reduction not in ("mean", "sum"):
-        raise UsageError("a streamed evaluation reduces with mean or sum")
-    if dtype not in DTYPES:
-        raise UsageError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    xp = _namespace("numpy")
-    rule = spec.rule
-    state: State | None = None
-    frozen: dict[str, Any] | None = None
-    n = 0
-    extras: dict[str, Any] = {}
-    weighted = False
-    any_weight = False
-    for start, chunk in _first_rows_checked(chunks):
-        chunk = dict(chunk)
-        weights = chunk.pop("sample_weights", None)
-        try:
-            arrays, resolved = _checked(spec, chunk, params if frozen is None else frozen, sources)
-            frozen = resolved if frozen is None else frozen
-            data = {name: arr.astype(dtype, copy=False) for name, arr in arrays.items()}
-            terms = spec.fn(xp, data, frozen)
-            if not _rows_are_samples(data, terms):
-                if state is None:
-                    raise NotRowWise(spec.name)
-                raise InputError(
-                    f"rows {start + 1}.. do not give one {spec.name} element per row as the first rows did"
-                )
-            if weights is not None:
-                if not rule.sample_weights:
-                    raise UsageError(f"sample weights do not apply to {spec.name} (its reduction: {rule.description})")
-                s = _check_sample_weights(spec, weights, terms, sources or {}, whole=False)
-                any_weight = any_weight or bool(np.any(s > 0))
-                terms = _apply_sample_weights(xp, terms, xp.asarray(s.astype(dtype)))
-                weighted = True
-        except InputError as exc:
-            raise _shifted(exc, start) from None
-        chunk_rule = rule.with_weights() if weighted else rule
-        chunk_state = chunk_rule.state(xp, terms)
-        state = chunk_state if state is None else state.merge(chunk_state)
-        n += chunk_rule.n(arrays, terms.elements)
-        if spec.report is not None:
-            from types import SimpleNamespace
-
-            stand_in = SimpleNamespace(spec=spec, params=frozen, dtype=dtype, reduction=reduction)
-            for key, value in spec.report(stand_in, arrays).items():
-                extras[key] = extras.get(key, 0) + value
+    """The first pass of a streamed evaluation of one loss (a :class:`ChunkReducer` over ``chunks``,
+    an iterable of ``(first row, {input: rows})``)."""
+    reducer = ChunkReducer(spec, params, reduction=reduction, dtype=dtype, sources=sources)
+    for start, chunk in first_rows_checked(chunks):
+        rows = reducer.add(start, chunk)
         if progress is not None and total_rows:
-            progress(start + len(terms.elements), total_rows)
-    if state is None or frozen is None:
-        raise InputError("no data rows")
-    if weighted and not any_weight:
-        raise InputError("every sample weight is 0: nothing to average", source=(sources or {}).get("sample_weights"))
-    return StreamState(state, rule.with_weights() if weighted else rule, frozen, n, extras, weighted)
+            progress(start + rows, total_rows)
+    return reducer.done()
 
 
 def streamed_evaluation(spec: LossSpec, found: StreamState, *, reduction: str, dtype: str) -> Evaluation:

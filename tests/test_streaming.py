@@ -272,3 +272,29 @@ def test_streamed_sample_weights_are_checked_by_their_row(cli, tmp_path):
     np.save(tmp_path / "w.npy", np.zeros(30))
     done = cli(*args, "--chunk-rows", "4")
     assert done.exit_code == 2 and "every sample weight is 0" in done.stderr
+
+
+def test_compare_and_expressions_stream_every_term_in_one_pass(cli, tmp_path):
+    rng = np.random.default_rng(8)
+    pl.DataFrame({"yhat": rng.normal(size=50), "y": rng.normal(size=50)}).write_parquet(tmp_path / "d.parquet")
+    entries = "mse,mae,0.5*mse + huber(delta=2),rmse"
+    base = ["compare", entries, tmp_path / "d.parquet", "--pred-col", "yhat", "--target-col", "y", "--json"]
+    whole = json.loads(cli(*base).stdout)
+    streamed = json.loads(cli(*base, "--chunk-rows", "7").stdout)
+    _close([{k: v for k, v in o.items() if k != "value"} for o in streamed], [
+        {k: v for k, v in o.items() if k != "value"} for o in whole
+    ])  # fmt: skip
+    for a, b in zip(streamed, whole, strict=True):
+        assert a["value"] == pytest.approx(b["value"], rel=1e-13)
+    args = ["compute", "0.5*mse + huber(delta=2)", tmp_path / "d.parquet", "--pred-col", "yhat", "--target-col", "y"]
+    one = json.loads(cli(*args, "--json").stdout)
+    chunked = json.loads(cli(*args, "--json", "--chunk-rows", "4").stdout)
+    assert chunked["value"] == pytest.approx(one["value"], rel=1e-13)
+    assert [t["expr"] for t in chunked["terms"]] == [t["expr"] for t in one["terms"]]
+    # an entry that needs all rows at once: the whole list is read whole, and stderr says why
+    labels = rng.integers(0, 2, size=50).astype(float)
+    pl.DataFrame({"yhat": rng.normal(size=50), "y": labels}).write_parquet(tmp_path / "b.parquet")
+    done = cli("compare", "mse,hinge", tmp_path / "b.parquet", "--pred-col", "yhat", "--target-col", "y",
+               "--chunk-rows", "4")  # fmt: skip
+    assert done.exit_code == 0
+    assert "--chunk-rows: read whole, not in chunks: hinge needs all rows at once" in done.stderr
