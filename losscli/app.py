@@ -359,6 +359,7 @@ def grad(
     keep_graph: bool = False,
     out: str | None = None,
     stream: bool = True,
+    progress: Any = None,
 ) -> Graded:
     """Value, torch autograd gradients of every differentiable input, and their health.
 
@@ -380,7 +381,9 @@ def grad(
         )
     if plan is not None:
         try:
-            return grad_streamed(plan, reduction=reduction, dtype=dtype, health=health, out=out, notes=notes)
+            return grad_streamed(
+                plan, reduction=reduction, dtype=dtype, health=health, out=out, notes=notes, progress=progress
+            )
         except NotRowWise:
             _not_row_wise(plan, notes)
     done = grad_loaded(
@@ -398,6 +401,7 @@ def grad_streamed(
     health: HealthOptions | None = None,
     out: str | None = None,
     notes: list[str] | None = None,
+    progress: Any = None,
 ) -> Graded:
     """:func:`grad` on data read a chunk at a time, in two passes: the first (numpy) gives the value
     and what the mean divides by; the second differentiates each chunk's share of the whole loss by
@@ -414,11 +418,19 @@ def grad_streamed(
     spec = target.spec
     chunked = plan.open()
     found = evaluate_chunks(
-        spec, chunked.chunks(plan.rows), target.params, reduction=reduction, dtype=dtype, sources=plan.sources
+        spec,
+        chunked.chunks(plan.rows),
+        target.params,
+        reduction=reduction,
+        dtype=dtype,
+        sources=plan.sources,
+        progress=None if progress is None else lambda done, total: progress(done, total and 2 * total),
+        total_rows=chunked.total,
     )
     ev = streamed_evaluation(spec, found, reduction=reduction, dtype=dtype)
     ev.chunk_rows = plan.rows
     ev.backend = "torch"
+    rows = chunked.rows  # all of them, now that the first pass read them
     loaded = _streamed_loaded(plan, chunked, notes or [])
     differentiable = [i.name for i in spec.inputs if i.differentiable and i.name in loaded.provenance]
     shapes = {name: tuple(loaded.provenance[name].shape) for name in differentiable}
@@ -463,6 +475,8 @@ def grad_streamed(
                 )
             if sink is not None:
                 sink.add({name: gradients[name] for name in differentiable})
+            if progress is not None:  # the second pass: the rows are known now
+                progress(rows + start + len(next(iter(inputs.values()))), 2 * rows)
         if sink is not None:
             sink.close()
     except BaseException:

@@ -839,10 +839,16 @@ def grad(
         checked = strict or fail_above is not None or fail_below is not None or gate.asked()
         data = _stdin_or_example(data, checked=checked)
     health = HealthOptions(vanishing=vanishing, exploding=exploding, saturation=saturation, top=top)
-    done = application.grad(
-        target, data, reduction=run.reduction, dtype=run.dtype, health=health, keep_graph=explain_, out=out,
-        stream=not plot and fmt != "csv",
-    )  # fmt: skip
+    from losscli.render import ChunkProgress
+
+    progress = ChunkProgress(f"{target.name}: evaluating")
+    try:
+        done = application.grad(
+            target, data, reduction=run.reduction, dtype=run.dtype, health=health, keep_graph=explain_, out=out,
+            stream=not plot and fmt != "csv", progress=progress,
+        )  # fmt: skip
+    finally:
+        progress.close()
     _notes(done.loaded.notes)
     ev = done.result.evaluation
     if done.written:

@@ -446,7 +446,7 @@ def stream_values(
                     rows = reducer.add(start, arrays)
                 except LossCliError as exc:
                     raise entry(ex, exc) from None
-        if progress is not None and total_rows:
+        if progress is not None:
             progress(start + rows, total_rows)
     out = []
     for ex, row in zip(expressions, reducers):

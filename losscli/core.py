@@ -466,7 +466,7 @@ def evaluate_chunks(
     reduction: str = "mean",
     dtype: str = "float64",
     sources: Mapping[str, str] | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
     total_rows: int | None = None,
 ) -> StreamState:
     """The first pass of a streamed evaluation of one loss (a :class:`ChunkReducer` over ``chunks``,
@@ -474,8 +474,8 @@ def evaluate_chunks(
     reducer = ChunkReducer(spec, params, reduction=reduction, dtype=dtype, sources=sources)
     for start, chunk in first_rows_checked(chunks):
         rows = reducer.add(start, chunk)
-        if progress is not None and total_rows:
-            progress(start + rows, total_rows)
+        if progress is not None:
+            progress(start + rows, total_rows)  # total None: CSV text, whose rows are not known ahead
     return reducer.done()
 
 

@@ -926,7 +926,7 @@ def _flow_bars(layers: list[Any], width: int) -> list[str]:
 
 
 class ChunkProgress:
-    """``progress(rows_done, rows)`` for a chunked evaluation: a rich progress bar on stderr, drawn
+    """``progress(rows_done, rows)`` for a chunked or streamed evaluation: a rich progress bar on stderr, drawn
     only when stderr is a terminal (never in a pipe or a CI log) and only once the command has run
     for ``after`` seconds (reading included), so quick commands never show one."""
 
@@ -942,7 +942,8 @@ class ChunkProgress:
         self.bar: Any = None
         self.task: Any = None
 
-    def __call__(self, done: int, total: int) -> None:
+    def __call__(self, done: int, total: int | None) -> None:
+        """``total`` None (CSV text, rows not known ahead): a bar that pulses, with the rows so far."""
         import time
 
         if not self.tty:
@@ -963,7 +964,7 @@ class ChunkProgress:
             )
             self.bar.start()
             self.task = self.bar.add_task(self.what, total=total)
-        self.bar.update(self.task, completed=done)
+        self.bar.update(self.task, completed=done, total=total)
 
     def close(self) -> None:
         if self.bar is not None:

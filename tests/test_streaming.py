@@ -298,3 +298,22 @@ def test_compare_and_expressions_stream_every_term_in_one_pass(cli, tmp_path):
                "--chunk-rows", "4")  # fmt: skip
     assert done.exit_code == 0
     assert "--chunk-rows: read whole, not in chunks: hinge needs all rows at once" in done.stderr
+
+
+def test_streamed_runs_report_progress_rows_known_or_not(tmp_path):
+    _csv(tmp_path / "p.csv", "p\n" + "".join(f"{i / 3!r}\n" for i in range(20)))
+    _csv(tmp_path / "y.csv", "y\n" + "".join(f"{i / 5!r}\n" for i in range(20)))
+    calls: list[tuple[int, int | None]] = []
+    data = DataOptions(files=(str(tmp_path / "p.csv"), str(tmp_path / "y.csv")), chunk_rows=6)
+    app.compute(resolve("mse"), data, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(6, None), (12, None), (18, None), (20, None)]  # CSV: the rows are not known ahead
+    calls.clear()
+    app.grad(resolve("mse"), data, progress=lambda done, total: calls.append((done, total)))
+    # two passes: reading (rows not known), then differentiating, out of twice the rows
+    assert calls == [(6, None), (12, None), (18, None), (20, None), (26, 40), (32, 40), (38, 40), (40, 40)]
+    np.save(tmp_path / "p.npy", np.arange(20.0))
+    np.save(tmp_path / "y.npy", np.zeros(20))
+    calls.clear()
+    npy = DataOptions(files=(str(tmp_path / "p.npy"), str(tmp_path / "y.npy")), chunk_rows=8)
+    app.compute(resolve("mse"), npy, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(8, 20), (16, 20), (20, 20)]
