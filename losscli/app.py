@@ -175,8 +175,6 @@ def stream_plan(
     import os
 
     from losscli.core import streams
-    from losscli.io.chunks import open_chunks
-    from losscli.io.readers import bind_sources
 
     asked = data.chunk_rows is not None
     if not data.files and not data.named:
@@ -197,6 +195,9 @@ def stream_plan(
         return None
     plan = None
     if why is None:
+        from losscli.io.chunks import open_chunks
+        from losscli.io.readers import bind_sources
+
         rows = data.chunk_rows or STREAM_ROWS
         probe = open_chunks(
             target.input_names,

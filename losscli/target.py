@@ -8,18 +8,23 @@ through the one compute core (a single loss directly, an expression term by term
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from losscli.core import Evaluation, evaluate
 from losscli.errors import UsageError
 from losscli.examples import Example
-from losscli.expr import Expression, parse
 from losscli.params import parse_params
 from losscli.spec import LossSpec
+
+if TYPE_CHECKING:
+    from losscli.expr import Expression
+
+PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 
 
 @dataclass
@@ -155,7 +160,21 @@ Target = SingleLoss | LossExpression
 
 def resolve(text: str, param_items: Sequence[str] = ()) -> Target:
     """A single loss when ``text`` is one loss (``huber`` or ``huber(delta=2)``) with no bound
-    inputs, else an expression; ``-p`` items apply to a single loss only."""
+    inputs, else an expression; ``-p`` items apply to a single loss only.  A bare registered name
+    skips the expression parser (and its import): what most commands are given."""
+    if PLAIN_NAME.fullmatch(text):
+        from losscli import losses
+
+        try:
+            spec = losses.get(text)
+        except UsageError:
+            spec = None  # the parser says what is wrong, pointing at the character
+        if spec is not None:
+            params = parse_params(spec, param_items)
+            given = {item.partition("=")[0].strip().replace("-", "_") for item in param_items}
+            return SingleLoss(text, spec, params, frozenset(given))
+    from losscli.expr import parse
+
     expression = parse(text)
     if expression.is_plain and not expression.terms[0].bindings:
         term = expression.terms[0]

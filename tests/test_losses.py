@@ -428,3 +428,33 @@ def test_evaluation_never_writes_into_its_inputs(case):
         run(loss, params, inputs, backend)
         for k, v in inputs.items():
             np.testing.assert_array_equal(v, before[k], err_msg=f"{loss} wrote into {k} ({backend})")
+
+
+def test_the_loss_index_names_the_module_of_every_loss_and_alias():
+    """losses.get imports only the module _index names: it must name every loss and alias exactly."""
+    import importlib
+
+    from losscli.losses import FAMILY_MODULES
+    from losscli.losses._index import MODULES
+
+    expected = {
+        key: module
+        for module in FAMILY_MODULES
+        for spec in importlib.import_module(f"losscli.losses.{module}").SPECS
+        for key in (spec.name, *spec.aliases)
+    }
+    assert MODULES == expected, "regenerate it: python scripts/loss_index.py"
+    families = [s.name for m in FAMILY_MODULES for s in importlib.import_module(f"losscli.losses.{m}").SPECS]
+    assert list(losses.REGISTRY)[: len(families)] == families  # (a test may have registered more after them)
+
+
+def test_a_small_command_imports_only_its_loss_family():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from losscli import losses; losses.get('mse'); "
+        "print(sorted(m.rsplit('.', 1)[1] for m in sys.modules if m.startswith('losscli.losses.') and not m.endswith('_index')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['_checks', '_ops', 'regression']"

@@ -7,11 +7,10 @@ import json
 import math
 import os
 import sys
-import zipfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +18,9 @@ from losscli.errors import InputError
 from losscli.io.common import FORMAT_HINT, Input, first_nonfinite, location, nonfinite_message
 
 NUMBER_TYPES = {int, float}
+if TYPE_CHECKING:
+    import zipfile
+
 NUMERIC_KINDS = "biuf"
 MAX_DIMENSIONS = 32  # numpy's limit for most of its functions
 MAX_FLOAT_DIGITS = 309  # an integer with more digits is beyond float64 (and may be beyond int() itself)
@@ -111,6 +113,8 @@ def open_npy(item: Input, allow_nonfinite: bool) -> Arrays:
 
 def open_npz(item: Input, allow_nonfinite: bool) -> Arrays:
     """A .npz file: arrays by key (each a .npy member), read when asked for, without pickle."""
+    import zipfile
+
     if not item.head.startswith(b"PK"):
         raise InputError(f"not a .npz file (not a zip archive); {FORMAT_HINT}", source=item.name)
     try:
@@ -135,6 +139,8 @@ def open_npz(item: Input, allow_nonfinite: bool) -> Arrays:
 
 
 def _read_member(item: Input, info: zipfile.ZipInfo) -> np.ndarray:
+    import zipfile
+
     what = f".npz member {info.filename!r}"
     try:
         with item.open() as file, zipfile.ZipFile(file) as archive, archive.open(info) as member:

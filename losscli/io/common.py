@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import io
 import os
@@ -194,6 +193,8 @@ def _checked_index(index: int, width: int, source: str) -> int:
 def did_you_mean(word: str, candidates: list[str]) -> str:
     """'; did you mean 'preds'?' for the closest candidate (any case), or ''."""
     folded = {candidate.casefold(): candidate for candidate in reversed(candidates) if candidate}
+    import difflib
+
     close = difflib.get_close_matches(word.casefold(), list(folded), n=1, cutoff=0.6)
     return f"; did you mean {folded[close[0]]!r}?" if close else ""
 
