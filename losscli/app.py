@@ -361,6 +361,7 @@ def grad(
     out: str | None = None,
     stream: bool = True,
     progress: Any = None,
+    with_health: bool = True,
 ) -> Graded:
     """Value, torch autograd gradients of every differentiable input, and their health.
 
@@ -383,12 +384,27 @@ def grad(
     if plan is not None:
         try:
             return grad_streamed(
-                plan, reduction=reduction, dtype=dtype, health=health, out=out, notes=notes, progress=progress
+                plan,
+                reduction=reduction,
+                dtype=dtype,
+                health=health,
+                out=out,
+                notes=notes,
+                progress=progress,
+                with_health=with_health,
             )
         except NotRowWise:
             _not_row_wise(plan, notes)
+    if keep_graph and not with_health:
+        raise UsageError("--explain walks through the gradient health; drop --no-health")
     done = grad_loaded(
-        target, load(target, data), reduction=reduction, dtype=dtype, health=health, keep_graph=keep_graph
+        target,
+        load(target, data),
+        reduction=reduction,
+        dtype=dtype,
+        health=health,
+        keep_graph=keep_graph,
+        with_health=with_health,
     )
     done.loaded.notes[:0] = notes
     return done
@@ -403,6 +419,7 @@ def grad_streamed(
     out: str | None = None,
     notes: list[str] | None = None,
     progress: Any = None,
+    with_health: bool = True,
 ) -> Graded:
     """:func:`grad` on data read a chunk at a time, in two passes: the first (numpy) gives the value
     and what the mean divides by; the second differentiates each chunk's share of the whole loss by
@@ -458,12 +475,16 @@ def grad_streamed(
             )
             reference = (
                 chunk_gradients(spec, found, chunk, start=start, reduction=reduction, sources=plan.sources)
-                if dtype != "float64"
+                if dtype != "float64" and with_health
                 else {}
             )
             inputs = {name: values for name, values in chunk.items() if name != "sample_weights"}
-            masks = saturation(inputs, found.params, dtype, health.saturation) if saturation is not None else {}
-            for name in differentiable:
+            masks = (
+                saturation(inputs, found.params, dtype, health.saturation)
+                if saturation is not None and with_health
+                else {}
+            )
+            for name in differentiable if with_health else ():
                 grad = gradients[name]
                 mask = masks.get(name)
                 accumulator.add(
@@ -487,12 +508,12 @@ def grad_streamed(
     where = f"written to {out}" if out is not None else "pass --out FILE to keep them"
     note = (
         f"read in chunks of {plan.rows:,} rows: the {accumulator.elements:,} gradients are not held in memory "
-        f"nor printed ({where}); the health figures cover all of them"
+        f"nor printed ({where})" + ("; the health figures cover all of them" if with_health else "")
     )
     result = Result(ev, notes=[note])
     loaded.notes.append(note)
     _say_conventions(result, loaded)
-    return Graded(result, accumulator.result(), loaded, written=out)
+    return Graded(result, accumulator.result() if with_health else None, loaded, written=out)
 
 
 def grad_loaded(
@@ -503,6 +524,7 @@ def grad_loaded(
     dtype: str = "float64",
     health: HealthOptions | None = None,
     keep_graph: bool = False,
+    with_health: bool = True,
 ) -> Graded:
     """:func:`grad` on data already in memory (the Python API's ``losscli.grad`` comes here)."""
     from losscli.diagnose import diagnose
@@ -523,7 +545,9 @@ def grad_loaded(
 
     result = run(dtype, keep_graph)
     _say_conventions(result, loaded)
-    reference = run("float64", False).evaluation if dtype != "float64" else None
+    reference = run("float64", False).evaluation if dtype != "float64" and with_health else None
+    if not with_health:
+        return Graded(result, None, loaded)
     verdict = diagnose(
         result.evaluation,
         loaded.arrays,

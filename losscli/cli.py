@@ -734,6 +734,9 @@ def grad(
     no_pager: bool = typer.Option(
         False, "--no-pager", help="Print a long --explain straight to the terminal (also LOSSCLI_PAGER=0)."
     ),
+    no_health: bool = typer.Option(
+        False, "--no-health", help="Skip the gradient health verdict (value and gradients only; health is null)."
+    ),
     lang: Optional[str] = typer.Option(
         None,
         "--lang",
@@ -808,6 +811,10 @@ def grad(
     from losscli.target import resolve
 
     lang = check_lang(lang if lang or fmt != "json" else "en")  # JSON does not follow the locale
+    if no_health and (net.path is not None or explain_):
+        raise UsageError(
+            f"--no-health skips the element health verdict; {'--model' if net.path else '--explain'} needs it"
+        )
     if net.path is not None:
         from losscli.network import ModelHealthOptions
 
@@ -831,6 +838,8 @@ def grad(
     target = resolve(loss, _trusting(param, loss, net))
     fail_kinds = _fail_on(fail_on, FAIL_ON)
     strict = strict or fail_kinds is not None  # a check the user asked for is never dropped
+    if no_health and strict:
+        raise UsageError("--strict/--fail-on check the gradient health; drop --no-health")
     application.check_bounds_given(fail_above, fail_below, run.reduction)
     _junit_needs_checks(gate, strict, fail_above is not None, fail_below is not None)
     if gate.asked() and run.reduction == "none":
@@ -845,7 +854,7 @@ def grad(
     try:
         done = application.grad(
             target, data, reduction=run.reduction, dtype=run.dtype, health=health, keep_graph=explain_, out=out,
-            stream=not plot and fmt != "csv", progress=progress,
+            stream=not plot and fmt != "csv", progress=progress, with_health=not no_health,
         )  # fmt: skip
     finally:
         progress.close()
@@ -881,7 +890,10 @@ def grad(
     else:
         render_grad(done.result, done.health, fmt, top=top, checks=checks, inputs=done.loaded.provenance)
     _finish(
-        "grad", [(target.name, checks)], gate, f"{target.name} = {ev.value!r}, gradient health {done.health.status}"
+        "grad",
+        [(target.name, checks)],
+        gate,
+        f"{target.name} = {ev.value!r}, gradient health {done.health.status if done.health else 'skipped'}",
     )
 
 

@@ -126,6 +126,9 @@ def grad(obj: Mapping[str, Any]) -> str:
     """``grad``: the value, the gradient health verdict and its findings, the requested checks."""
     h = obj["health"]
     body = compute({k: v for k, v in obj.items() if k not in ("checks", "inputs", "notes")}, "grad")
+    if h is None:  # --no-health
+        return "".join([body, "\n_gradient health: not worked out (--no-health)_\n", _checks(obj.get("checks", [])),
+                        _inputs(obj), _notes(obj)])  # fmt: skip
     rows = [
         ("status", Raw(f"**{h['status']}**")),
         ("reason", h.get("reason")),

@@ -195,21 +195,24 @@ def inputs_line(provenance: Mapping[str, Any] | None) -> str:
 
 
 def result_dict(
-    result: Any, health: Any = None, *, checks: Iterable[Any] = (), inputs: Mapping[str, Any] | None = None
+    result: Any,
+    health: Any = None,
+    *,
+    checks: Iterable[Any] = (),
+    inputs: Mapping[str, Any] | None = None,
+    grad: bool = False,
 ) -> dict[str, Any]:
-    """The compute (or, with ``health``, grad) JSON object of a ``target.Result``, with the
-    ``inputs`` read and the requested ``checks`` when there are any."""
+    """The compute (or, with ``health`` or ``grad``, grad) JSON object of a ``target.Result``, with the
+    ``inputs`` read and the requested ``checks`` when there are any (``grad`` without ``health``:
+    ``--no-health``, whose ``health`` is null)."""
     notes: list[str] = []
+    grad = grad or health is not None
     if result.composite is None:
-        obj = (
-            grad_dict(result.evaluation, health, notes)
-            if health is not None
-            else evaluation_dict(result.evaluation, notes)
-        )
+        obj = grad_dict(result.evaluation, health, notes) if grad else evaluation_dict(result.evaluation, notes)
     else:
         obj = composite_dict(result.composite, notes)
-        if health is not None:
-            obj["health"] = health_dict(health, notes)
+        if grad:
+            obj["health"] = None if health is None else health_dict(health, notes)
     if inputs:
         obj["inputs"] = inputs_dict(inputs)
     checks = list(checks)
@@ -382,7 +385,7 @@ def grad_dict(ev: Any, health: Any, notes: list[str]) -> dict[str, Any]:
     streamed = getattr(ev, "chunk_rows", None) is not None and not ev.gradients
     # a streamed run holds no gradient whole: null here, and the notes say where they went
     obj["gradients"] = None if streamed else jsonable(dict(ev.gradients), notes, "gradients")
-    obj["health"] = health_dict(health, notes)
+    obj["health"] = None if health is None else health_dict(health, notes)  # None: --no-health
     return obj
 
 
@@ -450,12 +453,12 @@ def render_grad(
     ev = result.evaluation
     checks = list(checks)
     if fmt == "json":
-        dump_json(result_dict(result, health, checks=checks, inputs=inputs), out)
+        dump_json(result_dict(result, health, checks=checks, inputs=inputs, grad=True), out)
         return
     if fmt == "markdown":
         from losscli import markdown
 
-        out.write(markdown.grad(jsonable(result_dict(result, health, checks=checks, inputs=inputs), [], "")))
+        out.write(markdown.grad(jsonable(result_dict(result, health, checks=checks, inputs=inputs, grad=True), [], "")))
         return
     if fmt == "csv":
         from losscli.io.writers import gradients_long_table
@@ -464,7 +467,7 @@ def render_grad(
         return
     if fmt == "plain":
         out.write(f"{ev.value!r}\n" if ev.reduction != "none" else f"{float(ev.value.sum())!r}\n")
-        out.write(f"{health.status}\n")
+        out.write(f"{'skipped' if health is None else health.status}\n")
         return
     from rich.panel import Panel
     from rich.table import Table
@@ -481,6 +484,9 @@ def render_grad(
                 sh["expr"], fmt_number(sh["weight"]), fmt_number(sh["grad_norm"]), "" if frac is None else f"{frac:.1%}"
             )
         console.print(keep_digits(shares, console))
+    if health is None:
+        console.print("gradient health: not worked out (--no-health)")
+        return
     if top:
         console.print(
             keep_digits(_element_table("first elements (rows and columns are 0-based)", health.first), console)

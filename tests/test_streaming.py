@@ -317,3 +317,25 @@ def test_streamed_runs_report_progress_rows_known_or_not(tmp_path):
     npy = DataOptions(files=(str(tmp_path / "p.npy"), str(tmp_path / "y.npy")), chunk_rows=8)
     app.compute(resolve("mse"), npy, progress=lambda done, total: calls.append((done, total)))
     assert calls == [(8, 20), (16, 20), (20, 20)]
+
+
+@pytest.mark.parametrize("chunk", [[], ["--chunk-rows", "4"]])
+def test_no_health_skips_the_verdict_and_says_so(cli, tmp_path, chunk):
+    from tests.test_schemas import validator
+
+    rng = np.random.default_rng(9)
+    np.save(tmp_path / "p.npy", rng.normal(size=(11, 3)))
+    np.save(tmp_path / "y.npy", rng.integers(0, 3, size=11).astype(float))
+    files = [tmp_path / "p.npy", tmp_path / "y.npy"]
+    full = json.loads(cli("grad", "ce", *files, "--json", *chunk).stdout)
+    done = cli("grad", "ce", *files, "--json", "--no-health", "--out", tmp_path / "g.npy", *chunk)
+    assert done.exit_code == 0
+    obj = json.loads(done.stdout)
+    assert obj["health"] is None and obj["value"] == full["value"]
+    validator("grad").validate(obj)
+    if full["gradients"] is not None:  # in memory: the JSON has them to compare with the file
+        np.testing.assert_allclose(np.load(tmp_path / "g.npy"), np.asarray(full["gradients"]["preds"]), rtol=1e-15)
+    assert cli("grad", "ce", *files, "--no-health", "--format", "plain", *chunk).stdout.splitlines()[1] == "skipped"
+    assert "not worked out (--no-health)" in cli("grad", "ce", *files, "--no-health", *chunk).stdout
+    refused = cli("grad", "ce", *files, "--no-health", "--strict", *chunk)
+    assert refused.exit_code == 2 and "drop --no-health" in refused.stderr
