@@ -115,7 +115,8 @@ def _out_of_memory(detail: str) -> str:
             f" (an allocation of {int(amount) / 2**30:,.1f} GiB failed)" if amount.isdigit() else f" ({amount} failed)"
         )
     return (
-        f"out of memory{size}: the data does not fit in this machine's memory; use fewer rows, "
+        f"out of memory{size}: the data does not fit in this machine's memory; read it in chunks "
+        "(--chunk-rows N, for a loss whose rows are independent), --engine dask on a cluster, "
         "--dtype float32, or a machine with more memory"
     )
 

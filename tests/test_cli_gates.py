@@ -200,7 +200,8 @@ def test_out_of_memory_in_torch_or_numpy_names_the_size(cli, monkeypatch, where,
     assert r.exit_code == 2
     assert one_error_line(r) == (
         f"losscli: error: out of memory{size}: the data does not fit in this machine's memory; "
-        "use fewer rows, --dtype float32, or a machine with more memory"
+        "read it in chunks (--chunk-rows N, for a loss whose rows are independent), --engine dask on a cluster, "
+        "--dtype float32, or a machine with more memory"
     )
 
 

@@ -308,4 +308,4 @@ def too_large_message(needed: int | None = None, physical: int | None = None) ->
         message += f" (it needs about {needed / 1e9:,.1f} GB" + (
             f", this machine has {physical / 1e9:,.1f} GB)" if physical else ")"
         )
-    return message + "; use a smaller file, or a machine with more memory"
+    return message + "; read it in chunks (--chunk-rows N; CSV, Parquet and .npy), or a machine with more memory"
