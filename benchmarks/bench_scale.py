@@ -133,8 +133,17 @@ def main() -> None:
             ),
             (
                 "`grad mse --out g.parquet`",
-                [*LOSSCLI, "grad", "mse", f["preds"] + ".parquet", f["targets"] + ".parquet", "--out",
-                 str(d / "g1.parquet"), "--format", "plain"],  # fmt: skip
+                [
+                    *LOSSCLI,
+                    "grad",
+                    "mse",
+                    f["preds"] + ".parquet",
+                    f["targets"] + ".parquet",
+                    "--out",
+                    str(d / "g1.parquet"),
+                    "--format",
+                    "plain",
+                ],  # fmt: skip
                 [py, "-c", MSE_GRAD_TORCH, f["preds"] + ".parquet", f["targets"] + ".parquet", str(d / "g2.parquet")],
                 "polars+torch autograd",
                 raw,
@@ -155,8 +164,17 @@ def main() -> None:
             ),
             (
                 f"`grad ce --out g.npy`, {k} classes",
-                [*LOSSCLI, "grad", "ce", str(d / "logits.npy"), str(d / "labels.npy"), "--out", str(d / "g1.npy"),
-                 "--format", "plain"],  # fmt: skip
+                [
+                    *LOSSCLI,
+                    "grad",
+                    "ce",
+                    str(d / "logits.npy"),
+                    str(d / "labels.npy"),
+                    "--out",
+                    str(d / "g1.npy"),
+                    "--format",
+                    "plain",
+                ],  # fmt: skip
                 [py, "-c", CE_GRAD_TORCH, str(d / "logits.npy"), str(d / "labels.npy"), str(d / "g2.npy")],
                 "torch autograd",
                 raw_ce,

@@ -329,7 +329,10 @@ DATA = _Group(
             "sample_weights",
             Optional[str],
             typer.Option(
-                None, "--sample-weights", metavar="FILE", help="FILE of per-sample weights: mean becomes Σ sᵢℓᵢ / Σ sᵢ."
+                None,
+                "--sample-weights",
+                metavar="FILE",
+                help="FILE of per-sample weights: mean becomes Σ sᵢℓᵢ / Σ sᵢ (--engine dask: a COLUMN).",
             ),
         ),
         _param(
@@ -623,6 +626,38 @@ def _finish(command: str, groups: list[tuple[str, list[Any]]], gate: GateOptions
     _exit_on_failed([c for _, checks in groups for c in checks])
 
 
+EngineOpt = typer.Option(
+    "local",
+    "--engine",
+    metavar="ENGINE",
+    autocompletion=_choices("local", "dask"),
+    help="Where to evaluate: local (this process), or dask: a Parquet dataset (directory, glob or fsspec URL, "
+    "one partition per file) on a dask.distributed cluster (pip install 'losscli[dask]').",
+)
+SchedulerOpt = typer.Option(
+    None,
+    "--scheduler",
+    metavar="ADDRESS",
+    help="With --engine dask: the Dask scheduler (default: DASK_SCHEDULER_ADDRESS, else a LocalCluster for the run).",
+)
+
+
+def _engine(engine: str, scheduler: Optional[str], refused: dict[str, bool]) -> bool:
+    """Whether the dask engine runs; what it cannot take (``refused``: option -> given) is refused."""
+    from losscli.engines import ENGINES
+
+    if engine not in ENGINES:
+        raise UsageError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine != "dask":
+        if scheduler is not None:
+            raise UsageError("--scheduler goes with --engine dask")
+        return False
+    given = [option for option, on in refused.items() if on]
+    if given:
+        raise UsageError(f"--engine dask does not take {given[0]}")
+    return True
+
+
 FailAbove = typer.Option(None, "--fail-above", metavar="X", help="Exit 1 if the loss is above X.")
 FailBelow = typer.Option(None, "--fail-below", metavar="X", help="Exit 1 if the loss is below X.")
 
@@ -638,6 +673,8 @@ def compute(
     param: Optional[List[str]] = ParamOpt,
     fail_above: Optional[float] = FailAbove,
     fail_below: Optional[float] = FailBelow,
+    engine: str = EngineOpt,
+    scheduler: Optional[str] = SchedulerOpt,
     *,
     data: DataOptions,
     run: RunOptions,
@@ -666,7 +703,17 @@ def compute(
     _junit_needs_checks(gate, fail_above is not None, fail_below is not None)
     if gate.asked() and run.reduction == "none":
         raise UsageError("--baseline compares one value: use --reduction mean or sum")
-    if net.path is not None:
+    if _engine(engine, scheduler, {"--model": net.path is not None}):
+        from losscli.engines.dask_engine import run_compute
+        from losscli.render import ChunkProgress
+
+        progress = ChunkProgress(f"{target.name}: evaluating on dask")
+        try:
+            done = run_compute(target, data, reduction=run.reduction, dtype=run.dtype, scheduler=scheduler,
+                               progress=progress)  # fmt: skip
+        finally:
+            progress.close()
+    elif net.path is not None:
         done = application.compute_model(
             target, data, net.path, net.feeds, trust=net.trust, reduction=run.reduction,
             dtype=run.dtype if run.dtype_given else None,
@@ -706,7 +753,11 @@ def grad(
     ),
     param: Optional[List[str]] = ParamOpt,
     out: Optional[str] = typer.Option(
-        None, "--out", "-o", metavar="FILE", help="Write every gradient to FILE (.csv, .npy, .npz, .json, .parquet)."
+        None,
+        "--out",
+        "-o",
+        metavar="FILE",
+        help="Write every gradient to FILE (.csv, .npy, .npz, .json, .parquet; with --engine dask a directory).",
     ),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 unless the gradient health is ok (see --fail-on)."),
     fail_on: Optional[str] = typer.Option(
@@ -784,6 +835,8 @@ def grad(
         metavar="X",
         help="With --model: a ReLU layer with this share of units never active is dead.",
     ),
+    engine: str = EngineOpt,
+    scheduler: Optional[str] = SchedulerOpt,
     *,
     data: DataOptions,
     run: RunOptions,
@@ -812,6 +865,16 @@ def grad(
     from losscli.target import resolve
 
     lang = check_lang(lang if lang or fmt != "json" else "en")  # JSON does not follow the locale
+    dask = _engine(
+        engine,
+        scheduler,
+        {
+            "--model": net.path is not None,
+            "--explain": explain_,
+            "--plot": plot is not None,
+            "--format csv": fmt == "csv",
+        },
+    )
     if no_health and (net.path is not None or explain_):
         raise UsageError(
             f"--no-health skips the element health verdict; {'--model' if net.path else '--explain'} needs it"
@@ -845,18 +908,26 @@ def grad(
     _junit_needs_checks(gate, strict, fail_above is not None, fail_below is not None)
     if gate.asked() and run.reduction == "none":
         raise UsageError("--baseline compares one value: use --reduction mean or sum")
-    if header is None:
+    if header is None and not dask:
         checked = strict or fail_above is not None or fail_below is not None or gate.asked()
         data = _stdin_or_example(data, checked=checked)
     health = HealthOptions(vanishing=vanishing, exploding=exploding, saturation=saturation, top=top)
     from losscli.render import ChunkProgress
 
-    progress = ChunkProgress(f"{target.name}: evaluating")
+    progress = ChunkProgress(f"{target.name}: evaluating" + (" on dask" if dask else ""))
     try:
-        done = application.grad(
-            target, data, reduction=run.reduction, dtype=run.dtype, health=health, keep_graph=explain_, out=out,
-            stream=not plot and fmt != "csv", progress=progress, with_health=not no_health,
-        )  # fmt: skip
+        if dask:
+            from losscli.engines.dask_engine import run_grad
+
+            done = run_grad(
+                target, data, reduction=run.reduction, dtype=run.dtype, health=health, out=out, scheduler=scheduler,
+                progress=progress, with_health=not no_health,
+            )  # fmt: skip
+        else:
+            done = application.grad(
+                target, data, reduction=run.reduction, dtype=run.dtype, health=health, keep_graph=explain_, out=out,
+                stream=not plot and fmt != "csv", progress=progress, with_health=not no_health,
+            )  # fmt: skip
     finally:
         progress.close()
     _notes(done.loaded.notes)

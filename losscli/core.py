@@ -98,7 +98,10 @@ def _apply_sample_weights(xp: Any, terms: Terms, s: Any) -> Terms:
 def _torch_tensor(a: np.ndarray, dtype: str) -> Any:
     import torch
 
-    return torch.from_numpy(np.ascontiguousarray(a)).to(getattr(torch, dtype))
+    a = np.ascontiguousarray(a)
+    if not a.flags.writeable:  # a memory-mapped or read-only array: torch wants its own
+        a = np.array(a)
+    return torch.from_numpy(a).to(getattr(torch, dtype))
 
 
 def _check_sample_weights(

@@ -1,7 +1,7 @@
 """Regenerate losscli/losses/_index.py: every loss name and alias with the family module defining it.
 
-    python scripts/loss_index.py          # rewrite the file
-    python scripts/loss_index.py --check  # exit 1 if it is out of date
+python scripts/loss_index.py          # rewrite the file
+python scripts/loss_index.py --check  # exit 1 if it is out of date
 """
 
 from __future__ import annotations

@@ -458,3 +458,17 @@ def test_a_small_command_imports_only_its_loss_family():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['_checks', '_ops', 'regression']"
+
+
+def test_the_registry_order_does_not_depend_on_which_losses_were_asked_for_first():
+    import subprocess
+    import sys
+
+    code = (
+        "import importlib; from losscli import losses; from losscli.losses._index import MODULES\n"
+        "for key in reversed(list(MODULES)): losses.get(key)\n"
+        "order = [s.name for m in losses.FAMILY_MODULES for s in importlib.import_module('losscli.losses.' + m).SPECS]\n"
+        "print(list(losses.REGISTRY) == order, list(losses.by_family()) == list(dict.fromkeys(losses.REGISTRY[n].family for n in order)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "True True"

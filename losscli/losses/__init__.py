@@ -55,9 +55,13 @@ def register(spec: LossSpec) -> None:
     _SPECS[spec.name] = spec
 
 
+_ORDERED: list[bool] = []  # set once the specs are in the fixed family order
+
+
 def _load_all() -> dict[str, LossSpec]:
     """Every family imported; the specs in the fixed family order (whatever was imported first)."""
-    if len(_LOADED) < len(FAMILY_MODULES):
+    if not _ORDERED:
+        _ORDERED.append(True)
         for module in FAMILY_MODULES:
             _load(module)
         ordered = {}
