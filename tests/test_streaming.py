@@ -339,3 +339,24 @@ def test_no_health_skips_the_verdict_and_says_so(cli, tmp_path, chunk):
     assert "not worked out (--no-health)" in cli("grad", "ce", *files, "--no-health", *chunk).stdout
     refused = cli("grad", "ce", *files, "--no-health", "--strict", *chunk)
     assert refused.exit_code == 2 and "drop --no-health" in refused.stderr
+
+
+def test_mmd_which_needs_every_pair_at_once_refuses_pairs_beyond_memory(cli, tmp_path, monkeypatch):
+    import os
+
+    rng = np.random.default_rng(12)
+    np.save(tmp_path / "x.npy", rng.normal(size=(300, 4)))
+    np.save(tmp_path / "y.npy", rng.normal(size=(200, 4)))
+    files = [tmp_path / "x.npy", tmp_path / "y.npy"]
+    assert cli("compute", "mmd", *files, "--format", "plain").exit_code == 0
+    real = os.sysconf
+    monkeypatch.setattr(
+        os, "sysconf", lambda key: 4096 if key == "SC_PAGE_SIZE" else 100 if key == "SC_PHYS_PAGES" else real(key)
+    )
+    done = cli("compute", "mmd", *files)
+    assert done.exit_code == 2
+    assert (
+        "mmd compares every pair of points at once: n = 300 and m = 200 points of 4 values need about 0.00576 GB, more than this machine's 0.00041 GB"
+        in done.stderr
+    )
+    assert "estimate it on a random subset of the points" in done.stderr

@@ -23,6 +23,7 @@ n ≠ m.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -256,8 +257,33 @@ def _resolve_mmd(inputs: Inputs, params: Params) -> dict[str, Any]:
     return out
 
 
+def _check_pairs_fit(inputs: Inputs, sources: Sources) -> None:
+    """MMD reads every pair of points at once (it cannot be taken a chunk of rows at a time): refuse,
+    before allocating, pairs whose differences would not fit in this machine's memory."""
+    x, y = inputs.get("x"), inputs.get("y")
+    if x is None or y is None or x.ndim == 0 or y.ndim == 0:
+        return
+    n, m = int(x.shape[0]), int(y.shape[0])
+    d = max(int(np.prod(x.shape[1:])), 1)
+    # the pooled pair distances of the median heuristic, and each kernel's n x m x d differences
+    # (twice: the difference and its square, kept for the backward pass)
+    needed = 8 * max((n + m) ** 2, 2 * d * max(n * n, m * m, n * m))
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return
+    if physical > 0 and needed > physical:
+        raise InputError(
+            f"mmd compares every pair of points at once: n = {n:,} and m = {m:,} points of {d} values need about "
+            f"{needed / 1e9:.3g} GB, more than this machine's {physical / 1e9:.3g} GB; estimate it on a random "
+            "subset of the points (a few thousand per sample), which is how MMD is usually computed",
+            source=sources.get("x", "x"),
+        )
+
+
 def _validate_mmd(inputs: Inputs, params: Params, sources: Sources) -> dict[str, Any]:
     """Check the two samples and return the params with gamma resolved (median heuristic)."""
+    _check_pairs_fit(inputs, sources)
     params = _resolve_mmd(inputs, params)
     _checks.non_empty(inputs, sources)
     for name in ("x", "y"):
