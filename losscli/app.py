@@ -127,6 +127,14 @@ class StreamPlan:
 
     def open(self) -> Any:
         """The inputs (and sample weights), ready for ``.chunks(rows)`` (:class:`losscli.io.chunks.Chunked`)."""
+        chunked = self.inputs()
+        if chunked is None:
+            raise InputError("the inputs cannot be read in chunks")
+        return chunked
+
+    def inputs(self) -> Any:
+        """The inputs (and sample weights) bound and opened, nothing read yet; None when a file
+        cannot stream (another format, a pipe)."""
         from losscli.io.chunks import Chunked, open_chunks
 
         target, data = self.target, self.data
@@ -141,22 +149,15 @@ class StreamPlan:
             required=target.required,
             rows=self.rows,
         )
-        if chunked is None:
-            raise InputError("the inputs cannot be read in chunks")
-        if data.sample_weights is not None:
-            weights = open_chunks(
-                ["sample_weights"],
-                [data.sample_weights],
-                input_format=data.input_format,
-                delimiter=data.delimiter,
-                rows=self.rows,
-            )
-            if weights is None:
-                raise InputError("the sample weights cannot be read in chunks", source=data.sample_weights)
-            chunked = Chunked(
-                chunked.streams + weights.streams, [*chunked.input_names, "sample_weights"], chunked.notes
-            )
-        return chunked
+        if chunked is None or data.sample_weights is None:
+            return chunked
+        weights = open_chunks(
+            ["sample_weights"], [data.sample_weights], input_format=data.input_format, delimiter=data.delimiter,
+            rows=self.rows,
+        )  # fmt: skip
+        if weights is None:
+            return None
+        return Chunked(chunked.streams + weights.streams, [*chunked.input_names, "sample_weights"], chunked.notes)
 
 
 def stream_plan(
@@ -195,33 +196,19 @@ def stream_plan(
         return None
     plan = None
     if why is None:
-        from losscli.io.chunks import open_chunks
         from losscli.io.readers import bind_sources
 
-        rows = data.chunk_rows or STREAM_ROWS
-        probe = open_chunks(
-            target.input_names,
-            list(data.files),
-            columns=dict(data.columns),
-            named_files=dict(data.named),
-            input_format=data.input_format,
-            delimiter=data.delimiter,
-            required=target.required,
-            rows=rows,
-        )
-        weights_ok = data.sample_weights is None or (
-            open_chunks(["sample_weights"], [data.sample_weights], input_format=data.input_format, rows=rows)
-            is not None
-        )
-        if probe is None or not weights_ok:
+        sources = bind_sources(target.input_names, list(data.files), dict(data.named), required=target.required)
+        if data.sample_weights is not None:
+            sources["sample_weights"] = data.sample_weights
+        candidate = StreamPlan(target, data, data.chunk_rows or STREAM_ROWS, sources)
+        probe = candidate.inputs()
+        if probe is None:
             why = "only CSV, TSV, Parquet and .npy files stream (JSON, NDJSON, .npz and images are read whole)"
         elif probe.rows_differ:
             why = "the inputs have different numbers of rows (an unbatched input?)"
         else:
-            sources = bind_sources(target.input_names, list(data.files), dict(data.named), required=target.required)
-            if data.sample_weights is not None:
-                sources["sample_weights"] = data.sample_weights
-            plan = StreamPlan(target, data, rows, sources)
+            plan = candidate
     if why is not None and asked and notes is not None:
         notes.append(f"--chunk-rows: read whole, not in chunks: {why}")
     return plan

@@ -95,6 +95,21 @@ def _apply_sample_weights(xp: Any, terms: Terms, s: Any) -> Terms:
     return Terms(terms.elements * se, weights=weights * se, parts=terms.parts)
 
 
+def _leaf(given: np.ndarray, torch_dtype: Any, differentiable: bool, leaves: dict[str, Any], name: str) -> Any:
+    """An input as a torch tensor of ``torch_dtype``; a differentiable one is a leaf with
+    ``requires_grad`` (recorded in ``leaves``).  A memory-mapped or read-only array is copied first:
+    torch wants its own."""
+    import torch
+
+    if not given.flags.writeable:
+        given = np.array(given)
+    tensor = torch.from_numpy(given).to(torch_dtype)
+    if differentiable:
+        tensor.requires_grad_(True)
+        leaves[name] = tensor
+    return tensor
+
+
 def _torch_tensor(a: np.ndarray, dtype: str) -> Any:
     import torch
 
@@ -191,14 +206,7 @@ def evaluate(
                     leaves[inp.name] = given
                 data[inp.name] = given.to(torch_dtype)
                 continue
-            given_array = arrays[inp.name]
-            if not given_array.flags.writeable:  # a memory-mapped or read-only array: torch wants its own
-                given_array = np.array(given_array)
-            tensor = torch.from_numpy(given_array).to(torch_dtype)
-            if inp.differentiable:
-                tensor.requires_grad_(True)
-                leaves[inp.name] = tensor
-            data[inp.name] = tensor
+            data[inp.name] = _leaf(arrays[inp.name], torch_dtype, inp.differentiable, leaves, inp.name)
     chunks = _row_chunks(spec, xp, data, params, reduction) if backend == "numpy" else None
     if chunks is None:
         terms, rule = _weighted(spec, xp, spec.fn(xp, data, params), sample_weights, dtype, backend, sources)
@@ -530,16 +538,8 @@ def chunk_gradients(
     data: dict[str, Any] = {}
     leaves: dict[str, Any] = {}
     for inp in spec.inputs:
-        if inp.name not in arrays:
-            continue
-        given = arrays[inp.name]
-        if not given.flags.writeable:
-            given = np.array(given)
-        tensor = torch.from_numpy(given).to(torch_dtype)
-        if inp.differentiable:
-            tensor.requires_grad_(True)
-            leaves[inp.name] = tensor
-        data[inp.name] = tensor
+        if inp.name in arrays:
+            data[inp.name] = _leaf(arrays[inp.name], torch_dtype, inp.differentiable, leaves, inp.name)
     terms = spec.fn(xp, data, found.params)
     if weights is not None:
         s = np.asarray(weights, dtype=np.float64).reshape(-1)

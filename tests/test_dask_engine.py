@@ -28,6 +28,7 @@ from losscli.engines import dask_engine as engine  # noqa: E402
 from losscli.errors import InputError, UsageError  # noqa: E402
 from losscli.options import DataOptions, HealthOptions  # noqa: E402
 from losscli.target import resolve  # noqa: E402
+from tests.test_streaming import _close  # noqa: E402
 
 SIZES = (37, 5, 60, 1, 23)  # uneven part files
 HEALTH = HealthOptions(top=4)
@@ -95,22 +96,6 @@ def _read_gradients(folder):
         assert part.height == rows * width
         out[name] = part["grad"].to_numpy().reshape(rows, width)
     return out
-
-
-def _close(a, b, path=""):
-    """Equal objects, floats to 1e-12 relative."""
-    if isinstance(a, dict):
-        assert set(a) == set(b), path
-        for k in a:
-            _close(a[k], b[k], f"{path}.{k}")
-    elif isinstance(a, list | tuple):
-        assert len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            _close(x, y, f"{path}[{i}]")
-    elif isinstance(a, float) and not (math.isnan(a) and math.isnan(b)):
-        assert a == pytest.approx(b, rel=1e-12, abs=1e-300), path
-    else:
-        assert a == b, path
 
 
 def _by_partition(target, frames, columns, reduction="mean", weights=None):

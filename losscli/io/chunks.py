@@ -234,7 +234,7 @@ def _table_stream(
             elif 0 in left_out:
                 _check_index_continues(table, loaded[0], start, whole or "")
             if not table.allow_nonfinite:
-                _check_finite(table, {i: loaded[i] for i in wanted if i not in left_out}, start)
+                table._check_finite({i: loaded[i] for i in wanted if i not in left_out}, start)
             batch = {name: _stack([loaded[i] for i in selection]) for name, selection in selections.items()}
             if start == 0:
                 stream.widths = {name: values.shape[1:] for name, values in batch.items()}
@@ -270,18 +270,6 @@ def _check_index_continues(table: CsvTable | ParquetTable, values: np.ndarray, s
         f"{start + bad + 1} holds {values[bad]:g}: choose the data columns with {option}",
         source=table.source,
     )
-
-
-def _check_finite(table: CsvTable | ParquetTable, columns: dict[int, np.ndarray], start: int) -> None:
-    """No NaN or infinity, named by the file's own row (the first one in the file, as the whole-file check)."""
-    found = []
-    for index, values in columns.items():
-        where = first_nonfinite(values)
-        if where is not None:
-            found.append((where[0], index, where))
-    if found:
-        row, index, where = min(found)
-        table._raise_nonfinite(start + row, index, float(columns[index][where]))
 
 
 def _npy_stream(

@@ -85,7 +85,9 @@ class Table:
     def _raise_nonfinite(self, row: int, index: int, value: float) -> NoReturn:
         raise NotImplementedError
 
-    def _check_finite(self, columns: dict[int, np.ndarray]) -> None:
+    def _check_finite(self, columns: dict[int, np.ndarray], start: int = 0) -> None:
+        """No NaN or infinity, the first one reported by its row in the file (``start``: the row the
+        columns begin at, for a chunk of a streamed table)."""
         if len(columns) > MANY_COLUMNS and _all_finite(list(columns.values())):
             return  # one check for a wide table of short columns, not one per column
         found = []
@@ -95,7 +97,7 @@ class Table:
                 found.append((where[0], index, where))
         if found:
             row, index, where = min(found)
-            self._raise_nonfinite(row, index, columns[index][where])
+            self._raise_nonfinite(start + row, index, columns[index][where])
 
 
 def _all_finite(parts: list[np.ndarray]) -> bool:
