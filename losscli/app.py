@@ -451,7 +451,13 @@ def grad_streamed(
     )
     sink = None
     if out is not None:
+        import os
+
         from losscli.io.writers import GradientSink
+
+        read = [f for f in [*plan.data.files, *plan.data.named.values(), plan.data.sample_weights] if f]
+        if os.path.exists(out) and any(os.path.exists(f) and os.path.samefile(out, f) for f in read):
+            raise UsageError(f"--out {out} is one of the inputs; the streamed run reads it again: write elsewhere")
 
         sink = GradientSink(out, shapes)
     saturation = spec.teaching.saturation

@@ -544,18 +544,18 @@ def chunk_gradients(
     if weights is not None:
         s = np.asarray(weights, dtype=np.float64).reshape(-1)
         terms = _apply_sample_weights(xp, terms, _torch_tensor(s, dtype))
-    outer: Any
     if reduction == "sum":
         share = xp.sum(terms.elements)
-        outer = torch.ones((), dtype=torch_dtype)
+        reduced = float(_to_numpy(found.state.total))
     else:
         summed = terms.elements if terms.mean_elements is None else terms.mean_elements
         denominator = float(found.state.denominator)
         share = xp.sum(summed) / denominator
-        whole = torch.tensor(float(_to_numpy(found.state.mean_total)) / denominator, dtype=torch_dtype)
-        whole.requires_grad_(True)
-        found.rule.finalise(xp, whole).backward()
-        outer = whole.grad
+        reduced = float(_to_numpy(found.state.mean_total)) / denominator
+    # dL/dM of the rule's finaliser at the whole data's reduced value (1, or 1/(2√M) for a root)
+    whole = torch.tensor(reduced, dtype=torch_dtype, requires_grad=True)
+    found.rule.finalise(xp, whole).backward()
+    outer: Any = whole.grad
     if not leaves:
         return {}
     share.backward(outer)

@@ -360,3 +360,35 @@ def test_mmd_which_needs_every_pair_at_once_refuses_pairs_beyond_memory(cli, tmp
         in done.stderr
     )
     assert "estimate it on a random subset of the points" in done.stderr
+
+
+def test_review_findings_a_short_header_ragged_rows_rmse_sum_and_out_over_an_input(cli, tmp_path, monkeypatch):
+    # a header one field short (R's write.table): refused as when read whole, whatever the block boundaries
+    _csv(tmp_path / "r.csv", 'pred,target\n"1",0.5,1.0\n"2",1.5,2.0\n"3",-0.25,0.0\n')
+    for extra in ([], ["--chunk-rows", "2"]):
+        done = cli("compute", "mse", tmp_path / "r.csv", *extra)
+        assert done.exit_code == 2 and "line 2: found 3 fields, expected 2" in done.stderr
+    monkeypatch.setattr(csv_table, "BLOCK_BYTES", 24)
+    _csv(tmp_path / "w.csv", "preds,targets\n" + "1,2\n" * 20 + "1,2,3\n" + "1,2\n" * 5)
+    done = cli("compute", "mse", tmp_path / "w.csv", "--chunk-rows", "4")
+    assert done.exit_code == 2 and "line 22: found 3 fields, expected 2" in done.stderr
+    # Parquet list columns whose length changes between chunks
+    pl.DataFrame({"preds": [[1.0, 2.0]] * 3 + [[1.0]] * 3, "targets": [[0.0, 0.0]] * 3 + [[0.0]] * 3}).write_parquet(
+        tmp_path / "rag.parquet"
+    )
+    done = cli("compute", "mse", tmp_path / "rag.parquet", "--chunk-rows", "3")
+    assert done.exit_code == 2 and "from data row 4 on, preds has rows of shape (1,)" in done.stderr
+    # rmse with reduction sum: the root's outer derivative applies to the streamed gradients too
+    rng = np.random.default_rng(13)
+    np.save(tmp_path / "p.npy", rng.normal(size=17))
+    np.save(tmp_path / "y.npy", rng.normal(size=17))
+    files = [tmp_path / "p.npy", tmp_path / "y.npy"]
+    whole = json.loads(cli("grad", "rmse", *files, "-r", "sum", "--json").stdout)
+    out = tmp_path / "g.npy"
+    cli("grad", "rmse", *files, "-r", "sum", "--chunk-rows", "5", "--out", out)
+    np.testing.assert_allclose(np.load(out), whole["gradients"]["preds"], rtol=1e-12)
+    # --out naming an input of a streamed run is refused before anything is written
+    before = (tmp_path / "p.npy").read_bytes()
+    done = cli("grad", "mse", *files, "--chunk-rows", "5", "--out", tmp_path / "p.npy")
+    assert done.exit_code == 2 and "is one of the inputs" in done.stderr
+    assert (tmp_path / "p.npy").read_bytes() == before

@@ -239,6 +239,14 @@ def _table_stream(
             if start == 0:
                 stream.widths = {name: values.shape[1:] for name, values in batch.items()}
                 first = _length(batch)
+            else:
+                for name, values in batch.items():
+                    if values.shape[1:] != stream.widths[name]:
+                        raise InputError(
+                            f"from data row {start + 1} on, {name} has rows of shape {values.shape[1:]} where the "
+                            f"first rows had {stream.widths[name]}: every row must be alike",
+                            source=table.source,
+                        )
             total = start + _length(batch)
             yield batch
         # the note said what the first block counted; the whole column counted on to the end

@@ -87,6 +87,12 @@ class CsvTable(Table):
         import polars as pl
 
         names = [f"c{index}" for index in wanted]
+        widths: list[int] = []
+
+        def rename(found: list[str]) -> list[str]:
+            widths.append(len(found))
+            return [f"c{index}" for index in range(len(found))]
+
         try:
             frame = pl.read_csv(
                 self.data if part is None else part,
@@ -94,9 +100,11 @@ class CsvTable(Table):
                 separator=self.separator,
                 infer_schema=False,
                 schema_overrides=None if tolerant else dict.fromkeys(names, pl.Float64),
-                with_column_names=lambda found: [f"c{index}" for index in range(len(found))],
+                with_column_names=rename,
                 glob=False,
             )
+            if part is not None and widths and widths[0] != self.width:
+                return None  # a block whose first record is not as wide as the header: the rescan names it
             if frame.width != len(names) or frame.columns != names:
                 frame = frame.select(names)
         except (pl.exceptions.PolarsError, pl.exceptions.PanicException):
