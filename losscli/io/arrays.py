@@ -153,16 +153,9 @@ def _read_member(item: Input, info: zipfile.ZipInfo) -> np.ndarray:
     return numeric_array(array)
 
 
-def read_npy(file: IO[bytes], size: int, source: str, member: str | None = None, path: str | None = None) -> np.ndarray:
-    """The array in .npy format at the start of ``file`` (``size`` bytes in all; ``member`` names the
-    .npz member it is), without pickle.
-
-    The header is read first, and the data is read only if the file holds as many bytes as the
-    header's shape and dtype need, so a header that lies (or a cut file) is an input error, not an
-    attempt to allocate whatever it claims.  A float64 array in a regular file (``path``) is memory-
-    mapped read-only instead of read: its pages are read as the loss reaches them and stay the
-    file's, so a large input does not take its size in memory twice.
-    """
+def npy_header(file: IO[bytes], source: str, member: str | None = None) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """(shape, Fortran order, dtype) from the .npy header at the start of ``file``, which is left at
+    the data; unsupported versions, bad headers and pickled (object) arrays are input errors."""
     what = ".npy file" if member is None else f".npz member {member!r}"
     fmt = np.lib.format
     try:
@@ -178,17 +171,37 @@ def read_npy(file: IO[bytes], size: int, source: str, member: str | None = None,
         raise InputError(f"not a valid {what} ({_first_line(error)})", source=source) from None
     if dtype.hasobject:
         raise InputError(f"pickled {'.npy' if member is None else '.npz'} files are refused", source=source)
-    if dtype.kind not in NUMERIC_KINDS:
-        return np.empty(0, dtype=dtype)  # refused as "expected numbers" by numeric_array, without reading it
-    count = math.prod(shape)
-    needed = count * dtype.itemsize
-    available = size - file.tell()
+    return tuple(shape), bool(fortran_order), dtype
+
+
+def check_npy_size(shape: tuple[int, ...], dtype: np.dtype, available: int, source: str, what: str) -> int:
+    """The bytes of data the header says there are; an input error when fewer follow the header."""
+    needed = math.prod(shape) * dtype.itemsize
     if needed > available:
         raise InputError(
             f"not a valid {what}: cut short (its header says shape {tuple(shape)} of {dtype}, "
             f"{needed:,} bytes of data, but {max(available, 0):,} bytes follow the header)",
             source=source,
         )
+    return needed
+
+
+def read_npy(file: IO[bytes], size: int, source: str, member: str | None = None, path: str | None = None) -> np.ndarray:
+    """The array in .npy format at the start of ``file`` (``size`` bytes in all; ``member`` names the
+    .npz member it is), without pickle.
+
+    The header is read first, and the data is read only if the file holds as many bytes as the
+    header's shape and dtype need, so a header that lies (or a cut file) is an input error, not an
+    attempt to allocate whatever it claims.  A float64 array in a regular file (``path``) is memory-
+    mapped read-only instead of read: its pages are read as the loss reaches them and stay the
+    file's, so a large input does not take its size in memory twice.
+    """
+    what = ".npy file" if member is None else f".npz member {member!r}"
+    shape, fortran_order, dtype = npy_header(file, source, member)
+    if dtype.kind not in NUMERIC_KINDS:
+        return np.empty(0, dtype=dtype)  # refused as "expected numbers" by numeric_array, without reading it
+    count = math.prod(shape)
+    needed = check_npy_size(shape, dtype, size - file.tell(), source, what)
     if path is not None and dtype == np.float64 and count > 0:
         mapped: np.ndarray = np.memmap(
             path,

@@ -22,11 +22,12 @@ from typing import BinaryIO
 import numpy as np
 
 from losscli.errors import InputError
-from losscli.io.arrays import NPY_MAGIC, NPY_VERSIONS, NUMERIC_KINDS
-from losscli.io.common import first_nonfinite, location, nonfinite_message, resolve_columns
+from losscli.io.arrays import NPY_MAGIC, NUMERIC_KINDS, check_npy_size, npy_header
+from losscli.io.common import FORMAT_HINT, first_nonfinite, location, nonfinite_message, resolve_columns, stack
 from losscli.io.csv_table import CsvTable, open_csv
 from losscli.io.readers import (
     DELIMITER_NAMES,
+    OPTION_FOR,
     InputInfo,
     Selector,
     _bind,
@@ -235,7 +236,7 @@ def _table_stream(
                 _check_index_continues(table, loaded[0], start, whole or "")
             if not table.allow_nonfinite:
                 table._check_finite({i: loaded[i] for i in wanted if i not in left_out}, start)
-            batch = {name: _stack([loaded[i] for i in selection]) for name, selection in selections.items()}
+            batch = {name: stack([loaded[i] for i in selection]) for name, selection in selections.items()}
             if start == 0:
                 stream.widths = {name: values.shape[1:] for name, values in batch.items()}
                 first = _length(batch)
@@ -262,17 +263,13 @@ def _describe(stream: _Stream, table: CsvTable | ParquetTable, selections: dict[
     stream.indices = {name: list(selection) for name, selection in selections.items()}
 
 
-def _stack(parts: list[np.ndarray]) -> np.ndarray:
-    return parts[0] if len(parts) == 1 else np.column_stack(parts)
-
-
 def _check_index_continues(table: CsvTable | ParquetTable, values: np.ndarray, start: int, name: str) -> None:
     """A first column left out as a pandas index must go on counting 0, 1, 2, ... to the end."""
     expected = np.arange(start, start + len(values))
     if np.array_equal(values, expected):
         return
     bad = int(np.flatnonzero(values != expected)[0])
-    option = {"preds": "--pred-col", "targets": "--target-col"}.get(name, f"--col {name}=...")
+    option = OPTION_FOR.get(name, f"--col {name}=...")
     raise InputError(
         f"column 0 counted 0..{start + bad - 1} like a pandas index and was left out, but data row "
         f"{start + bad + 1} holds {values[bad]:g}: choose the data columns with {option}",
@@ -336,32 +333,14 @@ def _npy_stream(
 
 
 def _npy_header(handle: BinaryIO, file: str) -> tuple[tuple[int, ...], bool, np.dtype, int]:
-    fmt = np.lib.format
+    """The header as the whole-file reader reads it (:func:`losscli.io.arrays.npy_header`), and the data's offset."""
     if handle.read(len(NPY_MAGIC)) != NPY_MAGIC:
-        raise InputError("not a .npy file (no NUMPY header); is the format right? (see --input-format)", source=file)
+        raise InputError(f"not a .npy file (no NUMPY header); {FORMAT_HINT}", source=file)
     handle.seek(0)
-    try:
-        version = fmt.read_magic(handle)
-        if version not in NPY_VERSIONS:
-            raise InputError(
-                f"not a valid .npy file (unsupported format version {version[0]}.{version[1]})", source=file
-            )
-        reader = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
-        shape, fortran, dtype = reader(handle)
-    except ValueError as error:
-        raise InputError(f"not a valid .npy file ({str(error).splitlines()[0]})", source=file) from None
-    if dtype.hasobject:
-        raise InputError("pickled .npy files are refused", source=file)
+    shape, fortran, dtype = npy_header(handle, file)
     offset = handle.tell()
-    size = os.path.getsize(file)
-    needed = math.prod(shape) * dtype.itemsize
-    if needed > size - offset:
-        raise InputError(
-            f"not a valid .npy file: cut short (its header says shape {tuple(shape)} of {dtype}, "
-            f"{needed:,} bytes of data, but {max(size - offset, 0):,} bytes follow the header)",
-            source=file,
-        )
-    return tuple(shape), bool(fortran), dtype, offset
+    check_npy_size(shape, dtype, os.path.getsize(file) - offset, file, ".npy file")
+    return shape, fortran, dtype, offset
 
 
 __all__ = ["STREAMED_FORMATS", "Chunked", "RowsDiffer", "open_chunks"]
