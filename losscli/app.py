@@ -9,8 +9,9 @@ bundled example was used, a column was left out) comes back in ``notes``.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +20,10 @@ from losscli.core import NotRowWise
 from losscli.errors import InputError, UsageError
 from losscli.options import DataOptions, HealthOptions
 from losscli.target import LossExpression, Result, SingleLoss, Target
+
+if TYPE_CHECKING:
+    from losscli.core import Evaluation
+    from losscli.spec import LossSpec
 
 
 @dataclass
@@ -408,59 +413,256 @@ def grad_streamed(
     progress: Any = None,
     with_health: bool = True,
 ) -> Graded:
-    """:func:`grad` on data read a chunk at a time, in two passes: the first (numpy) gives the value
-    and what the mean divides by; the second differentiates each chunk's share of the whole loss by
-    torch autograd (:func:`losscli.core.chunk_gradients`), writes its gradients to ``out`` and adds
-    them to the health figures (:class:`losscli.diagnose.HealthAccumulator`).  No gradient is held
-    whole: the result's ``gradients`` stay empty, and a note says where they went."""
-    from losscli.core import chunk_gradients, evaluate_chunks, streamed_evaluation
-    from losscli.diagnose import HealthAccumulator
+    """:func:`grad` on data read a chunk at a time.  Each chunk's share of the whole loss is
+    differentiated by torch autograd, its gradients written to ``out`` and added to the health figures
+    (:class:`losscli.diagnose.HealthAccumulator`); no gradient is held whole (the result's
+    ``gradients`` stay empty, and a note says where they went).
+
+    One pass when the share needs nothing of the whole data but what the mean divides by and that is
+    known ahead: ``sum``, or a plain mean over rows the files count (.npy, Parquet), its denominator
+    the first chunk's elements per row times the rows; checked against the merged state at the end
+    (a weighted mean that turns out otherwise runs the second pass below).  Otherwise two: a numpy
+    pass for the value and the denominator, then :func:`losscli.core.chunk_gradients` per chunk."""
+    from losscli.core import evaluate_chunks
 
     health = health or HealthOptions()
     health.check()
     target = plan.target
     assert isinstance(target, SingleLoss)
     spec = target.spec
+    _check_out(plan, out)
     chunked = plan.open()
-    found = evaluate_chunks(
-        spec,
-        chunked.chunks(plan.rows),
-        target.params,
-        reduction=reduction,
-        dtype=dtype,
-        sources=plan.sources,
-        progress=None if progress is None else lambda done, total: progress(done, total and 2 * total),
-        total_rows=chunked.total,
+    found, written = None, None
+    if (
+        spec.rule.final_is_identity
+        and chunked.total is not None
+        and (reduction == "sum" or plan.data.sample_weights is None)
+        and (dtype == "float64" or not with_health)
+    ):
+        found, written = _grad_one_pass(plan, chunked, reduction, dtype, health, out, progress, with_health)
+    if found is None:
+        found = evaluate_chunks(
+            spec,
+            chunked.chunks(plan.rows),
+            target.params,
+            reduction=reduction,
+            dtype=dtype,
+            sources=plan.sources,
+            progress=None if progress is None else lambda done, total: progress(done, total and 2 * total),
+            total_rows=chunked.total,
+        )
+    ev = _streamed_ev(spec, found, plan, reduction, dtype)
+    loaded = _streamed_loaded(plan, chunked, notes or [])
+    if written is None:
+        written = _grad_second_pass(plan, found, ev, loaded, reduction, dtype, health, out, progress, with_health)
+    where = f"written to {out}" if out is not None else "pass --out FILE to keep them"
+    note = (
+        f"read in chunks of {plan.rows:,} rows: the {written.elements:,} gradients are not held in memory "
+        f"nor printed ({where})" + ("; the health figures cover all of them" if with_health else "")
     )
+    result = Result(ev, notes=[note])
+    loaded.notes.append(note)
+    _say_conventions(result, loaded)
+    return Graded(result, written.result() if with_health else None, loaded, written=out)
+
+
+def _streamed_ev(spec: LossSpec, found: Any, plan: StreamPlan, reduction: str, dtype: str) -> Evaluation:
+    from losscli.core import streamed_evaluation
+
     ev = streamed_evaluation(spec, found, reduction=reduction, dtype=dtype)
     ev.chunk_rows = plan.rows
     ev.backend = "torch"
-    rows = chunked.rows  # all of them, now that the first pass read them
-    loaded = _streamed_loaded(plan, chunked, notes or [])
-    differentiable = [i.name for i in spec.inputs if i.differentiable and i.name in loaded.provenance]
-    shapes = {name: tuple(loaded.provenance[name].shape) for name in differentiable}
-    accumulator = HealthAccumulator(
-        shapes,
-        ev.scale,
-        vanishing=health.vanishing,
-        exploding=health.exploding,
-        top=health.top,
-        dtype=dtype,
-        reference_dtype="float64" if dtype != "float64" else None,
-        saturation_eps=health.saturation,
+    return ev
+
+
+def _check_out(plan: StreamPlan, out: str | None) -> None:
+    """A streamed run reads its inputs again (or late): ``--out`` must not be one of them, and must name
+    a format gradients are written in (said before any pass, not after)."""
+    import os
+
+    from losscli.io.writers import WRITERS
+
+    if out is None:
+        return
+    read = [f for f in [*plan.data.files, *plan.data.named.values(), plan.data.sample_weights] if f]
+    if os.path.exists(out) and any(os.path.exists(f) and os.path.samefile(out, f) for f in read):
+        raise UsageError(f"--out {out} is one of the inputs; the streamed run reads it again: write elsewhere")
+    if os.path.splitext(out)[1].lower() not in WRITERS:
+        raise UsageError(f"cannot write gradients to {out!r}: use a file ending in {', '.join(WRITERS)}")
+
+
+class _Written:
+    """Where a streamed grad's gradients go, chunk by chunk: the health accumulator (when health is
+    wanted) and the gradient file (when ``--out`` names one)."""
+
+    def __init__(
+        self,
+        spec: LossSpec,
+        shapes: dict[str, tuple[int, ...]],
+        scale: float,
+        health: HealthOptions,
+        dtype: str,
+        out: str | None,
+        with_health: bool,
+    ) -> None:
+        from losscli.diagnose import HealthAccumulator
+
+        self.spec, self.health, self.dtype, self.with_health = spec, health, dtype, with_health
+        self.names = list(shapes)
+        self.accumulator = HealthAccumulator(
+            shapes,
+            scale,
+            vanishing=health.vanishing,
+            exploding=health.exploding,
+            top=health.top,
+            dtype=dtype,
+            reference_dtype="float64" if dtype != "float64" else None,
+            saturation_eps=health.saturation,
+        )
+        self.elements = sum(math.prod(shape) for shape in shapes.values())
+        self.sink = None
+        if out is not None:
+            from losscli.io.writers import GradientSink
+
+            self.sink = GradientSink(out, shapes)
+
+    def add(
+        self,
+        start: int,
+        chunk: Mapping[str, np.ndarray],
+        params: Mapping[str, Any],
+        gradients: Mapping[str, np.ndarray],
+        reference: Mapping[str, np.ndarray],
+    ) -> None:
+        """One chunk's gradients (``reference``: the same in float64, for a float32 run's health)."""
+        if self.with_health:
+            saturation = self.spec.teaching.saturation
+            inputs = {name: values for name, values in chunk.items() if name != "sample_weights"}
+            masks = saturation(inputs, params, self.dtype, self.health.saturation) if saturation is not None else {}
+            for name in self.names:
+                grad, mask = gradients[name], masks.get(name)
+                self.accumulator.add(
+                    name,
+                    start,
+                    grad,
+                    inputs.get(name),
+                    saturated=None if mask is None else np.broadcast_to(mask, grad.shape),
+                    reference=reference.get(name),
+                )
+        if self.sink is not None:
+            self.sink.add({name: gradients[name] for name in self.names})
+
+    def close(self) -> None:
+        if self.sink is not None:
+            self.sink.close()
+
+    def abort(self) -> None:
+        if self.sink is not None:
+            self.sink.abort()
+
+    def result(self) -> Any:
+        return self.accumulator.result()
+
+
+def _grad_one_pass(
+    plan: StreamPlan,
+    chunked: Any,
+    reduction: str,
+    dtype: str,
+    health: HealthOptions,
+    out: str | None,
+    progress: Any,
+    with_health: bool,
+) -> tuple[Any, _Written | None]:
+    """The value and the gradients in one torch pass (see :func:`grad_streamed`): the merged state,
+    and what was written, or None when the mean's denominator was not the one foreseen (a weighted
+    mean: nothing kept, the caller runs a second pass with the state found)."""
+    from losscli.core import ChunkReducer, first_rows_checked
+
+    target = plan.target
+    assert isinstance(target, SingleLoss)
+    spec, total = target.spec, int(chunked.total)
+    reducer = ChunkReducer(spec, target.params, reduction=reduction, dtype=dtype, sources=plan.sources, backend="torch")
+    denominator: float | None = None
+    written: _Written | None = None
+    try:
+        for start, chunk in first_rows_checked(chunked.chunks(plan.rows)):
+            rows = reducer.add(start, chunk)
+            if start == 0:
+                denominator = _foreseen_denominator(reducer, rows, total, reduction)
+                if denominator is not None:
+                    names = [i.name for i in spec.inputs if i.differentiable and i.name in reducer.leaves]
+                    shapes = {name: (total, *chunk[name].shape[1:]) for name in names}
+                    scale = 1.0 if reduction == "sum" else denominator
+                    written = _Written(spec, shapes, scale, health, dtype, out, with_health)
+            if written is not None and denominator is not None:
+                written.add(start, chunk, reducer.frozen or {}, reducer.gradients(denominator), {})
+            if progress is not None:
+                progress(start + rows, total if written is not None else 2 * total)
+        found = reducer.done()
+        if written is not None and not _as_foreseen(found, denominator, reduction):
+            written.abort()
+            written = None
+        if written is not None:
+            written.close()
+    except BaseException:
+        if written is not None:
+            written.abort()
+        raise
+    return found, written
+
+
+def _foreseen_denominator(reducer: Any, rows: int, total: int, reduction: str) -> float | None:
+    """What the whole data's mean will divide by, from the first chunk: 1 for ``sum``; for a mean
+    whose first chunk divides by its own element count (no weights, or every weight 1: cross-entropy
+    with no row ignored), its elements per row times the rows.  None when the first chunk already
+    says otherwise (class weights, an ignored row): the denominator is then Σw, known at the end."""
+    if reduction == "sum":
+        return 1.0
+    terms = reducer.terms
+    if reducer.weighted or terms is None or reducer.state is None:
+        return None
+    summed = terms.elements if terms.mean_elements is None else terms.mean_elements
+    count = math.prod(int(d) for d in summed.shape)
+    state = reducer.state
+    if not rows or count % rows or float(state.denominator) != count or float(state.weighted) != count:
+        return None
+    return float(count // rows * total)
+
+
+def _as_foreseen(found: Any, denominator: float | None, reduction: str) -> bool:
+    """Whether the merged state divides by the denominator foreseen (and scales health by it)."""
+    if reduction == "sum":
+        return True
+    return (
+        denominator is not None
+        and float(found.state.denominator) == denominator
+        and float(found.state.weighted) == denominator
     )
-    sink = None
-    if out is not None:
-        import os
 
-        from losscli.io.writers import GradientSink
 
-        read = [f for f in [*plan.data.files, *plan.data.named.values(), plan.data.sample_weights] if f]
-        if os.path.exists(out) and any(os.path.exists(f) and os.path.samefile(out, f) for f in read):
-            raise UsageError(f"--out {out} is one of the inputs; the streamed run reads it again: write elsewhere")
+def _grad_second_pass(
+    plan: StreamPlan,
+    found: Any,
+    ev: Evaluation,
+    loaded: Loaded,
+    reduction: str,
+    dtype: str,
+    health: HealthOptions,
+    out: str | None,
+    progress: Any,
+    with_health: bool,
+) -> _Written:
+    """The gradients of every chunk, by :func:`losscli.core.chunk_gradients` with the state of a first pass."""
+    from losscli.core import chunk_gradients
 
-        sink = GradientSink(out, shapes)
-    saturation = spec.teaching.saturation
+    target = plan.target
+    assert isinstance(target, SingleLoss)
+    spec = target.spec
+    rows = max((int(info.shape[0]) for info in loaded.provenance.values()), default=0)
+    names = [i.name for i in spec.inputs if i.differentiable and i.name in loaded.provenance]
+    shapes = {name: tuple(loaded.provenance[name].shape) for name in names}
+    written = _Written(spec, shapes, ev.scale, health, dtype, out, with_health)
     try:
         for start, chunk in plan.open().chunks(plan.rows):
             gradients = chunk_gradients(
@@ -471,42 +673,14 @@ def grad_streamed(
                 if dtype != "float64" and with_health
                 else {}
             )
-            inputs = {name: values for name, values in chunk.items() if name != "sample_weights"}
-            masks = (
-                saturation(inputs, found.params, dtype, health.saturation)
-                if saturation is not None and with_health
-                else {}
-            )
-            for name in differentiable if with_health else ():
-                grad = gradients[name]
-                mask = masks.get(name)
-                accumulator.add(
-                    name,
-                    start,
-                    grad,
-                    inputs.get(name),
-                    saturated=None if mask is None else np.broadcast_to(mask, grad.shape),
-                    reference=reference.get(name),
-                )
-            if sink is not None:
-                sink.add({name: gradients[name] for name in differentiable})
+            written.add(start, chunk, found.params, gradients, reference)
             if progress is not None:  # the second pass: the rows are known now
-                progress(rows + start + len(next(iter(inputs.values()))), 2 * rows)
-        if sink is not None:
-            sink.close()
+                progress(rows + start + len(next(iter(chunk.values()))), 2 * rows)
+        written.close()
     except BaseException:
-        if sink is not None:
-            sink.abort()
+        written.abort()
         raise
-    where = f"written to {out}" if out is not None else "pass --out FILE to keep them"
-    note = (
-        f"read in chunks of {plan.rows:,} rows: the {accumulator.elements:,} gradients are not held in memory "
-        f"nor printed ({where})" + ("; the health figures cover all of them" if with_health else "")
-    )
-    result = Result(ev, notes=[note])
-    loaded.notes.append(note)
-    _say_conventions(result, loaded)
-    return Graded(result, accumulator.result() if with_health else None, loaded, written=out)
+    return written
 
 
 def grad_loaded(

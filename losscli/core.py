@@ -408,12 +408,16 @@ class ChunkReducer:
         reduction: str = "mean",
         dtype: str = "float64",
         sources: Mapping[str, str] | None = None,
+        backend: str = "numpy",
     ) -> None:
         if reduction not in ("mean", "sum"):
             raise UsageError("a streamed evaluation reduces with mean or sum")
         if dtype not in DTYPES:
             raise UsageError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
         self.spec, self.params, self.reduction, self.dtype = spec, params, reduction, dtype
+        self.backend = backend
+        self.terms: Terms | None = None  # torch: the last chunk's terms (with their graph) ...
+        self.leaves: dict[str, Any] = {}  # ... and its differentiable inputs, for :meth:`gradients`
         self.sources = dict(sources or {})
         self.state: State | None = None
         self.frozen: dict[str, Any] | None = None
@@ -424,13 +428,13 @@ class ChunkReducer:
 
     def add(self, start: int, chunk: Mapping[str, np.ndarray]) -> int:
         """Rows ``start``, ... of every input; returns how many rows the chunk held."""
-        spec, rule, xp = self.spec, self.spec.rule, _namespace("numpy")
+        spec, rule, xp = self.spec, self.spec.rule, _namespace(self.backend)
         chunk = dict(chunk)
         weights = chunk.pop("sample_weights", None)
         try:
             arrays, resolved = _checked(spec, chunk, self.params if self.frozen is None else self.frozen, self.sources)
             frozen = self.frozen = resolved if self.frozen is None else self.frozen
-            data = {name: arr.astype(self.dtype, copy=False) for name, arr in arrays.items()}
+            data = self._data(arrays)
             terms = spec.fn(xp, data, frozen)
             if not _rows_are_samples(data, terms):
                 if self.state is None:
@@ -443,12 +447,15 @@ class ChunkReducer:
                     raise UsageError(f"sample weights do not apply to {spec.name} (its reduction: {rule.description})")
                 s = _check_sample_weights(spec, weights, terms, self.sources, whole=False)
                 self.any_weight = self.any_weight or bool(np.any(s > 0))
-                terms = _apply_sample_weights(xp, terms, xp.asarray(s.astype(self.dtype)))
+                s_xp = xp.asarray(s.astype(self.dtype)) if self.backend == "numpy" else _torch_tensor(s, self.dtype)
+                terms = _apply_sample_weights(xp, terms, s_xp)
                 self.weighted = True
         except InputError as exc:
             raise _shifted(exc, start) from None
         chunk_rule = rule.with_weights() if self.weighted else rule
-        chunk_state = chunk_rule.state(xp, terms)
+        if self.backend == "torch":
+            self.terms = terms
+        chunk_state = chunk_rule.state(_namespace("numpy"), _detached(terms))
         self.state = chunk_state if self.state is None else self.state.merge(chunk_state)
         self.n += chunk_rule.n(arrays, terms.elements)
         if spec.report is not None:
@@ -458,6 +465,28 @@ class ChunkReducer:
             for key, value in spec.report(stand_in, arrays).items():
                 self.extras[key] = self.extras.get(key, 0) + value
         return int(terms.elements.shape[0])
+
+    def _data(self, arrays: Mapping[str, np.ndarray]) -> dict[str, Any]:
+        """The chunk's inputs in the reducer's dtype: numpy arrays, or torch tensors whose differentiable
+        inputs are leaves (kept in ``leaves``)."""
+        if self.backend == "numpy":
+            return {name: arr.astype(self.dtype, copy=False) for name, arr in arrays.items()}
+        import torch
+
+        torch_dtype = getattr(torch, self.dtype)
+        self.leaves = {}
+        return {
+            inp.name: _leaf(arrays[inp.name], torch_dtype, inp.differentiable, self.leaves, inp.name)
+            for inp in self.spec.inputs
+            if inp.name in arrays
+        }
+
+    def gradients(self, denominator: float) -> dict[str, np.ndarray]:
+        """(torch) The gradients of the whole reduced loss with respect to the last chunk's rows, when
+        the whole data's ``denominator`` is known before the end (see :func:`share_gradients`) and the
+        rule's finaliser is the identity (its outer derivative 1)."""
+        assert self.terms is not None, "gradients() follows add() on the torch backend"
+        return share_gradients(self.terms, self.leaves, self.reduction, denominator, None)
 
     def done(self) -> StreamState:
         """The merged state of every chunk added."""
@@ -544,24 +573,51 @@ def chunk_gradients(
     if weights is not None:
         s = np.asarray(weights, dtype=np.float64).reshape(-1)
         terms = _apply_sample_weights(xp, terms, _torch_tensor(s, dtype))
+    denominator = 1.0 if reduction == "sum" else float(found.state.denominator)
     if reduction == "sum":
-        share = xp.sum(terms.elements)
         reduced = float(_to_numpy(found.state.total))
     else:
-        summed = terms.elements if terms.mean_elements is None else terms.mean_elements
-        denominator = float(found.state.denominator)
-        share = xp.sum(summed) / denominator
         reduced = float(_to_numpy(found.state.mean_total)) / denominator
     # dL/dM of the rule's finaliser at the whole data's reduced value (1, or 1/(2√M) for a root)
     whole = torch.tensor(reduced, dtype=torch_dtype, requires_grad=True)
     found.rule.finalise(xp, whole).backward()
-    outer: Any = whole.grad
+    return share_gradients(terms, leaves, reduction, denominator, whole.grad)
+
+
+def share_gradients(
+    terms: Terms, leaves: Mapping[str, Any], reduction: str, denominator: float, outer: Any = None
+) -> dict[str, np.ndarray]:
+    """The gradients of one chunk's share of the reduced loss with respect to its leaves: the share is
+    Σ of its terms (``sum``) or Σ of its mean terms / the whole data's ``denominator`` (``mean``), as
+    the one-pass graph builds it, then backward with ``outer``, the finaliser's outer derivative dL/dM
+    (None: 1, the identity's)."""
+    import torch
+
     if not leaves:
         return {}
-    share.backward(outer)
+    if reduction == "sum":
+        share = torch.sum(terms.elements)
+    else:
+        summed = terms.elements if terms.mean_elements is None else terms.mean_elements
+        share = torch.sum(summed) / denominator
+    # backward() with no argument: given a gradient tensor, torch checks its shape through
+    # torch.fx.experimental.symbolic_shapes, whose first import (sympy) costs ~0.4 s.  share · outer
+    # gives every input the same grad_output outer as backward(outer) would.
+    (share if outer is None else share * outer).backward()
     return {
         name: _to_numpy(leaf.grad if leaf.grad is not None else torch.zeros_like(leaf)) for name, leaf in leaves.items()
     }
+
+
+def _detached(terms: Terms) -> Terms:
+    """Terms as numpy arrays (torch's viewed without a copy, out of the graph)."""
+    if not hasattr(terms.elements, "detach"):
+        return terms
+
+    def plain(a: Any) -> Any:
+        return None if a is None else a.detach().cpu().numpy()
+
+    return Terms(plain(terms.elements), plain(terms.weights), plain(terms.mean_elements), terms.parts)
 
 
 def _checked(

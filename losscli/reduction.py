@@ -133,6 +133,12 @@ class Rule:
         """What the rule does to a reduced value last (nothing; RMSE's square root in :class:`Root`)."""
         return value
 
+    @property
+    def final_is_identity(self) -> bool:
+        """Whether :meth:`finalise` leaves the value as it is (its derivative 1 wherever the value is):
+        then a chunk's gradient needs no value of the whole data, only what the mean divides by."""
+        return True
+
     def elementwise(self, xp: Any, elements: Any) -> Any:
         """``reduction='none'``: the elements, each finalised on its own."""
         return self.finalise(xp, elements)
@@ -205,6 +211,10 @@ class Root(Rule):
 
     def finalise(self, xp: Any, value: Any) -> Any:
         return xp.sqrt(value)
+
+    @property
+    def final_is_identity(self) -> bool:
+        return False
 
     def chain_outer(self, ell: Scalar, elements: np.ndarray, denominator: float, reduction: str) -> Scalar:
         """L = √M with M = mean ℓ (or Σ ℓ); under ``none`` each element is √ℓ and the sum is

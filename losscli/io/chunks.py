@@ -90,11 +90,21 @@ class Chunked:
         pending: list[list[Rows]] = [[] for _ in self.streams]
         counts = [0] * len(self.streams)
         done = [False] * len(self.streams)
+        reads = [_Ahead(stream.read) for stream in self.streams]
+        try:
+            yield from self._aligned(reads, rows, pending, counts, done)
+        finally:
+            for read in reads:
+                read.close()
+
+    def _aligned(
+        self, reads: list[_Ahead], rows: int, pending: list[list[Rows]], counts: list[int], done: list[bool]
+    ) -> Iterator[tuple[int, Rows]]:
         start = 0
         while True:
-            for i, stream in enumerate(self.streams):
+            for i in range(len(self.streams)):
                 while counts[i] < rows and not done[i]:
-                    batch = next(stream.read, None)
+                    batch = reads[i].next()
                     if batch is None:
                         done[i] = True
                         break
@@ -128,6 +138,68 @@ class Chunked:
                 shape = (self.rows, *stream.widths.get(name, ()))
                 out[name] = InputInfo(stream.source, stream.columns[name], shape, indices=stream.indices[name])
         return {name: out[name] for name in self.input_names if name in out}
+
+
+class _Ahead:
+    """A file's batches read one ahead on a thread of their own, so that reading (which releases the
+    GIL: file reads, polars' parsing and decoding) overlaps the evaluation of the batch before it.
+    At most ``depth`` batches wait; an error of the reader is raised by :meth:`next` in order."""
+
+    _END = object()
+
+    def __init__(self, read: Iterator[Rows], depth: int = 1) -> None:
+        import queue
+        import threading
+
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._read = read
+        self._finished = False
+        self._thread = threading.Thread(target=self._run, name="losscli-read-ahead", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        item: object
+        try:
+            for batch in self._read:
+                if not self._put(batch):
+                    return
+            item = self._END
+        except BaseException as exc:  # handed to the reading thread, raised there
+            item = exc
+        self._put(item)
+
+    def _put(self, item: object) -> bool:
+        import queue
+
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def next(self) -> Rows | None:
+        """The next batch, or None after the last; the reader's error, if it failed."""
+        if self._finished:
+            return None
+        item = self._queue.get()
+        if item is self._END:
+            self._finished = True
+            return None
+        if isinstance(item, BaseException):
+            self._finished = True
+            raise item
+        return item  # type: ignore[return-value]
+
+    def close(self) -> None:
+        """Stop the reader (a consumer that ends early: an error, a refused chunk) and wait for it."""
+        self._stop.set()
+        self._thread.join()
+        close = getattr(self._read, "close", None)
+        if close is not None:
+            close()
 
 
 def _length(batch: Rows) -> int:
